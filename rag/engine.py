@@ -1,0 +1,216 @@
+"""The engine: one object that owns the embedder and the loaded index, used by CLI and API.
+
+Reads take an immutable snapshot of the index, so a query sees the index before or after an
+update, never half of it. Writes are serialised by a lock (and a file lock across processes),
+build a new generation on disk, and swap it in. Other processes notice the new manifest.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rag.answering import compose, score_sentences
+from rag.chunking import Chunker, ChunkingParams
+from rag.conversation import Turn, resolve
+from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.errors import IndexMissingError, InputError, NotFoundError, PayloadTooLargeError
+from rag.ingest import apply_changes, empty_index
+from rag.models import Answer, Article, Filters, IngestReport, Passage
+from rag.retrieval import Mode, retrieve, to_passages
+from rag.scoring import Scorer, analyse, load_scorer
+from rag.settings import Settings
+from rag.store import MANIFEST, IndexData, check_compatible, load_index, read_manifest, save_index
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """Ingest, search and answer over one index directory."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None,
+                 scorer: Scorer | None = None) -> None:
+        self.settings = settings
+        self.root = Path(settings.index_dir)
+        self._embedder = embedder
+        self.scorer = scorer or load_scorer()
+        self._data: IndexData | None = None
+        self._manifest_mtime: float = -1.0
+        self._write_lock = threading.RLock()
+        self._read_lock = threading.Lock()
+
+    # -- components -------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = SentenceTransformerEmbedder(self.settings.model_path)
+        return self._embedder
+
+    @property
+    def chunk_params(self) -> ChunkingParams:
+        return ChunkingParams(self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
+
+    def _chunker(self) -> Chunker:
+        tokenizer = getattr(self.embedder, "tokenizer", None)
+        count = (lambda t: len(tokenizer.tokenize(t))) if tokenizer else (lambda t: len(t.split()))
+        return Chunker(count, self.chunk_params)
+
+    def _base_manifest(self) -> dict[str, Any]:
+        return {"model": self.embedder.name, "dimension": self.embedder.dimension,
+                "chunking": self.chunk_params.to_dict()}
+
+    # -- snapshots ------------------------------------------------------------------------
+    def snapshot(self) -> IndexData:
+        """The current index; reloaded when another process or worker saved a newer one."""
+        manifest_path = self.root / MANIFEST
+        try:
+            mtime = manifest_path.stat().st_mtime_ns
+        except FileNotFoundError:
+            raise IndexMissingError(
+                f"no index at {self.root}: build one with `rag ingest PATH...` "
+                "(e.g. `rag ingest seeds/`)") from None
+        with self._read_lock:
+            if self._data is None or mtime != self._manifest_mtime:
+                self._data = load_index(self.root, self.embedder.name, self.embedder.dimension)
+                self._manifest_mtime = mtime
+                log.info("loaded index generation %s (%s chunks)", self._data.generation,
+                         self._data.vectors.ntotal)
+            return self._data
+
+    def has_index(self) -> bool:
+        return (self.root / MANIFEST).exists()
+
+    # -- reads -----------------------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise InputError("the question is empty")
+        if len(question) > self.settings.max_question_chars:
+            raise PayloadTooLargeError(
+                f"the question has {len(question)} characters; the limit is "
+                f"{self.settings.max_question_chars}")
+        return question.strip()
+
+    def _check_top_k(self, top_k: int | None) -> int:
+        k = self.settings.top_k if top_k is None else top_k
+        if not 1 <= k <= self.settings.max_top_k:
+            raise InputError(f"top_k must be between 1 and {self.settings.max_top_k}")
+        return k
+
+    def search(self, query: str, top_k: int | None = None, filters: Filters = Filters(),
+               mode: Mode = "hybrid") -> list[Passage]:
+        query = self.check_question(query)
+        k = self._check_top_k(top_k)
+        data = self.snapshot()
+        vector = self.embedder.embed([query])[0]
+        return to_passages(data, retrieve(data, query, vector, k, filters, mode))
+
+    def ask(self, question: str, top_k: int | None = None, filters: Filters = Filters(),
+            history: Sequence[Turn] = (), mode: Mode = "hybrid") -> Answer:
+        """Answer with quoted sentences and citations, or abstain with the reason."""
+        started = time.perf_counter()
+        question = self.check_question(question)
+        k = self._check_top_k(top_k)
+        resolved = resolve(question, history)
+        data = self.snapshot()
+        t0 = time.perf_counter()
+        vector = self.embedder.embed([resolved])[0]
+        t1 = time.perf_counter()
+        ranked = retrieve(data, resolved, vector, k, filters, mode)
+        t2 = time.perf_counter()
+        q = analyse(resolved, data)
+        rows, probs = score_sentences(q, data, ranked, vector, self.scorer)
+        threshold = self.settings.abstain_threshold
+        result = compose(q, data, rows, probs,
+                         self.scorer.threshold if threshold is None else threshold,
+                         self.settings.max_answer_sentences)
+        t3 = time.perf_counter()
+        return Answer(
+            question=question, answer=result.answer, abstained=result.abstained,
+            reason=result.reason, confidence=result.confidence, citations=result.citations,
+            passages=tuple(to_passages(data, ranked)),
+            timings_ms={"embed": (t1 - t0) * 1e3, "retrieve": (t2 - t1) * 1e3,
+                        "answer": (t3 - t2) * 1e3, "total": (t3 - started) * 1e3},
+            resolved_question=resolved if history else None,
+        )
+
+    def documents(self) -> list[dict[str, Any]]:
+        data = self.snapshot()
+        counts: dict[int, int] = {}
+        for d in data.chunk_doc.tolist():
+            counts[d] = counts.get(d, 0) + 1
+        return [{"doc_id": a.doc_id, "title": a.title, "url": a.url, "date": a.date,
+                 "source": a.source, "chars": len(a.text), "chunks": counts.get(i, 0),
+                 "content_hash": a.content_hash, "ingested_at": a.ingested_at}
+                for i, a in enumerate(data.articles)]
+
+    def document(self, doc_id: str) -> dict[str, Any]:
+        for a in self.snapshot().articles:
+            if a.doc_id == doc_id:
+                return {"doc_id": a.doc_id, "title": a.title, "text": a.text, "url": a.url,
+                        "date": a.date, "source": a.source, "content_hash": a.content_hash,
+                        "ingested_at": a.ingested_at}
+        raise NotFoundError(f"no document with id {doc_id!r}")
+
+    def stats(self) -> dict[str, Any]:
+        data = self.snapshot()
+        m = data.manifest
+        return {"index_dir": str(self.root), "generation": m.get("generation"),
+                "model": m.get("model"), "dimension": m.get("dimension"),
+                "counts": m.get("counts"), "chunking": m.get("chunking"),
+                "built_at": m.get("built_at"), "format_version": m.get("format_version")}
+
+    # -- writes ----------------------------------------------------------------------------
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self._write_lock, open(self.root / ".lock", "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _current_or_empty(self, rebuild: bool) -> IndexData:
+        if rebuild or not self.has_index():
+            return empty_index(self._base_manifest(), self.embedder.dimension)
+        check_compatible(read_manifest(self.root), self.embedder.name, self.embedder.dimension)
+        return self.snapshot()
+
+    def ingest(self, articles: Sequence[Article], *, rebuild: bool = False,
+               progress: bool = False) -> IngestReport:
+        """Add new articles, replace changed ones (by content hash), skip unchanged ones."""
+        with self._writing():
+            old = self._current_or_empty(rebuild)
+            known = {a.doc_id: a.content_hash for a in old.articles}
+            latest = {a.doc_id: a for a in articles}  # the last copy of a repeated id wins
+            added = [a for a in latest.values() if a.doc_id not in known]
+            changed = [a for a in latest.values()
+                       if a.doc_id in known and known[a.doc_id] != a.content_hash]
+            unchanged = [i for i in latest if i in known and known[i] == latest[i].content_hash]
+            if added or changed or rebuild or not self.has_index():
+                new = apply_changes(old, added + changed, set(), self.embedder, self._chunker(),
+                                    progress=progress)
+                self._publish(new)
+            return IngestReport(added=tuple(a.doc_id for a in added),
+                                replaced=tuple(a.doc_id for a in changed),
+                                unchanged=tuple(unchanged),
+                                chunks=int(self.snapshot().vectors.ntotal))
+
+    def delete(self, doc_id: str) -> None:
+        with self._writing():
+            old = self.snapshot()
+            if doc_id not in {a.doc_id for a in old.articles}:
+                raise NotFoundError(f"no document with id {doc_id!r}")
+            self._publish(apply_changes(old, [], {doc_id}, self.embedder, self._chunker()))
+
+    def _publish(self, data: IndexData) -> None:
+        manifest = save_index(self.root, data)
+        with self._read_lock:
+            self._data = IndexData(**{**data.__dict__, "manifest": manifest})
+            self._manifest_mtime = (self.root / MANIFEST).stat().st_mtime_ns

@@ -1,0 +1,68 @@
+"""The library's error hierarchy.
+
+Each error carries a stable ``code`` (used in HTTP error bodies) and belongs to one of a few
+families. The families are mapped once to HTTP status codes (``api.errors``) and once to CLI
+exit codes (``rag.cli``).
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InputError(RagError):
+    """The caller gave something unusable: an empty question, a malformed file, ..."""
+
+    code = "bad_input"
+
+
+class NotFoundError(RagError):
+    """A named thing (a document, a path) does not exist."""
+
+    code = "not_found"
+
+
+class IndexMissingError(RagError):
+    """There is no index yet at the given location."""
+
+    code = "index_missing"
+
+
+class IndexCorruptError(RagError):
+    """The index on disk is damaged or was built with another model or format."""
+
+    code = "index_invalid"
+
+
+class AuthError(RagError):
+    """Missing or wrong credentials for a protected operation."""
+
+    code = "unauthorized"
+
+
+class ForbiddenError(RagError):
+    """The caller may not do this (e.g. writes from a non-loopback client without keys)."""
+
+    code = "forbidden"
+
+
+class RateLimitError(RagError):
+    """Too many requests from one client."""
+
+    code = "rate_limited"
+
+
+class PayloadTooLargeError(InputError):
+    """A request body, upload or question is larger than the configured limit."""
+
+    code = "payload_too_large"

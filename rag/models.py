@@ -1,0 +1,138 @@
+"""Frozen dataclasses that flow through the pipeline."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article. ``text`` is exactly what citation offsets refer to."""
+
+    doc_id: str
+    title: str
+    text: str
+    url: str | None = None
+    date: str | None = None
+    source: str | None = None
+
+    @property
+    def content_hash(self) -> str:
+        payload = "\x1f".join(
+            [self.title, self.text, self.url or "", self.date or "", self.source or ""]
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A slice of an article: ``article.text[start:end] == text``."""
+
+    doc_id: str
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """A sentence's character span inside its article."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its fused relevance score."""
+
+    doc_id: str
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+    row: int = field(default=-1, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("row")
+        return data
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a quoted sentence comes from: ``quote == article.text[start:end]``."""
+
+    n: int
+    doc_id: str
+    title: str
+    url: str | None
+    date: str | None
+    start: int
+    end: int
+    quote: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer contract shared by the CLI, the HTTP API and the evaluation."""
+
+    question: str
+    answer: str
+    abstained: bool
+    reason: str | None
+    confidence: float
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]
+    timings_ms: dict[str, float]
+    resolved_question: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "reason": self.reason,
+            "confidence": round(self.confidence, 4),
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+        if self.resolved_question is not None:
+            data["resolved_question"] = self.resolved_question
+        return data
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions on which chunks retrieval may return. Dates are ISO 8601 strings."""
+
+    source: str | None = None
+    doc_id: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.source or self.doc_id or self.date_from or self.date_to)
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest did, by document id."""
+
+    added: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # files or records that could not be read, with reasons
+    chunks: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

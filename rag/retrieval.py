@@ -1,0 +1,139 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 rankings fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import faiss
+import numpy as np
+
+from rag.models import Filters, Passage
+from rag.store import IndexData
+from rag.text import content_terms
+
+Mode = Literal["hybrid", "dense", "bm25"]
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Chunk rows with fused scores, plus each row's dense similarity (for answering)."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    dense: np.ndarray  # cosine similarity of each row to the query
+    bm25: np.ndarray  # raw BM25 score of each row
+
+
+def allowed_rows(data: IndexData, filters: Filters) -> np.ndarray | None:
+    """Boolean mask of chunk rows that pass ``filters``; None when there are no filters."""
+    if filters.is_empty():
+        return None
+    docs = np.ones(len(data.articles), dtype=bool)
+    for i, article in enumerate(data.articles):
+        day = (article.date or "")[:10]
+        if filters.source is not None and article.source != filters.source:
+            docs[i] = False
+        elif filters.doc_id is not None and article.doc_id != filters.doc_id:
+            docs[i] = False
+        elif filters.date_from and (not day or day < filters.date_from[:10]):
+            docs[i] = False
+        elif filters.date_to and (not day or day > filters.date_to[:10]):
+            docs[i] = False
+    return np.asarray(docs[data.chunk_doc], dtype=bool)
+
+
+def retrieve(
+    data: IndexData, query: str, query_vector: np.ndarray, top_k: int,
+    filters: Filters = Filters(), mode: Mode = "hybrid", depth: int = 50,
+) -> Ranked:
+    """The ``top_k`` best chunk rows for the query."""
+    total = int(data.vectors.ntotal)
+    mask = allowed_rows(data, filters)
+    if total == 0 or (mask is not None and not mask.any()):
+        empty = np.zeros(0)
+        return Ranked(empty.astype(np.int64), empty, empty, empty)
+    depth = min(max(depth, top_k), total)
+    dense_rows, dense_sims = _dense(data, query_vector, depth, mask)
+    bm25_rows, bm25_scores = _bm25(data, query, depth, mask)
+    if mode == "dense":
+        fused = {int(r): float(s) for r, s in zip(dense_rows, dense_sims, strict=True)}
+    elif mode == "bm25":
+        fused = {int(r): float(s) for r, s in zip(bm25_rows, bm25_scores, strict=True) if s > 0}
+    else:
+        fused = _rrf([dense_rows, bm25_rows[bm25_scores > 0]])
+    best = sorted(fused, key=lambda r: -fused[r])[:top_k]
+    rows = np.array(best, dtype=np.int64)
+    return Ranked(
+        rows=rows,
+        scores=np.array([fused[r] for r in best]),
+        dense=_similarities(data, query_vector, rows),
+        bm25=_bm25_of(data, query, rows),
+    )
+
+
+def _dense(
+    data: IndexData, vector: np.ndarray, depth: int, mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+    if mask is None:
+        sims, rows = data.vectors.search(query, depth)
+    else:
+        selector = faiss.IDSelectorBatch(np.flatnonzero(mask).astype(np.int64))
+        params = faiss.SearchParameters(sel=selector)
+        sims, rows = data.vectors.search(query, depth, params=params)
+    keep = rows[0] >= 0
+    return rows[0][keep], sims[0][keep]
+
+
+def _bm25(
+    data: IndexData, query: str, depth: int, mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    terms = content_terms(query)
+    if data.bm25 is None or not terms:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    scores = np.asarray(data.bm25.get_scores(terms), dtype=np.float64)
+    if mask is not None:
+        scores = np.where(mask, scores, 0.0)
+    depth = min(depth, len(scores))
+    top = np.argpartition(-scores, depth - 1)[:depth]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    return top, scores[top]
+
+
+def _rrf(rankings: list[np.ndarray]) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, row in enumerate(ranking):
+            fused[int(row)] = fused.get(int(row), 0.0) + 1.0 / (RRF_K + rank + 1)
+    return fused
+
+
+def _similarities(data: IndexData, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    if len(rows) == 0:
+        return np.zeros(0)
+    stored = np.vstack([data.vectors.reconstruct(int(r)) for r in rows])
+    return np.asarray(stored @ vector.astype(np.float32), dtype=np.float64)
+
+
+def _bm25_of(data: IndexData, query: str, rows: np.ndarray) -> np.ndarray:
+    terms = content_terms(query)
+    if data.bm25 is None or not terms or len(rows) == 0:
+        return np.zeros(len(rows))
+    return np.asarray(data.bm25.get_scores(terms), dtype=np.float64)[rows]
+
+
+def to_passages(data: IndexData, ranked: Ranked) -> list[Passage]:
+    return [
+        Passage(
+            doc_id=data.articles[int(data.chunk_doc[r])].doc_id,
+            chunk_id=data.chunk_id(int(r)),
+            start=int(data.chunk_start[r]),
+            end=int(data.chunk_end[r]),
+            text=data.chunk_text(int(r)),
+            score=round(float(s), 6),
+            row=int(r),
+        )
+        for r, s in zip(ranked.rows, ranked.scores, strict=True)
+    ]

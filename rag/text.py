@@ -1,0 +1,99 @@
+"""Text utilities: sentence spans with offsets, and word tokens for lexical matching."""
+
+from __future__ import annotations
+
+import re
+
+from rag.models import Span
+
+# Words that end with a period without ending a sentence.
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st mt ft gen col lt sgt capt cmdr adm gov sen rep rev hon pres
+    inc ltd co corp bros vs etc al approx dept est fig vol pp jan feb mar apr jun jul aug
+    sep sept oct nov dec e.g i.e u.s u.k u.n a.m p.m""".split()
+)
+_BOUNDARY = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s)")
+_NEXT_START = re.compile(r"\s+[\"'\u201c\u2018(\[]*[A-Z0-9]")
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)?")
+
+STOPWORDS = frozenset(
+    """a an the and or but if of at by for with about against between into through during before
+    after above below to from up down in out on off over under again further then once here there
+    when where why how all any both each few more most other some such no nor not only own same so
+    than too very s t can will just don should now is are was were be been being have has had
+    having do does did doing i me my we our you your he him his she her it its they them their
+    what which who whom this that these those am would could shall may might must also as per
+    said say says tell told according""".split()
+)
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """True when the period at ``dot`` closes an abbreviation or an initial, not a sentence."""
+    start = dot
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    word = text[start:dot].strip("\"'(\u201c").lower()
+    if not word:
+        return False
+    if word in _ABBREVIATIONS or word.rstrip(".") in _ABBREVIATIONS:
+        return True
+    # single initials ("J.") and dotted acronyms ("U.S.") other than at a clear sentence end
+    return len(word) == 1 and word.isalpha() or bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", word))
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentence spans of ``text[start:end]``, as offsets into ``text``, whitespace trimmed.
+
+    Line breaks always end a sentence; ``.``, ``!`` and ``?`` (with closing quotes) end one
+    when the next word starts like a sentence and the word before is not an abbreviation.
+    """
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    for line in re.finditer(r"[^\n]+", text[start:end]):
+        line_start = start + line.start()
+        line_end = start + line.end()
+        cut = line_start
+        for match in _BOUNDARY.finditer(text, line_start, line_end):
+            nxt = _NEXT_START.match(text, match.end(), line_end)
+            dot = match.start()
+            if nxt is None or (text[dot] == "." and _is_abbreviation(text, dot)):
+                continue
+            _append_trimmed(text, cut, match.end(), spans)
+            cut = match.end()
+        _append_trimmed(text, cut, line_end, spans)
+    return spans
+
+
+def _append_trimmed(text: str, start: int, end: int, spans: list[Span]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append(Span(start, end))
+
+
+def stem(word: str) -> str:
+    """A tiny suffix stripper: enough to match 'elections' with 'election'."""
+    for suffix in ("ings", "ing", "ies", "ied", "es", "ed", "ly", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            return base + "y" if suffix in ("ies", "ied") else base
+    return word
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens (numbers kept)."""
+    return [w.lower().replace("\u2019", "'") for w in _WORD.findall(text)]
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed, stopword-free tokens used by BM25 and lexical sentence features."""
+    out = []
+    for w in words(text):
+        if w.endswith("'s"):
+            w = w[:-2]
+        if w in STOPWORDS or len(w) < 2 and not w.isdigit():
+            continue
+        out.append(stem(w))
+    return out
