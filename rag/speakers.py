@@ -84,13 +84,14 @@ def speaks(sentence: str, previous: list[str], speaker: SpeakerQuestion) -> floa
 
 
 def _attributed(sentence: str, speaker: SpeakerQuestion) -> bool:
-    """The speech verb is near the speaker's name (not someone else's statement about them)."""
-    name = speaker.name_tokens[0]
-    for verb in SPEECH.finditer(sentence):
-        for mention in re.finditer(rf"\b{re.escape(name)}\b", sentence):
-            between = sentence[min(mention.end(), verb.start()) : max(mention.start(), verb.end())]
-            if len(between.split()) <= 6:
-                return True
+    """The speaker is the subject of a speech verb ("Albanese said", "said Albanese",
+    "according to Albanese"), not merely mentioned near someone else's statement."""
+    for name in speaker.name_tokens:
+        n = re.escape(name)
+        before = rf"\b{n}\b(?:'s)?(?:\s+[^\s.;]+){{0,8}}?\s+(?<!be\s)(?:{_SPEECH_VERBS})\b"
+        after = rf"\b(?:{_SPEECH_VERBS})\s+(?:[^\s.;]+\s+){{0,5}}?{n}\b"
+        if re.search(before, sentence) or re.search(after, sentence):
+            return True
     return False
 
 

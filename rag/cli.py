@@ -1,0 +1,254 @@
+"""The ``rag`` command line: a thin layer over :class:`rag.engine.Engine`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.errors import (
+    IndexCorruptError,
+    IndexMissingError,
+    InputError,
+    NotFoundError,
+    RagError,
+)
+from rag.models import Answer, Filters
+from rag.settings import Settings
+
+EXIT_CODES: dict[type[RagError], int] = {
+    InputError: 2, NotFoundError: 2, IndexMissingError: 1, IndexCorruptError: 1,
+}
+
+
+def exit_code(error: RagError) -> int:
+    for cls in type(error).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]
+    return 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr, exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="rag", description="Extractive QA over news articles.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def cmd(name: str, help_text: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text)
+        sp.add_argument("--index", type=Path, help="index folder (default: $RAG_INDEX_DIR or ./index)")
+        return sp
+
+    sp = cmd("ingest", "add files or folders of articles to the index")
+    sp.add_argument("paths", nargs="+", type=Path)
+    sp.add_argument("--rebuild", action="store_true", help="start a fresh index from these paths")
+    sp = cmd("ask", "answer a question with quoted, cited sentences")
+    sp.add_argument("question", nargs="?")
+    sp.add_argument("--questions", type=Path, help="JSONL file of {id, question} for batch mode")
+    _add_query_options(sp)
+    sp = cmd("search", "show the passages retrieval finds for a query")
+    sp.add_argument("query")
+    sp.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    _add_query_options(sp)
+    cmd("documents", "list the articles in the index").add_argument("--json", action="store_true")
+    cmd("delete", "remove an article from the index").add_argument("doc_id")
+    cmd("stats", "show the index manifest and counts")
+    sp = cmd("serve", "run the HTTP API and chat widget")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=8000)
+    sp.add_argument("--workers", type=int, default=1)
+    from rag.evaluation.cli import add_eval_parser
+
+    add_eval_parser(sub)
+    return p
+
+
+def _add_query_options(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--top-k", type=int, default=None)
+    sp.add_argument("--json", action="store_true", help="print the JSON object")
+    sp.add_argument("--source")
+    sp.add_argument("--doc-id")
+    sp.add_argument("--date-from")
+    sp.add_argument("--date-to")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if getattr(args, "index", None):
+        settings = settings.model_copy(update={"index_dir": args.index})
+    return settings
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from rag.engine import Engine
+
+    return Engine(_settings(args))
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    from rag.articles import normalize_date
+
+    return Filters(source=args.source, doc_id=args.doc_id,
+                   date_from=normalize_date(args.date_from, "--date-from"),
+                   date_to=normalize_date(args.date_to, "--date-to"))
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag.articles import load_paths
+
+    loaded = load_paths(args.paths)
+    for warning in loaded.warnings:
+        print(f"warning: skipped {warning}", file=sys.stderr)
+    if not loaded.articles:
+        raise InputError("nothing to ingest: every file was skipped")
+    report = _engine(args).ingest(loaded.articles, rebuild=args.rebuild, progress=True)
+    print(f"ingested {len(loaded.articles)} article(s): {len(report.added)} added, "
+          f"{len(report.replaced)} replaced, {len(report.unchanged)} unchanged, "
+          f"{len(loaded.warnings)} skipped; the index holds {report.chunks} chunks")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    if args.questions is not None:
+        return _ask_batch(engine, args)
+    if args.question is None:
+        raise InputError("give a question, or --questions FILE.jsonl")
+    answer = engine.ask(args.question, top_k=args.top_k, filters=_filters(args))
+    print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else render(answer))
+    return 0
+
+
+def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    if not args.questions.is_file():
+        raise NotFoundError(f"no such file: {args.questions}")
+    lines = args.questions.read_text("utf-8", errors="replace").splitlines()
+    for lineno, line in enumerate(tqdm(lines, desc="questions", file=sys.stderr), start=1):
+        if not line.strip():
+            continue
+        record: dict[str, Any] = {}
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("question"), str):
+                raise InputError('each line must be an object with a "question" string')
+            out = engine.ask(record["question"], top_k=args.top_k, filters=_filters(args)).to_dict()
+        except (ValueError, RagError) as exc:
+            message = exc.message if isinstance(exc, RagError) else f"not valid JSON ({exc})"
+            out = {"error": {"code": getattr(exc, "code", "bad_input"),
+                             "message": f"line {lineno}: {message}"}}
+        out = {"id": record.get("id") if isinstance(record, dict) else None, **out}
+        print(json.dumps(out, ensure_ascii=False), flush=True)
+    return 0
+
+
+def render(answer: Answer) -> str:
+    """Human-readable answer: quotes, then the numbered sources."""
+    if answer.abstained:
+        lines = [f"The articles don't say. (reason: {answer.reason}, "
+                 f"confidence {answer.confidence:.2f})"]
+        if answer.passages:
+            lines.append("\nClosest passages:")
+            for p in answer.passages[:3]:
+                lines.append(f"- {p.doc_id} [{p.start}:{p.end}] {_clip(p.text)}")
+        return "\n".join(lines)
+    lines = [answer.answer, "", "Sources:"]
+    for c in answer.citations:
+        extra = ", ".join(x for x in (c.date, c.url) if x)
+        lines.append(f"[{c.n}] {c.title} ({c.doc_id}, characters {c.start}-{c.end}"
+                     + (f"; {extra}" if extra else "") + ")")
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    passages = _engine(args).search(args.query, args.top_k, _filters(args), args.mode)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False))
+    for i, p in enumerate([] if args.json else passages, start=1):
+        print(f"{i}. {p.chunk_id} score={p.score:.4f} [{p.start}:{p.end}]\n   {_clip(p.text)}")
+    if not passages and not args.json:
+        print("no passages matched")
+    return 0
+
+
+def cmd_documents(args: argparse.Namespace) -> int:
+    docs = _engine(args).documents()
+    if args.json:
+        print(json.dumps(docs, ensure_ascii=False))
+        return 0
+    for d in docs:
+        print(f"{d['doc_id']}\t{d['chunks']} chunks\t{d['date'] or '-'}\t{_clip(d['title'], 80)}")
+    print(f"{len(docs)} document(s)")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    _engine(args).delete(args.doc_id)
+    print(f"deleted {args.doc_id}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    print(json.dumps(_engine(args).stats(), indent=2))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from api.server import serve
+
+    return serve(_settings(args), host=args.host, port=args.port, workers=args.workers)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "ingest": cmd_ingest, "ask": cmd_ask, "search": cmd_search, "documents": cmd_documents,
+    "delete": cmd_delete, "stats": cmd_stats, "serve": cmd_serve,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore")
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.verbose:
+        logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        handler = COMMANDS.get(args.command)
+        if handler is None:
+            from rag.evaluation.cli import cmd_eval
+
+            handler = cmd_eval
+        return handler(args)
+    except RagError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exit_code(exc)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, MemoryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rag.text import content_terms, split_sentences
+
+
+def _sentences(text: str) -> list[str]:
+    return [text[s.start : s.end] for s in split_sentences(text)]
+
+
+def test_sentences_respect_abbreviations_and_quotes() -> None:
+    text = ('U.S. Defense Secretary Lloyd Austin met Mr. Smith in Washington. '
+            'He said "it went well." Then they left!\n\nA new paragraph starts here')
+    assert _sentences(text) == [
+        "U.S. Defense Secretary Lloyd Austin met Mr. Smith in Washington.",
+        'He said "it went well."',
+        "Then they left!",
+        "A new paragraph starts here",
+    ]
+
+
+def test_line_breaks_always_end_a_sentence() -> None:
+    assert _sentences("Headline without period\nBody text. More") == [
+        "Headline without period", "Body text.", "More"]
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab .!?\n\"'U.S")), max_size=200))
+@settings(max_examples=200)
+def test_sentence_spans_are_exact_trimmed_and_ordered(text: str) -> None:
+    spans = split_sentences(text)
+    previous_end = 0
+    for span in spans:
+        piece = text[span.start : span.end]
+        assert piece and piece == piece.strip()
+        assert span.start >= previous_end
+        previous_end = span.end
+    # nothing but whitespace is left out
+    covered = "".join(text[s.start : s.end] for s in spans)
+    assert covered.replace(" ", "") == "".join(text.split()).replace(" ", "")
+
+
+def test_content_terms_drop_stopwords_and_stem() -> None:
+    terms = content_terms("What did the elections in Japan's cities say?")
+    assert terms == content_terms("election Japan city")
+    assert "the" not in terms and "what" not in terms
