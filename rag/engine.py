@@ -113,6 +113,17 @@ class Engine:
     def ask(self, question: str, top_k: int | None = None, filters: Filters = Filters(),
             history: Sequence[Turn] = (), mode: Mode = "hybrid") -> Answer:
         """Answer with quoted sentences and citations, or abstain with the reason."""
+        answer: Answer | None = None
+        for event, payload in self.ask_steps(question, top_k, filters, history, mode):
+            if event == "done":
+                answer = payload
+        assert answer is not None
+        return answer
+
+    def ask_steps(self, question: str, top_k: int | None = None, filters: Filters = Filters(),
+                  history: Sequence[Turn] = (), mode: Mode = "hybrid",
+                  ) -> Iterator[tuple[str, Any]]:
+        """The answer in stages: ``("retrieval", passages)``, then ``("done", Answer)``."""
         started = time.perf_counter()
         question = self.check_question(question)
         k = self._check_top_k(top_k)
@@ -122,7 +133,9 @@ class Engine:
         vector = self.embedder.embed([resolved])[0]
         t1 = time.perf_counter()
         ranked = retrieve(data, resolved, vector, k, filters, mode)
+        passages = tuple(to_passages(data, ranked))
         t2 = time.perf_counter()
+        yield "retrieval", passages
         q = analyse(resolved, data)
         rows, probs = score_sentences(q, data, ranked, vector, self.scorer)
         threshold = self.settings.abstain_threshold
@@ -130,10 +143,10 @@ class Engine:
                          self.scorer.threshold if threshold is None else threshold,
                          self.settings.max_answer_sentences)
         t3 = time.perf_counter()
-        return Answer(
+        yield "done", Answer(
             question=question, answer=result.answer, abstained=result.abstained,
             reason=result.reason, confidence=result.confidence, citations=result.citations,
-            passages=tuple(to_passages(data, ranked)),
+            passages=passages,
             timings_ms={"embed": (t1 - t0) * 1e3, "retrieve": (t2 - t1) * 1e3,
                         "answer": (t3 - t2) * 1e3, "total": (t3 - started) * 1e3},
             resolved_question=resolved if history else None,

@@ -1,0 +1,40 @@
+# Set-up and everyday tasks. `make install` is idempotent; everything runs inside .venv.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+
+.PHONY: install test lint bench eval serve ask clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check rag api tests bench
+	$(VENV)/bin/mypy rag api
+
+bench: install
+	$(PY) bench/ingest_bench.py
+	$(PY) bench/query_bench.py
+	$(PY) bench/http_bench.py
+
+eval: install
+	$(VENV)/bin/rag eval ../shared/data/squad-v1.1-dev/dev-v1.1.tune.json --baselines
+
+serve: install
+	$(VENV)/bin/rag serve
+
+ask: install
+	$(VENV)/bin/rag ingest seeds/
+	$(VENV)/bin/rag ask "$(Q)"
+
+clean:
+	rm -rf $(VENV) index build *.egg-info

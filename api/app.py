@@ -1,0 +1,84 @@
+"""``create_app(settings)``: the FastAPI application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.errors import install_error_handlers
+from api.metrics import Metrics
+from api.routes import router
+from api.security import BodyLimitMiddleware, RateLimiter
+from rag.engine import Engine
+from rag.errors import RagError
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+DESCRIPTION = """Extractive question answering over news articles. Every answer is made of
+sentences quoted verbatim from the stored articles, each with a citation giving the exact
+character span it came from; when the articles do not say, the answer abstains.
+
+Try `POST /ask` with `{"question": "What did Albanese say about Japan?"}`."""
+
+
+def _warm(engine: Engine) -> None:
+    """Load the model and (if present) the index before the first request."""
+    _ = engine.embedder
+    try:
+        engine.snapshot()
+    except RagError as exc:
+        log.warning("no usable index yet: %s", exc.message)
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app; the model and index load in the lifespan, not at import."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = engine or Engine(settings)
+        if not settings.api_keys:
+            log.warning("RAG_API_KEYS is not set: document writes are allowed from loopback only")
+        await run_in_threadpool(_warm, app.state.engine)
+        yield
+
+    app = FastAPI(title="News QA", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.metrics = Metrics()
+    if engine is not None:
+        app.state.engine = engine
+    install_error_handlers(app)
+    app.middleware("http")(app.state.metrics.middleware)
+    app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes,
+                       max_upload=settings.max_upload_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
+                           allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                           allow_headers=["Authorization", "Content-Type"])
+    app.include_router(router)
+    _static_routes(app)
+    return app
+
+
+def _static_routes(app: FastAPI) -> None:
+    """The widget's files and the demo page."""
+    for name, media in (("widget.js", "text/javascript"), ("widget.css", "text/css")):
+        def serve(name: str = name, media: str = media) -> FileResponse:
+            return FileResponse(STATIC / name, media_type=media)
+
+        app.add_api_route(f"/{name}", serve, methods=["GET"], include_in_schema=False)
+
+    def demo() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    app.add_api_route("/", demo, methods=["GET"], include_in_schema=False)

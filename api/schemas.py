@@ -1,0 +1,147 @@
+"""Pydantic request and response schemas: the API's edge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ALBANESE = "What did Albanese say about Japan?"
+
+
+class FiltersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str | None = None
+    doc_id: str | None = None
+    date_from: str | None = Field(None, examples=["2024-01-01"])
+    date_to: str | None = Field(None, examples=["2024-12-31"])
+
+
+class TurnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(max_length=10_000)
+    answer: str = Field("", max_length=100_000)
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [
+            {"question": ALBANESE},
+            {"question": "And what did Kihara say?", "top_k": 5,
+             "history": [{"question": ALBANESE, "answer": "..."}]},
+        ]},
+    )
+    question: str
+    top_k: int | None = None
+    filters: FiltersIn | None = None
+    history: list[TurnIn] = Field(default_factory=list, max_length=20)
+
+
+class CitationOut(BaseModel):
+    n: int
+    doc_id: str
+    title: str
+    url: str | None
+    date: str | None
+    start: int
+    end: int
+    quote: str
+    score: float
+
+
+class PassageOut(BaseModel):
+    doc_id: str
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+class AnswerOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "question": ALBANESE,
+        "answer": "During a press conference in Canberra on Tuesday, Australian Prime Minister "
+                  "Anthony Albanese said no proposals had been made to expand the membership of "
+                  "AUKUS, but Japan is a \"natural candidate\" to be part of the second pillar. [1]",
+        "abstained": False, "reason": None, "confidence": 0.99,
+        "citations": [{"n": 1, "doc_id": "000_a842a3da874e1a7d.txt", "title": "...",
+                       "url": None, "date": None, "start": 1202, "end": 1429,
+                       "quote": "During a press conference ...", "score": 0.99}],
+        "passages": [], "timings_ms": {"total": 25.0},
+    }]})
+    question: str
+    answer: str
+    abstained: bool
+    reason: str | None
+    confidence: float
+    citations: list[CitationOut]
+    passages: list[PassageOut]
+    timings_ms: dict[str, float]
+    resolved_question: str | None = None
+
+
+class SearchOut(BaseModel):
+    query: str
+    passages: list[PassageOut]
+
+
+class ArticleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=200)
+    title: str | None = None
+    text: str = Field(min_length=1)
+    url: str | None = None
+    date: str | None = None
+    source: str | None = None
+
+
+class IngestOut(BaseModel):
+    added: list[str]
+    replaced: list[str]
+    unchanged: list[str]
+    skipped: list[str]
+    chunks: int
+
+
+class DocumentSummary(BaseModel):
+    doc_id: str
+    title: str
+    url: str | None
+    date: str | None
+    source: str | None
+    chars: int
+    chunks: int
+    content_hash: str
+    ingested_at: str
+
+
+class DocumentPage(BaseModel):
+    documents: list[DocumentSummary]
+    next_cursor: str | None
+    total: int
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    text: str
+    url: str | None
+    date: str | None
+    source: str | None
+    content_hash: str
+    ingested_at: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
