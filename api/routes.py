@@ -133,10 +133,7 @@ def list_documents(request: Request, limit: int = Query(50, ge=1, le=500),
     check_read(request, request.app.state.settings)
     docs = sorted(_engine(request).documents(), key=lambda d: d["doc_id"])
     after = _decode_cursor(cursor)
-    if after is not None:
-        docs_after = [d for d in docs if d["doc_id"] > after]
-    else:
-        docs_after = docs
+    docs_after = docs if after is None else [d for d in docs if d["doc_id"] > after]
     page = docs_after[:limit]
     more = len(docs_after) > limit
     return {"documents": page, "total": len(docs),
@@ -151,9 +148,12 @@ def _decode_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        decoded = base64.urlsafe_b64decode(cursor.encode()).decode()
     except ValueError:
-        raise InputError("invalid cursor") from None
+        decoded = ""
+    if not decoded or _encode_cursor(decoded) != cursor:
+        raise InputError("invalid cursor: use the next_cursor of a previous page")
+    return decoded
 
 
 @router.get("/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS,

@@ -29,15 +29,15 @@ def resolve(question: str, history: Sequence[Turn]) -> str:
     if previous is None:
         return question
     prev_speaker = parse_speaker_question(previous)
-    what_about = _WHAT_ABOUT.match(question)
-    if what_about:
-        subject = (what_about.group("x") or what_about.group("y") or "").strip()
-        return _substitute(previous, subject)
     current = parse_speaker_question(question)
     if current is not None and prev_speaker is not None:
         speaker = _replace_pronoun(current.speaker, prev_speaker.speaker)
         topic = current.topic or prev_speaker.topic
         return f"What did {speaker} say" + (f" about {topic}?" if topic else "?")
+    what_about = _WHAT_ABOUT.match(question)
+    if what_about and current is None:
+        subject = (what_about.group("x") or what_about.group("y") or "").strip()
+        return _substitute(previous, subject)
     if prev_speaker is not None and _PRONOUNS.search(question):
         return _replace_pronoun(question, prev_speaker.speaker)
     person = _last_entity(previous)

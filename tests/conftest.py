@@ -47,3 +47,58 @@ def seed_engine(seed_index: Path, tmp_path: Path,
 def hash_engine(tmp_path: Path) -> Engine:
     """An engine over an empty index with the fast deterministic hash embedder."""
     return Engine(Settings(index_dir=tmp_path / "index"), HashEmbedder())
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(index_dir: Path, port: int, extra_env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """`rag serve` as a real subprocess on a loopback port; returns the process when ready."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    exe = Path(sys.executable).parent / "rag"
+    env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_SEEDS_DIR": str(SEEDS),
+           **(extra_env or {})}
+    proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            raise RuntimeError(f"rag serve exited with {proc.returncode}: {out[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("rag serve did not become ready in time")
+
+
+def stop_server(proc) -> None:  # type: ignore[no-untyped-def]
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except Exception:  # noqa: BLE001
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `rag serve` on a free loopback port, building its index from seeds/."""
+    index_dir = tmp_path_factory.mktemp("live") / "index"
+    port = free_port()
+    proc = start_server(index_dir, port, {"RAG_RATE_LIMIT_PER_MINUTE": "0"})
+    yield f"http://127.0.0.1:{port}"
+    stop_server(proc)
