@@ -12,6 +12,33 @@ from rag.scoring import Question, Scorer, sentence_features, sentence_text, spea
 from rag.store import IndexData
 
 MIN_EXTRA_RATIO = 0.8  # a second or third sentence must score this close to the best one
+POOL_DEPTH = 20  # chunks retrieved before reranking by their best sentence
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The retrieved pool read sentence by sentence: reranked passages and scored sentences."""
+
+    question: Question
+    ranked: Ranked  # the top_k chunks, reranked by their best sentence
+    rows: list[int]  # candidate sentence rows, best first
+    probs: np.ndarray
+
+
+def read(q: Question, data: IndexData, pool: Ranked, query_vector: np.ndarray, scorer: Scorer,
+         top_k: int) -> Reading:
+    """Score every sentence of the pool; rank chunks by their best sentence (fused score
+    breaks ties), keep ``top_k``."""
+    rows, probs = score_sentences(q, data, pool, query_vector, scorer)
+    best = dict.fromkeys(range(len(pool.rows)), 0.0)
+    prob_of = dict(zip(rows, probs.tolist(), strict=True))
+    for i, chunk in enumerate(pool.rows):
+        lo, hi = int(data.chunk_sent_lo[chunk]), int(data.chunk_sent_hi[chunk])
+        best[i] = max((prob_of.get(s, 0.0) for s in range(lo, hi)), default=0.0)
+    order = sorted(best, key=lambda i: (-best[i], -pool.scores[i]))[:top_k]
+    ranked = Ranked(pool.rows[order], np.array([best[i] for i in order]), pool.dense[order],
+                    pool.bm25[order])
+    return Reading(q, ranked, rows, probs)
 
 
 @dataclass(frozen=True)

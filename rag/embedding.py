@@ -73,6 +73,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         transformers.logging.disable_progress_bar()
+        transformers.logging.set_verbosity_error()
         logging.getLogger("bm25s").setLevel(logging.WARNING)
 
         if model_path is None:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rag.answering import compose, score_sentences
+from rag.answering import POOL_DEPTH, Reading, compose, read
 from rag.chunking import Chunker, ChunkingParams
 from rag.conversation import Turn, resolve
 from rag.embedding import Embedder, SentenceTransformerEmbedder
@@ -104,11 +104,18 @@ class Engine:
 
     def search(self, query: str, top_k: int | None = None, filters: Filters = Filters(),
                mode: Mode = "hybrid") -> list[Passage]:
+        """Passages for the query: the retrieved pool reranked by its best sentences."""
         query = self.check_question(query)
         k = self._check_top_k(top_k)
         data = self.snapshot()
         vector = self.embedder.embed([query])[0]
-        return to_passages(data, retrieve(data, query, vector, k, filters, mode))
+        reading = self._read(data, query, vector, k, filters, mode)
+        return to_passages(data, reading.ranked)
+
+    def _read(self, data: IndexData, question: str, vector: Any, k: int, filters: Filters,
+              mode: Mode) -> Reading:
+        pool = retrieve(data, question, vector, max(k, POOL_DEPTH), filters, mode)
+        return read(analyse(question, data), data, pool, vector, self.scorer, k)
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters = Filters(),
             history: Sequence[Turn] = (), mode: Mode = "hybrid") -> Answer:
@@ -132,14 +139,12 @@ class Engine:
         t0 = time.perf_counter()
         vector = self.embedder.embed([resolved])[0]
         t1 = time.perf_counter()
-        ranked = retrieve(data, resolved, vector, k, filters, mode)
-        passages = tuple(to_passages(data, ranked))
+        reading = self._read(data, resolved, vector, k, filters, mode)
+        passages = tuple(to_passages(data, reading.ranked))
         t2 = time.perf_counter()
         yield "retrieval", passages
-        q = analyse(resolved, data)
-        rows, probs = score_sentences(q, data, ranked, vector, self.scorer)
         threshold = self.settings.abstain_threshold
-        result = compose(q, data, rows, probs,
+        result = compose(reading.question, data, reading.rows, reading.probs,
                          self.scorer.threshold if threshold is None else threshold,
                          self.settings.max_answer_sentences)
         t3 = time.perf_counter()
@@ -147,8 +152,8 @@ class Engine:
             question=question, answer=result.answer, abstained=result.abstained,
             reason=result.reason, confidence=result.confidence, citations=result.citations,
             passages=passages,
-            timings_ms={"embed": (t1 - t0) * 1e3, "retrieve": (t2 - t1) * 1e3,
-                        "answer": (t3 - t2) * 1e3, "total": (t3 - started) * 1e3},
+            timings_ms={"embed": (t1 - t0) * 1e3, "retrieve_and_read": (t2 - t1) * 1e3,
+                        "compose": (t3 - t2) * 1e3, "total": (t3 - started) * 1e3},
             resolved_question=resolved if history else None,
         )
 

@@ -1,15 +1,80 @@
-"""``rag eval`` argument parsing (the work is in :mod:`rag.evaluation.runner`)."""
+"""``rag eval``: evaluate on a dataset and write a report (the work is in the runner)."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
 from typing import Any
+
+from rag.errors import InputError, NotFoundError
 
 
 def add_eval_parser(sub: Any) -> None:
     sp = sub.add_parser("eval", help="evaluate retrieval and answers on a dataset")
-    sp.add_argument("dataset", help="SQuAD .json, BEIR folder, or our .jsonl")
+    sp.add_argument("dataset", type=Path, help="SQuAD .json, BEIR folder, or our .jsonl")
+    sp.add_argument("--corpus", type=Path, help="articles for a .jsonl question file")
+    sp.add_argument("--sample", type=int, default=1000, help="questions sampled (0: all)")
+    sp.add_argument("--seed", type=int, default=13)
+    sp.add_argument("--holdout", type=int, default=4,
+                    help="SQuAD articles left out of the index (their questions are out of corpus)")
+    sp.add_argument("--split", choices=["all", "fit", "report"], default="all",
+                    help="which half of the questions to use (the scorer is fitted on 'fit')")
+    sp.add_argument("--baselines", action="store_true", help="also run BM25-only and dense-only")
+    sp.add_argument("--compare", type=Path, help="an earlier report.json to show deltas against")
+    sp.add_argument("--out", type=Path, default=Path("eval-out"), help="report folder")
+    sp.add_argument("--cache", type=Path, default=Path(".cache/eval"), help="scratch indexes")
+    sp.add_argument("--fit", action="store_true",
+                    help="refit the sentence scorer on the 'fit' half and write rag/data/scorer.json")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from rag.embedding import SentenceTransformerEmbedder
+    from rag.evaluation.datasets import load_dataset
+    from rag.evaluation.report import table, write_reports
+    from rag.evaluation.runner import cached_engine, evaluate, results_as_dicts, summarize
+    from rag.settings import Settings
+
+    if args.sample < 0:
+        raise InputError("--sample must be 0 (all) or more")
+    compare = _read_compare(args.compare)
+    evalset = load_dataset(args.dataset, corpus=args.corpus, holdout=args.holdout,
+                           sample=args.sample or None, seed=args.seed)
+    engine = cached_engine(evalset, Settings(), SentenceTransformerEmbedder(), args.cache)
+    if args.fit:
+        from rag.evaluation.fitting import fit_scorer
+
+        print(fit_scorer(engine, evalset), file=sys.stderr)
+    threshold = engine.scorer.threshold
+    modes = ["hybrid", "bm25", "dense"] if args.baselines else ["hybrid"]
+    runs, items = {}, {}
+    for mode in modes:
+        results = evaluate(engine, evalset, mode=mode, split=args.split)  # type: ignore[arg-type]
+        name = "ours" if mode == "hybrid" else f"{mode}-only"
+        runs[name] = summarize(results, threshold, evalset.kind)
+        items[name] = results_as_dicts(results)
+    report = {"dataset": str(args.dataset), "kind": evalset.kind, "split": args.split,
+              "command": "rag " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
+              "notes": evalset.notes + [f"split: {args.split}", f"threshold: {threshold:.3f}",
+                                        f"scorer: {engine.scorer.meta.get('fitted_on', '?')}"],
+              "runs": runs, "items": items}
+    write_reports(args.out, report, compare)
+    print(table(runs, compare))
+    print(f"\nreport: {args.out / 'report.md'} and {args.out / 'report.json'}")
+    return 0
+
+
+def _read_compare(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise NotFoundError(f"no such report: {path}")
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except ValueError:
+        raise InputError(f"{path} is not a report.json") from None
+    if not isinstance(data, dict) or "runs" not in data:
+        raise InputError(f"{path} is not a report.json")
+    return data

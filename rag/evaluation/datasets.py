@@ -1,0 +1,163 @@
+"""Evaluation datasets: SQuAD JSON (v1.1/v2.0), BEIR folders, and our own JSONL."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.articles import load_paths
+from rag.errors import InputError, NotFoundError
+from rag.models import Article
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One question. ``spans`` are gold answer offsets in the gold article's text."""
+
+    qid: str
+    question: str
+    answers: tuple[str, ...] = ()
+    doc_id: str | None = None
+    spans: tuple[tuple[int, int], ...] = ()
+    in_corpus: bool = True  # False: its article is not indexed, or it has no answer
+    relevant: dict[str, int] = field(default_factory=dict)  # BEIR: doc id -> grade
+
+
+@dataclass
+class EvalSet:
+    name: str
+    kind: str  # squad / beir / jsonl
+    articles: list[Article]
+    items: list[EvalItem]
+    notes: list[str] = field(default_factory=list)
+
+
+def split_of(qid: str) -> str:
+    """A fixed split of questions: half for fitting the scorer, half for reporting."""
+    return "fit" if int(hashlib.sha1(qid.encode()).hexdigest(), 16) % 2 == 0 else "report"
+
+
+def load_dataset(path: Path, *, corpus: Path | None = None, holdout: int = 4,
+                 sample: int | None = None, seed: int = 13) -> EvalSet:
+    """Detect the dataset kind from ``path`` and load it."""
+    if not path.exists():
+        raise NotFoundError(f"no such dataset: {path}")
+    if path.is_dir():
+        return load_beir(path, sample=sample, seed=seed)
+    if path.suffix == ".jsonl":
+        if corpus is None:
+            raise InputError("a JSONL question file needs --corpus PATH (the articles)")
+        return load_jsonl(path, corpus, sample=sample, seed=seed)
+    return load_squad(path, holdout=holdout, sample=sample, seed=seed)
+
+
+def _sample(items: list[EvalItem], n: int | None, seed: int) -> list[EvalItem]:
+    if n is None or n >= len(items):
+        return items
+    return sorted(random.Random(seed).sample(items, n), key=lambda i: i.qid)
+
+
+def load_squad(path: Path, *, holdout: int = 4, sample: int | None = None,
+               seed: int = 13) -> EvalSet:
+    """Each Wikipedia article is one article; ``holdout`` articles are left out of the index
+    and their questions measure abstention. SQuAD v2.0 unanswerable questions do too."""
+    try:
+        data = json.loads(path.read_text("utf-8"))["data"]
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"{path} is not a SQuAD JSON file") from None
+    titles = sorted(a["title"] for a in data)
+    held = set(sorted(titles, key=lambda t: hashlib.sha1(t.encode()).hexdigest())[:holdout])
+    articles, inside, outside = [], [], []
+    for entry in data:
+        article, items = _squad_article(entry)
+        if entry["title"] in held:
+            outside.extend(EvalItem(i.qid, i.question, i.answers, None, (), False) for i in items)
+        else:
+            articles.append(article)
+            inside.extend(items)
+    answerable = [i for i in inside if i.in_corpus]
+    impossible = [i for i in inside if not i.in_corpus]
+    chosen = (_sample(answerable, sample, seed) + _sample(impossible, sample, seed)
+              + _sample(outside, None if sample is None else max(sample // 3, 1), seed))
+    notes = [f"{len(articles)} articles indexed, {len(held)} held out: {', '.join(sorted(held))}"]
+    return EvalSet(path.name, "squad", articles, chosen, notes)
+
+
+def _squad_article(entry: dict[str, Any]) -> tuple[Article, list[EvalItem]]:
+    title = entry["title"]
+    parts: list[str] = []
+    items: list[EvalItem] = []
+    offset = 0
+    for paragraph in entry["paragraphs"]:
+        context = paragraph["context"]
+        for qa in paragraph["qas"]:
+            answers = [a for a in qa.get("answers", []) if a.get("text")]
+            spans = tuple(dict.fromkeys(
+                (offset + a["answer_start"], offset + a["answer_start"] + len(a["text"]))
+                for a in answers))
+            answerable = bool(answers) and not qa.get("is_impossible", False)
+            items.append(EvalItem(qa["id"], qa["question"],
+                                  tuple(dict.fromkeys(a["text"] for a in answers)),
+                                  title if answerable else None, spans, answerable))
+        parts.append(context)
+        offset += len(context) + 2
+    text = "\n\n".join(parts)
+    article = Article(doc_id=title, title=title.replace("_", " "), text=text, source="squad")
+    for item in items:  # the mapped offsets must point at the answers
+        if any(text[s:e] not in item.answers for s, e in item.spans):
+            raise InputError(f"answer offsets do not match the text in article {title!r}")
+    return article, items
+
+
+def load_beir(folder: Path, *, sample: int | None = None, seed: int = 13) -> EvalSet:
+    """BEIR layout: corpus.jsonl, queries.jsonl, qrels/*.tsv. Retrieval metrics only."""
+    corpus, queries = folder / "corpus.jsonl", folder / "queries.jsonl"
+    qrel_files = sorted((folder / "qrels").glob("*.tsv"))
+    if not corpus.exists() or not queries.exists() or not qrel_files:
+        raise InputError(f"{folder} is not a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
+    articles = []
+    for line in corpus.read_text("utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            text = r.get("text") or r.get("title") or ""
+            if text.strip():
+                articles.append(Article(doc_id=str(r["_id"]), title=r.get("title") or str(r["_id"]),
+                                        text=text, source="beir"))
+    qrels: dict[str, dict[str, int]] = {}
+    for qrel in qrel_files:
+        for line in qrel.read_text("utf-8").splitlines()[1:]:
+            qid, doc, score = line.split("\t")[:3]
+            if int(score) > 0:
+                qrels.setdefault(qid, {})[doc] = int(score)
+    items = []
+    for line in queries.read_text("utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            if str(r["_id"]) in qrels:
+                items.append(EvalItem(str(r["_id"]), r["text"], relevant=qrels[str(r["_id"])]))
+    return EvalSet(folder.name, "beir", articles, _sample(items, sample, seed),
+                   [f"{len(articles)} documents, qrels from {', '.join(q.name for q in qrel_files)}"])
+
+
+def load_jsonl(path: Path, corpus: Path, *, sample: int | None = None, seed: int = 13) -> EvalSet:
+    """``{"id", "question", "answers": [...], "doc_id"?}`` or ``{"id", "question",
+    "unanswerable": true}`` per line, over the articles at ``corpus``."""
+    articles = load_paths([corpus]).articles
+    items = []
+    for lineno, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+            question = r["question"]
+        except (ValueError, KeyError, TypeError):
+            raise InputError(f"{path}:{lineno}: expected an object with 'question'") from None
+        unanswerable = bool(r.get("unanswerable"))
+        items.append(EvalItem(str(r.get("id", lineno)), question,
+                              tuple(str(a) for a in r.get("answers", [])),
+                              r.get("doc_id"), (), not unanswerable))
+    return EvalSet(path.name, "jsonl", articles, _sample(items, sample, seed))

@@ -1,0 +1,69 @@
+"""Metric functions: retrieval ranks, answer correctness, abstention curves, latency."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+
+
+def recall_at_k(gold_ranks: Sequence[int | None], k: int) -> float:
+    """Share of questions whose first gold item is within the top ``k`` (ranks start at 1)."""
+    if not gold_ranks:
+        return 0.0
+    return sum(1 for r in gold_ranks if r is not None and r <= k) / len(gold_ranks)
+
+
+def mrr_at_k(gold_ranks: Sequence[int | None], k: int = 10) -> float:
+    if not gold_ranks:
+        return 0.0
+    return sum(1.0 / r for r in gold_ranks if r is not None and r <= k) / len(gold_ranks)
+
+
+def ndcg_at_k(relevances: Sequence[float], ideal: Sequence[float], k: int = 10) -> float:
+    """nDCG of one ranking: ``relevances`` in ranked order, ``ideal`` all gold grades."""
+    def dcg(values: Sequence[float]) -> float:
+        return sum(v / math.log2(i + 2) for i, v in enumerate(values[:k]))
+
+    best = dcg(sorted(ideal, reverse=True))
+    return dcg(relevances) / best if best > 0 else 0.0
+
+
+def normalize(text: str) -> str:
+    """Lower-case, drop punctuation and articles, collapse spaces (SQuAD's normalisation)."""
+    text = re.sub(r"[^\w\s]", " ", text.lower())
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def quote_contains_answer(quote: str, answers: Sequence[str]) -> bool:
+    norm = f" {normalize(quote)} "
+    return any(normalize(a) and f" {normalize(a)} " in norm for a in answers)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by linear interpolation; 0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def coverage_curve(
+    inside: Sequence[tuple[float, bool]], outside: Sequence[float], thresholds: Sequence[float],
+) -> list[dict[str, float]]:
+    """For each threshold: the answer rate and accuracy on in-corpus questions
+    (``(confidence, correct)`` pairs) and the false-answer rate on out-of-corpus ones."""
+    curve = []
+    for t in thresholds:
+        answered = [ok for conf, ok in inside if conf >= t]
+        curve.append({
+            "threshold": round(t, 4),
+            "answer_rate": len(answered) / len(inside) if inside else 0.0,
+            "accuracy": sum(answered) / len(answered) if answered else 0.0,
+            "false_answer_rate": (sum(1 for c in outside if c >= t) / len(outside)
+                                  if outside else 0.0),
+        })
+    return curve

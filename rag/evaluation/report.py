@@ -1,0 +1,92 @@
+"""Eval reports: a terminal table, report.json, report.md with PNG plots, and deltas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+ROWS = [
+    ("retrieval", "recall@1"), ("retrieval", "recall@5"), ("retrieval", "recall@20"),
+    ("retrieval", "mrr@10"), ("retrieval", "ndcg@10"),
+    ("answers", "sentence_accuracy@1"), ("answers", "answered_accuracy"),
+    ("answers", "any_citation_accuracy"), ("answers", "mean_answer_words"),
+    ("abstention", "answer_rate_in_corpus"), ("abstention", "false_answer_rate_out_of_corpus"),
+    ("citations", "exactness"), ("latency_ms", "p50"), ("latency_ms", "p95"),
+]
+
+
+def _value(summary: dict[str, Any], section: str, key: str) -> float | None:
+    value = summary.get(section, {}).get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def table(runs: dict[str, dict[str, Any]], compare: dict[str, Any] | None = None) -> str:
+    """Markdown-style table: one column per run (ours first, then baselines)."""
+    names = list(runs)
+    header = ["metric", *names] + (["Δ vs compare"] if compare else [])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for section, key in ROWS:
+        values = [_value(runs[n], section, key) for n in names]
+        if all(v is None for v in values):
+            continue
+        cells = [f"{key}"] + [_fmt(v) for v in values]
+        if compare:
+            old = _value(compare.get("runs", {}).get(names[0], {}), section, key)
+            cells.append(_fmt(values[0] - old, signed=True)
+                         if values[0] is not None and old is not None else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def write_reports(out: Path, report: dict[str, Any], compare: dict[str, Any] | None) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2), "utf-8")
+    plots = _plots(out, report["runs"])
+    md = [f"# Evaluation: {report['dataset']}", "",
+          f"Command: `{report['command']}`", "", *[f"- {n}" for n in report.get("notes", [])],
+          "", table(report["runs"], compare), ""]
+    md += [f"![{name}]({name})" for name in plots]
+    (out / "report.md").write_text("\n".join(md) + "\n", "utf-8")
+
+
+def _plots(out: Path, runs: dict[str, dict[str, Any]]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name, summary in runs.items():
+        r = summary["retrieval"]
+        ax.plot([1, 5, 20], [r["recall@1"], r["recall@5"], r["recall@20"]], marker="o",
+                label=name)
+    ax.set(xlabel="k", ylabel="recall@k", title="Passage recall@k", xscale="log", ylim=(0, 1))
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "recall_at_k.png", dpi=110)
+    plt.close(fig)
+    written.append("recall_at_k.png")
+    curves = {n: s["abstention"]["curve"] for n, s in runs.items() if "abstention" in s}
+    if curves:
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for name, curve in curves.items():
+            ax.plot([p["answer_rate"] for p in curve], [p["accuracy"] for p in curve],
+                    label=f"{name}: accuracy")
+            ax.plot([p["answer_rate"] for p in curve], [p["false_answer_rate"] for p in curve],
+                    linestyle="--", label=f"{name}: false answers (out of corpus)")
+        ax.set(xlabel="answer rate (in corpus)", ylabel="rate",
+               title="Coverage vs accuracy over the threshold", xlim=(0, 1), ylim=(0, 1))
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "coverage_curve.png", dpi=110)
+        plt.close(fig)
+        written.append("coverage_curve.png")
+    return written

@@ -1,0 +1,178 @@
+"""Running an evaluation: a cached scratch index, every question through ``Engine.ask``."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from rag.embedding import Embedder
+from rag.engine import Engine
+from rag.evaluation import metrics as M
+from rag.evaluation.datasets import EvalItem, EvalSet, split_of
+from rag.models import Answer, Passage
+from rag.retrieval import Mode
+from rag.settings import Settings
+from rag.store import FORMAT_VERSION
+
+log = logging.getLogger(__name__)
+RETRIEVAL_DEPTH = 20
+CURVE_POINTS = [i / 50 for i in range(51)]
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    qid: str
+    split: str
+    in_corpus: bool
+    gold_rank: int | None
+    ndcg10: float
+    confidence: float
+    abstained: bool
+    reason: str | None
+    correct_first: bool
+    correct_any: bool
+    words: int
+    latency_ms: float
+    exact_citations: int
+    citations: int
+
+
+def cached_engine(evalset: EvalSet, settings: Settings, embedder: Embedder,
+                  cache_dir: Path) -> Engine:
+    """An engine over a scratch index of the dataset's articles, reused across runs."""
+    key = hashlib.sha256()
+    for part in (embedder.name, str(FORMAT_VERSION), str(settings.chunk_tokens),
+                 str(settings.chunk_overlap_tokens)):
+        key.update(part.encode())
+    for article in sorted(evalset.articles, key=lambda a: a.doc_id):
+        key.update(article.doc_id.encode() + article.content_hash.encode())
+    root = cache_dir / f"{evalset.kind}-{key.hexdigest()[:16]}"
+    engine = Engine(settings.model_copy(update={"index_dir": root, "abstain_threshold": 0.0}),
+                    embedder)
+    if not engine.has_index():
+        log.warning("building the evaluation index in %s (cached for later runs)", root)
+        engine.ingest(evalset.articles, progress=True)
+    return engine
+
+
+def evaluate(engine: Engine, evalset: EvalSet, *, mode: Mode = "hybrid", split: str = "all",
+             progress: bool = True) -> list[ItemResult]:
+    items = [i for i in evalset.items if split == "all" or split_of(i.qid) == split]
+    texts = {a.doc_id: a.text for a in evalset.articles}
+    results = []
+    for item in tqdm(items, desc=f"eval {mode}", file=sys.stderr, disable=not progress):
+        results.append(_one(engine, item, texts, mode))
+    return results
+
+
+def _one(engine: Engine, item: EvalItem, texts: dict[str, str], mode: Mode) -> ItemResult:
+    passages = engine.search(item.question, RETRIEVAL_DEPTH, mode=mode)
+    answer = engine.ask(item.question, mode=mode)
+    rank, ndcg = _retrieval(item, passages)
+    first_ok, any_ok = _correctness(item, answer)
+    exact = sum(1 for c in answer.citations
+                if texts.get(c.doc_id, "")[c.start : c.end] == c.quote)
+    return ItemResult(
+        qid=item.qid, split=split_of(item.qid), in_corpus=item.in_corpus, gold_rank=rank,
+        ndcg10=ndcg, confidence=answer.confidence, abstained=answer.abstained,
+        reason=answer.reason, correct_first=first_ok, correct_any=any_ok,
+        words=len(answer.answer.split()), latency_ms=answer.timings_ms["total"],
+        exact_citations=exact, citations=len(answer.citations),
+    )
+
+
+def _is_gold(item: EvalItem, p: Passage) -> float:
+    if item.relevant:
+        return float(item.relevant.get(p.doc_id, 0))
+    if item.doc_id is None or p.doc_id != item.doc_id:
+        return 0.0
+    if not item.spans:
+        return 1.0  # our JSONL: the gold article is enough
+    return 1.0 if any(p.start <= s and e <= p.end for s, e in item.spans) else 0.0
+
+
+def _retrieval(item: EvalItem, passages: list[Passage]) -> tuple[int | None, float]:
+    if item.relevant:  # BEIR: document-level, first passage of each document
+        seen: list[Passage] = []
+        for p in passages:
+            if p.doc_id not in {s.doc_id for s in seen}:
+                seen.append(p)
+        passages = seen
+        ideal = list(map(float, item.relevant.values()))
+    else:
+        ideal = [1.0]
+    grades = [_is_gold(item, p) for p in passages]
+    rank = next((i + 1 for i, g in enumerate(grades) if g > 0), None)
+    return rank, M.ndcg_at_k(grades, ideal, 10)
+
+
+def _correctness(item: EvalItem, answer: Answer) -> tuple[bool, bool]:
+    def ok(i: int) -> bool:
+        c = answer.citations[i]
+        return ((item.doc_id is None or c.doc_id == item.doc_id)
+                and M.quote_contains_answer(c.quote, item.answers))
+
+    if not item.answers or not answer.citations:
+        return False, False
+    return ok(0), any(ok(i) for i in range(len(answer.citations)))
+
+
+def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[str, Any]:
+    """The report's numbers; answers count as given when confidence >= ``threshold``."""
+    inside = [r for r in results if r.in_corpus]
+    outside = [r for r in results if not r.in_corpus]
+    ranks = [r.gold_rank for r in inside]
+    summary: dict[str, Any] = {
+        "questions": {"in_corpus": len(inside), "out_of_corpus": len(outside)},
+        "retrieval": {
+            "recall@1": M.recall_at_k(ranks, 1), "recall@5": M.recall_at_k(ranks, 5),
+            "recall@20": M.recall_at_k(ranks, 20), "mrr@10": M.mrr_at_k(ranks, 10),
+            "ndcg@10": sum(r.ndcg10 for r in inside) / len(inside) if inside else 0.0,
+        },
+        "latency_ms": {"p50": M.percentile([r.latency_ms for r in results], 50),
+                       "p95": M.percentile([r.latency_ms for r in results], 95)},
+    }
+    if kind == "beir":
+        return summary
+    answered = [r for r in inside if _answered(r, threshold)]
+    n_cit = sum(r.citations for r in results)
+    summary["answers"] = {
+        "sentence_accuracy@1": _share(inside, lambda r: r.correct_first),
+        "answered_accuracy": _share(answered, lambda r: r.correct_first),
+        "any_citation_accuracy": _share(inside, lambda r: r.correct_any),
+        "mean_answer_words": (sum(r.words for r in answered) / len(answered)) if answered else 0.0,
+    }
+    summary["abstention"] = {
+        "threshold": threshold,
+        "answer_rate_in_corpus": len(answered) / len(inside) if inside else 0.0,
+        "false_answer_rate_out_of_corpus": _share(outside, lambda r: _answered(r, threshold)),
+        "curve": M.coverage_curve(
+            [(_conf(r), r.correct_first) for r in inside], [_conf(r) for r in outside],
+            CURVE_POINTS),
+    }
+    summary["citations"] = {"exactness": sum(r.exact_citations for r in results) / n_cit
+                            if n_cit else 1.0, "count": n_cit}
+    return summary
+
+
+def _conf(r: ItemResult) -> float:
+    return -1.0 if r.abstained else r.confidence  # abstained regardless of the threshold
+
+
+def _answered(r: ItemResult, threshold: float) -> bool:
+    return not r.abstained and r.confidence >= threshold
+
+
+def _share(rows: list[ItemResult], pred: Any) -> float:
+    return sum(1 for r in rows if pred(r)) / len(rows) if rows else 0.0
+
+
+def results_as_dicts(results: list[ItemResult]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in results]
+
