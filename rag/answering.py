@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.features import Question, sentence_features, sentence_text, speaker_score
 from rag.models import Citation
 from rag.retrieval import Ranked
-from rag.scoring import Question, Scorer, sentence_features, sentence_text, speaker_score
+from rag.scoring import Scorer
 from rag.store import IndexData
 
-MIN_EXTRA_RATIO = 0.8  # a second or third sentence must score this close to the best one
+EXTRA_MARGIN = 0.25  # a second or third sentence must score within this of the best one
 POOL_DEPTH = 20  # chunks retrieved before reranking by their best sentence
 
 
@@ -22,32 +23,8 @@ class Reading:
     question: Question
     ranked: Ranked  # the top_k chunks, reranked by their best sentence
     rows: list[int]  # candidate sentence rows, best first
-    probs: np.ndarray
-
-
-def read(q: Question, data: IndexData, pool: Ranked, query_vector: np.ndarray, scorer: Scorer,
-         top_k: int) -> Reading:
-    """Score every sentence of the pool; rank chunks by their best sentence (fused score
-    breaks ties), keep ``top_k``."""
-    rows, probs = score_sentences(q, data, pool, query_vector, scorer)
-    best = dict.fromkeys(range(len(pool.rows)), 0.0)
-    prob_of = dict(zip(rows, probs.tolist(), strict=True))
-    for i, chunk in enumerate(pool.rows):
-        lo, hi = int(data.chunk_sent_lo[chunk]), int(data.chunk_sent_hi[chunk])
-        best[i] = max((prob_of.get(s, 0.0) for s in range(lo, hi)), default=0.0)
-    order = sorted(best, key=lambda i: (-best[i], -pool.scores[i]))[:top_k]
-    ranked = Ranked(pool.rows[order], np.array([best[i] for i in order]), pool.dense[order],
-                    pool.bm25[order])
-    return Reading(q, ranked, rows, probs)
-
-
-@dataclass(frozen=True)
-class Composition:
-    citations: tuple[Citation, ...]
-    answer: str
-    confidence: float
-    abstained: bool
-    reason: str | None
+    scores: np.ndarray  # their scores, best first
+    confidence: float  # that the articles answer the question
 
 
 def candidate_rows(data: IndexData, ranked: Ranked) -> tuple[list[int], dict[int, int],
@@ -60,50 +37,73 @@ def candidate_rows(data: IndexData, ranked: Ranked) -> tuple[list[int], dict[int
             if s not in rank:
                 rank[s] = position
             dense[s] = max(dense.get(s, -1.0), float(sim))
-    rows = sorted(rank)
-    return rows, rank, dense
+    return sorted(rank), rank, dense
 
 
-def score_sentences(
-    q: Question, data: IndexData, ranked: Ranked, query_vector: np.ndarray, scorer: Scorer,
-) -> tuple[list[int], np.ndarray]:
-    """Candidate sentence rows and their probability of answering the question, best first."""
-    rows, rank, dense = candidate_rows(data, ranked)
+def pool_features(q: Question, data: IndexData, pool: Ranked,
+                  query_vector: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """Candidate sentence rows of the pool and their feature matrix."""
+    rows, rank, dense = candidate_rows(data, pool)
     if not rows:
-        return [], np.zeros(0)
-    vectors = np.asarray(data.sentence_vectors[rows], dtype=np.float32)
-    sims = vectors @ query_vector.astype(np.float32)
-    features = sentence_features(q, data, rows, rank, dense, sims)
-    probs = scorer.probabilities(features)
-    order = np.argsort(-probs, kind="stable")
-    return [rows[i] for i in order], probs[order]
+        return [], np.zeros((0, 0))
+    sims = np.asarray(data.sentence_vectors[rows], dtype=np.float32) @ query_vector
+    return rows, sentence_features(q, data, rows, rank, dense, sims)
 
 
-def compose(
-    q: Question, data: IndexData, rows: list[int], probs: np.ndarray, threshold: float,
-    max_sentences: int = 3,
-) -> Composition:
+def read(q: Question, data: IndexData, pool: Ranked, query_vector: np.ndarray, scorer: Scorer,
+         top_k: int) -> Reading:
+    """Score every sentence of the pool; rank chunks by their best sentence (the fused
+    retrieval score breaks ties) and keep ``top_k``."""
+    rows, features = pool_features(q, data, pool, query_vector.astype(np.float32))
+    if not rows:
+        return Reading(q, pool, [], np.zeros(0), 0.0)
+    scores = scorer.scores(features)
+    confidence = scorer.confidence(features, scores)
+    score_of = dict(zip(rows, scores.tolist(), strict=True))
+    best = {}
+    for i, chunk in enumerate(pool.rows):
+        lo, hi = int(data.chunk_sent_lo[chunk]), int(data.chunk_sent_hi[chunk])
+        best[i] = max((score_of[s] for s in range(lo, hi) if s in score_of), default=-1e9)
+    order = sorted(best, key=lambda i: (-best[i], -pool.scores[i]))[:top_k]
+    ranked = Ranked(pool.rows[order], pool.scores[order], pool.dense[order], pool.bm25[order])
+    by_score = np.argsort(-scores, kind="stable")
+    return Reading(q, ranked, [rows[i] for i in by_score], scores[by_score], confidence)
+
+
+@dataclass(frozen=True)
+class Composition:
+    citations: tuple[Citation, ...]
+    answer: str
+    confidence: float
+    abstained: bool
+    reason: str | None
+
+
+def compose(reading: Reading, data: IndexData, threshold: float,
+            max_sentences: int = 3) -> Composition:
     """The best one to three sentences as quotes with ``[n]`` markers, or an abstention."""
+    q, rows, scores, confidence = reading.question, reading.rows, reading.scores, reading.confidence
     if not rows:
         return Composition((), "", 0.0, True, "no_relevant_passage")
-    confidence = float(probs[0])
     if q.speaker is not None and not _speaker_quoted(q, data, rows[:10]):
         return Composition((), "", confidence, True, "speaker_not_quoted")
     if confidence < threshold:
         return Composition((), "", confidence, True, "low_confidence")
+    shares = np.exp(scores - scores[0])
+    shares = shares / shares.sum()
     chosen = [0]
     for i in range(1, len(rows)):
-        if len(chosen) >= max_sentences or probs[i] < max(threshold, MIN_EXTRA_RATIO * probs[0]):
+        if len(chosen) >= max_sentences or scores[i] < scores[0] - EXTRA_MARGIN:
             break
         chosen.append(i)
-    citations = tuple(_citation(n, data, rows[i], float(probs[i]))
+    citations = tuple(_citation(n, data, rows[i], float(shares[i]))
                       for n, i in enumerate(chosen, start=1))
     answer = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return Composition(citations, answer, confidence, False, None)
 
 
 def _speaker_quoted(q: Question, data: IndexData, rows: list[int]) -> bool:
-    """Some top candidate is said by the asked-about speaker (or the speaker is unknown here)."""
+    """Some top candidate is said by the speaker the question asks about."""
     return any(speaker_score(q, data, r, sentence_text(data, r)) >= 0.8 for r in rows)
 
 
@@ -113,4 +113,3 @@ def _citation(n: int, data: IndexData, row: int, score: float) -> Citation:
     return Citation(n=n, doc_id=article.doc_id, title=article.title, url=article.url,
                     date=article.date, start=start, end=end, quote=article.text[start:end],
                     score=round(score, 4))
-

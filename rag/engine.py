@@ -24,7 +24,8 @@ from rag.errors import IndexMissingError, InputError, NotFoundError, PayloadTooL
 from rag.ingest import apply_changes, empty_index
 from rag.models import Answer, Article, Filters, IngestReport, Passage
 from rag.retrieval import Mode, retrieve, to_passages
-from rag.scoring import Scorer, analyse, load_scorer
+from rag.features import analyse
+from rag.scoring import Scorer, load_scorer
 from rag.settings import Settings
 from rag.store import MANIFEST, IndexData, check_compatible, load_index, read_manifest, save_index
 
@@ -144,8 +145,7 @@ class Engine:
         t2 = time.perf_counter()
         yield "retrieval", passages
         threshold = self.settings.abstain_threshold
-        result = compose(reading.question, data, reading.rows, reading.probs,
-                         self.scorer.threshold if threshold is None else threshold,
+        result = compose(reading, data, self.scorer.threshold if threshold is None else threshold,
                          self.settings.max_answer_sentences)
         t3 = time.perf_counter()
         yield "done", Answer(
