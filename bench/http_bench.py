@@ -1,0 +1,78 @@
+"""HTTP load benchmark: requests/s and p50/p95/p99 of POST /ask with 1, 8 and 32 concurrent
+clients, each a bounded loop of fixed duration against `rag serve` on loopback, on the seed
+index and on a ~10k-chunk index. Run: `python bench/http_bench.py [--seconds 15]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import CACHE, base_index, replicated_index, squad_questions, table  # noqa: E402
+from rag.embedding import SentenceTransformerEmbedder  # noqa: E402
+from rag.evaluation.metrics import percentile  # noqa: E402
+from tests.conftest import ALBANESE, free_port, start_server, stop_server  # noqa: E402
+
+SEED_QUESTIONS = [ALBANESE, "What did Kihara say?", "When was the partnership formed?",
+                  "What is the second pillar focused on?"]
+
+
+async def load(url: str, questions: list[str], clients: int, seconds: float) -> list[object]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + seconds
+
+    async def client(i: int) -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            n = i
+            while time.monotonic() < deadline:
+                t = time.perf_counter()
+                r = await http.post("/ask", json={"question": questions[n % len(questions)]})
+                latencies.append((time.perf_counter() - t) * 1000)
+                errors += r.status_code != 200
+                n += clients
+
+    started = time.monotonic()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    elapsed = time.monotonic() - started
+    return [clients, len(latencies), errors, len(latencies) / elapsed,
+            percentile(latencies, 50), percentile(latencies, 95), percentile(latencies, 99)]
+
+
+def run(seconds: float, concurrency: list[int]) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        seed_index = Path(tmp) / "seed-index"
+        big = replicated_index(base_index(SentenceTransformerEmbedder()), 10_000,
+                               CACHE / "bench-index-10000")
+        rows = []
+        for name, index, questions in (("seed", seed_index, SEED_QUESTIONS),
+                                       ("10k chunks", big, squad_questions(200))):
+            port = free_port()
+            proc = start_server(index, port, {"RAG_RATE_LIMIT_PER_MINUTE": "0"})
+            try:
+                url = f"http://127.0.0.1:{port}"
+                for clients in concurrency:
+                    rows.append([name, *asyncio.run(load(url, questions, clients, seconds))])
+            finally:
+                stop_server(proc)
+        shutil.rmtree(seed_index, ignore_errors=True)
+    return table(["index", "clients", "requests", "errors", "req/s", "p50 ms", "p95 ms",
+                  "p99 ms"], rows)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    args = parser.parse_args()
+    print(run(args.seconds, args.clients))
