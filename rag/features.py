@@ -101,7 +101,8 @@ def sentence_features(
         text = sentence_text(data, row)
         terms = content_terms(text)
         around = _neighbours(data, row)
-        context = set(terms) | set(content_terms(around))
+        context = set(terms).union(*(content_terms(sentence_text(data, r))
+                                     for r in _neighbour_rows(data, row)))
         out[i, :12] = (
             float(sentence_dense[i]),
             chunk_dense[row],
@@ -164,9 +165,10 @@ def sentence_text(data: IndexData, row: int) -> str:
     return article.text[int(data.sent_start[row]) : int(data.sent_end[row])]
 
 
+def _neighbour_rows(data: IndexData, row: int) -> list[int]:
+    return [other for other in (row - 1, row + 1)
+            if 0 <= other < len(data.sent_doc) and data.sent_doc[other] == data.sent_doc[row]]
+
+
 def _neighbours(data: IndexData, row: int) -> str:
-    parts = []
-    for other in (row - 1, row + 1):
-        if 0 <= other < len(data.sent_doc) and data.sent_doc[other] == data.sent_doc[row]:
-            parts.append(sentence_text(data, other))
-    return " ".join(parts)
+    return " ".join(sentence_text(data, other) for other in _neighbour_rows(data, row))

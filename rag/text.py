@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from rag.models import Span
 
@@ -73,6 +74,7 @@ def _append_trimmed(text: str, start: int, end: int, spans: list[Span]) -> None:
         spans.append(Span(start, end))
 
 
+@lru_cache(maxsize=100_000)
 def stem(word: str) -> str:
     """A tiny suffix stripper: enough to match 'elections' with 'election'."""
     for suffix in ("ings", "ing", "ies", "ied", "es", "ed", "ly", "s"):
@@ -89,6 +91,11 @@ def words(text: str) -> list[str]:
 
 def content_terms(text: str) -> list[str]:
     """Stemmed, stopword-free tokens used by BM25 and lexical sentence features."""
+    return list(_content_terms(text))
+
+
+@lru_cache(maxsize=50_000)
+def _content_terms(text: str) -> tuple[str, ...]:
     out = []
     for w in words(text):
         if w.endswith("'s"):
@@ -96,4 +103,4 @@ def content_terms(text: str) -> list[str]:
         if w in STOPWORDS or len(w) < 2 and not w.isdigit():
             continue
         out.append(stem(w))
-    return out
+    return tuple(out)
