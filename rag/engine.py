@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from rag.answering import POOL_DEPTH, Reading, compose, read
 from rag.chunking import Chunker, ChunkingParams
 from rag.conversation import Turn, resolve
@@ -44,6 +46,9 @@ class Engine:
         self._data: IndexData | None = None
         self._manifest_mtime: float = -1.0
         self._write_lock = threading.RLock()
+        # One BLAS thread: OpenBLAS workers spin after each dense search and starve the
+        # model's own threads; measured p50/p95 of ask at 100k chunks 50/148 ms -> 44/51 ms.
+        threadpool_limits(1, user_api="blas")
         self._read_lock = threading.Lock()
 
     # -- components -------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import faiss
 import numpy as np
 
 from rag.models import Filters, Passage
@@ -56,7 +55,8 @@ def retrieve(
         return Ranked(empty.astype(np.int64), empty, empty, empty)
     depth = min(max(depth, top_k), total)
     dense_rows, dense_sims = _dense(data, query_vector, depth, mask)
-    bm25_rows, bm25_scores = _bm25(data, query, depth, mask)
+    all_bm25 = _bm25_scores(data, query, mask)
+    bm25_rows, bm25_scores = _top(all_bm25, depth)
     if mode == "dense":
         fused = {int(r): float(s) for r, s in zip(dense_rows, dense_sims, strict=True)}
     elif mode == "bm25":
@@ -69,33 +69,34 @@ def retrieve(
         rows=rows,
         scores=np.array([fused[r] for r in best]),
         dense=_similarities(data, query_vector, rows),
-        bm25=_bm25_of(data, query, rows),
+        bm25=all_bm25[rows] if len(all_bm25) else np.zeros(len(rows)),
     )
 
 
 def _dense(
     data: IndexData, vector: np.ndarray, depth: int, mask: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
-    if mask is None:
-        sims, rows = data.vectors.search(query, depth)
-    else:
-        selector = faiss.IDSelectorBatch(np.flatnonzero(mask).astype(np.int64))
-        params = faiss.SearchParameters(sel=selector)
-        sims, rows = data.vectors.search(query, depth, params=params)
-    keep = rows[0] >= 0
-    return rows[0][keep], sims[0][keep]
+    """Exact inner-product search over the flat index's vectors."""
+    sims = data.matrix @ vector.astype(np.float32)
+    if mask is not None:
+        sims = np.where(mask, sims, -np.inf)
+    rows, scores = _top(sims, depth)
+    keep = np.isfinite(scores)
+    return rows[keep], scores[keep]
 
 
-def _bm25(
-    data: IndexData, query: str, depth: int, mask: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
+def _bm25_scores(data: IndexData, query: str, mask: np.ndarray | None) -> np.ndarray:
+    """BM25 score of every chunk row (zeros where filtered out); empty without terms."""
     terms = content_terms(query)
     if data.bm25 is None or not terms:
-        return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.zeros(0)
     scores = np.asarray(data.bm25.get_scores(terms), dtype=np.float64)
-    if mask is not None:
-        scores = np.where(mask, scores, 0.0)
+    return np.where(mask, scores, 0.0) if mask is not None else scores
+
+
+def _top(scores: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(scores) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
     depth = min(depth, len(scores))
     top = np.argpartition(-scores, depth - 1)[:depth]
     top = top[np.argsort(-scores[top], kind="stable")]
@@ -113,15 +114,7 @@ def _rrf(rankings: list[np.ndarray]) -> dict[int, float]:
 def _similarities(data: IndexData, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if len(rows) == 0:
         return np.zeros(0)
-    stored = np.vstack([data.vectors.reconstruct(int(r)) for r in rows])
-    return np.asarray(stored @ vector.astype(np.float32), dtype=np.float64)
-
-
-def _bm25_of(data: IndexData, query: str, rows: np.ndarray) -> np.ndarray:
-    terms = content_terms(query)
-    if data.bm25 is None or not terms or len(rows) == 0:
-        return np.zeros(len(rows))
-    return np.asarray(data.bm25.get_scores(terms), dtype=np.float64)[rows]
+    return np.asarray(data.matrix[rows] @ vector.astype(np.float32), dtype=np.float64)
 
 
 def to_passages(data: IndexData, ranked: Ranked) -> list[Passage]:
