@@ -64,7 +64,8 @@ class AnswerOut(BaseModel):
         "question": ALBANESE,
         "answer": "During a press conference in Canberra on Tuesday, Australian Prime Minister "
                   "Anthony Albanese said no proposals had been made to expand the membership of "
-                  "AUKUS, but Japan is a \"natural candidate\" to be part of the second pillar. [1]",
+                  "AUKUS, but Japan is a \"natural candidate\" to be part of the second "
+                  "pillar. [1]",
         "abstained": False, "reason": None, "confidence": 0.99,
         "citations": [{"n": 1, "doc_id": "000_a842a3da874e1a7d.txt", "title": "...",
                        "url": None, "date": None, "start": 1202, "end": 1429,

@@ -37,9 +37,12 @@ async def load(url: str, questions: list[str], clients: int, seconds: float) -> 
             n = i
             while time.monotonic() < deadline:
                 t = time.perf_counter()
-                r = await http.post("/ask", json={"question": questions[n % len(questions)]})
+                try:
+                    r = await http.post("/ask", json={"question": questions[n % len(questions)]})
+                    errors += r.status_code != 200
+                except httpx.HTTPError:
+                    errors += 1
                 latencies.append((time.perf_counter() - t) * 1000)
-                errors += r.status_code != 200
                 n += clients
 
     started = time.monotonic()

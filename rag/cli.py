@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def cmd(name: str, help_text: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text)
-        sp.add_argument("--index", type=Path, help="index folder (default: $RAG_INDEX_DIR or ./index)")
+        sp.add_argument("--index", type=Path,
+                        help="index folder (default: $RAG_INDEX_DIR or ./index)")
         return sp
 
     sp = cmd("ingest", "add files or folders of articles to the index")

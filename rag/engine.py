@@ -23,10 +23,10 @@ from rag.chunking import Chunker, ChunkingParams
 from rag.conversation import Turn, resolve
 from rag.embedding import Embedder, SentenceTransformerEmbedder
 from rag.errors import IndexMissingError, InputError, NotFoundError, PayloadTooLargeError
-from rag.ingest import apply_changes, empty_index
-from rag.models import Answer, Article, Filters, IngestReport, Passage
-from rag.retrieval import Mode, retrieve, to_passages
 from rag.features import analyse
+from rag.ingest import apply_changes, empty_index
+from rag.models import NO_FILTERS, Answer, Article, Filters, IngestReport, Passage
+from rag.retrieval import Mode, retrieve, to_passages
 from rag.scoring import Scorer, load_scorer
 from rag.settings import Settings
 from rag.store import MANIFEST, IndexData, check_compatible, load_index, read_manifest, save_index
@@ -108,7 +108,7 @@ class Engine:
             raise InputError(f"top_k must be between 1 and {self.settings.max_top_k}")
         return k
 
-    def search(self, query: str, top_k: int | None = None, filters: Filters = Filters(),
+    def search(self, query: str, top_k: int | None = None, filters: Filters = NO_FILTERS,
                mode: Mode = "hybrid") -> list[Passage]:
         """Passages for the query: the retrieved pool reranked by its best sentences."""
         query = self.check_question(query)
@@ -123,7 +123,7 @@ class Engine:
         pool = retrieve(data, question, vector, max(k, POOL_DEPTH), filters, mode)
         return read(analyse(question, data), data, pool, vector, self.scorer, k)
 
-    def ask(self, question: str, top_k: int | None = None, filters: Filters = Filters(),
+    def ask(self, question: str, top_k: int | None = None, filters: Filters = NO_FILTERS,
             history: Sequence[Turn] = (), mode: Mode = "hybrid") -> Answer:
         """Answer with quoted sentences and citations, or abstain with the reason."""
         answer: Answer | None = None
@@ -133,7 +133,7 @@ class Engine:
         assert answer is not None
         return answer
 
-    def ask_steps(self, question: str, top_k: int | None = None, filters: Filters = Filters(),
+    def ask_steps(self, question: str, top_k: int | None = None, filters: Filters = NO_FILTERS,
                   history: Sequence[Turn] = (), mode: Mode = "hybrid",
                   ) -> Iterator[tuple[str, Any]]:
         """The answer in stages: ``("retrieval", passages)``, then ``("done", Answer)``."""

@@ -124,6 +124,9 @@ class Filters:
         return not (self.source or self.doc_id or self.date_from or self.date_to)
 
 
+NO_FILTERS = Filters()
+
+
 @dataclass(frozen=True)
 class IngestReport:
     """What an ingest did, by document id."""

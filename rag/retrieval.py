@@ -7,8 +7,8 @@ from typing import Literal
 
 import numpy as np
 
-from rag.models import Filters, Passage
-from rag.store import IndexData
+from rag.models import NO_FILTERS, Filters, Passage
+from rag.store import ArticleRecord, IndexData
 from rag.text import content_terms
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -29,23 +29,23 @@ def allowed_rows(data: IndexData, filters: Filters) -> np.ndarray | None:
     """Boolean mask of chunk rows that pass ``filters``; None when there are no filters."""
     if filters.is_empty():
         return None
-    docs = np.ones(len(data.articles), dtype=bool)
-    for i, article in enumerate(data.articles):
-        day = (article.date or "")[:10]
-        if filters.source is not None and article.source != filters.source:
-            docs[i] = False
-        elif filters.doc_id is not None and article.doc_id != filters.doc_id:
-            docs[i] = False
-        elif filters.date_from and (not day or day < filters.date_from[:10]):
-            docs[i] = False
-        elif filters.date_to and (not day or day > filters.date_to[:10]):
-            docs[i] = False
+    docs = np.array([_passes(a, filters) for a in data.articles], dtype=bool)
     return np.asarray(docs[data.chunk_doc], dtype=bool)
+
+
+def _passes(article: ArticleRecord, f: Filters) -> bool:
+    day = (article.date or "")[:10]
+    return not (
+        (f.source is not None and article.source != f.source)
+        or (f.doc_id is not None and article.doc_id != f.doc_id)
+        or (f.date_from and (not day or day < f.date_from[:10]))
+        or (f.date_to and (not day or day > f.date_to[:10]))
+    )
 
 
 def retrieve(
     data: IndexData, query: str, query_vector: np.ndarray, top_k: int,
-    filters: Filters = Filters(), mode: Mode = "hybrid", depth: int = 50,
+    filters: Filters = NO_FILTERS, mode: Mode = "hybrid", depth: int = 50,
 ) -> Ranked:
     """The ``top_k`` best chunk rows for the query."""
     total = int(data.vectors.ntotal)

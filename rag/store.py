@@ -105,7 +105,8 @@ def read_manifest(root: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        raise IndexCorruptError(f"index manifest {path} is unreadable ({exc}); {REBUILD_HINT}")
+        raise IndexCorruptError(
+            f"index manifest {path} is unreadable ({exc}); {REBUILD_HINT}") from None
     if not isinstance(manifest, dict):
         raise IndexCorruptError(f"index manifest {path} is not an object; {REBUILD_HINT}")
     return manifest
@@ -260,10 +261,11 @@ def _write_generation(folder: Path, data: IndexData) -> None:
         chunk_cols = (data.chunk_doc, data.chunk_no, data.chunk_start, data.chunk_end,
                       data.chunk_sent_lo, data.chunk_sent_hi)
         con.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)",
-                        ((i, *map(int, row)) for i, row in enumerate(zip(*chunk_cols))))
+                        ((i, *map(int, row))
+                         for i, row in enumerate(zip(*chunk_cols, strict=True))))
         sent_cols = (data.sent_doc, data.sent_start, data.sent_end)
         con.executemany("INSERT INTO sentences VALUES (?,?,?,?)",
-                        ((i, *map(int, row)) for i, row in enumerate(zip(*sent_cols))))
+                        ((i, *map(int, row)) for i, row in enumerate(zip(*sent_cols, strict=True))))
         con.commit()
     finally:
         con.close()

@@ -28,7 +28,8 @@ def test_albanese_answer_quotes_the_natural_candidate_sentence(seed_engine: Engi
         ("What did Mao Ning say about Japan?", "abandon the practice"),
         ("What is the second pillar of AUKUS focused on?", "hypersonic weapons"),
         ("When was the partnership formed?", "formed in 2021"),
-        ("Which countries have also expressed interest in the second pillar?", "Canada and New Zealand"),
+        ("Which countries have also expressed interest in the second pillar?",
+         "Canada and New Zealand"),
     ],
 )
 def test_seed_questions_quote_the_right_sentence(seed_engine: Engine, question: str,

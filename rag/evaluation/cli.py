@@ -27,7 +27,7 @@ def add_eval_parser(sub: Any) -> None:
     sp.add_argument("--out", type=Path, default=Path("eval-out"), help="report folder")
     sp.add_argument("--cache", type=Path, default=Path(".cache/eval"), help="scratch indexes")
     sp.add_argument("--fit", action="store_true",
-                    help="refit the sentence scorer on the 'fit' half and write rag/data/scorer.json")
+                    help="refit the scorer on the 'fit' half; writes rag/data/scorer.json")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

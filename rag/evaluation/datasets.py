@@ -71,7 +71,9 @@ def load_squad(path: Path, *, holdout: int = 4, sample: int | None = None,
         raise InputError(f"{path} is not a SQuAD JSON file") from None
     titles = sorted(a["title"] for a in data)
     held = set(sorted(titles, key=lambda t: hashlib.sha1(t.encode()).hexdigest())[:holdout])
-    articles, inside, outside = [], [], []
+    articles: list[Article] = []
+    inside: list[EvalItem] = []
+    outside: list[EvalItem] = []
     for entry in data:
         article, items = _squad_article(entry)
         if entry["title"] in held:
@@ -140,7 +142,8 @@ def load_beir(folder: Path, *, sample: int | None = None, seed: int = 13) -> Eva
             if str(r["_id"]) in qrels:
                 items.append(EvalItem(str(r["_id"]), r["text"], relevant=qrels[str(r["_id"])]))
     return EvalSet(folder.name, "beir", articles, _sample(items, sample, seed),
-                   [f"{len(articles)} documents, qrels from {', '.join(q.name for q in qrel_files)}"])
+                   [f"{len(articles)} documents, qrels from "
+                    + ", ".join(q.name for q in qrel_files)])
 
 
 def load_jsonl(path: Path, corpus: Path, *, sample: int | None = None, seed: int = 13) -> EvalSet:

@@ -107,7 +107,8 @@ def fit_scorer(engine: Engine, evalset: EvalSet, out: Path = SCORER_FILE) -> str
     far = sum(1 for c in outside if c >= threshold) / len(outside) if outside else 0.0
     scorer = Scorer(draft.weights, draft.confidence_weights, conf_b, threshold, {
         "fitted_on": f"{evalset.name}, 'fit' half ({len(groups)} questions)",
-        "target_answer_rate": TARGET_ANSWER_RATE, "fixed_weights": FIXED_WEIGHTS, "fit_false_answer_rate": round(far, 4)})
+        "target_answer_rate": TARGET_ANSWER_RATE, "fixed_weights": FIXED_WEIGHTS,
+        "fit_false_answer_rate": round(far, 4)})
     out.write_text(scorer.to_json() + "\n", "utf-8")
     load_scorer.cache_clear()
     engine.scorer = load_scorer(out)

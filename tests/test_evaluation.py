@@ -1,0 +1,110 @@
+"""Evaluation: metric functions on hand-made cases, dataset loaders, one small end-to-end run."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag import cli, engine
+from rag.embedding import SentenceTransformerEmbedder
+from rag.errors import InputError
+from rag.evaluation import metrics as M
+from rag.evaluation.datasets import load_beir, load_jsonl, load_squad
+
+MINI = Path(__file__).parent / "data" / "squad-mini.json"
+
+
+def test_recall_and_mrr_on_known_ranks() -> None:
+    ranks = [1, 3, None, 6]
+    assert M.recall_at_k(ranks, 1) == 0.25
+    assert M.recall_at_k(ranks, 5) == 0.5
+    assert M.recall_at_k(ranks, 20) == 0.75
+    assert M.mrr_at_k(ranks, 10) == pytest.approx((1 + 1 / 3 + 1 / 6) / 4)
+    assert M.mrr_at_k(ranks, 5) == pytest.approx((1 + 1 / 3) / 4)
+    assert M.recall_at_k([], 5) == 0.0
+
+
+def test_ndcg_on_known_rankings() -> None:
+    assert M.ndcg_at_k([1, 0, 0], [1]) == 1.0
+    assert M.ndcg_at_k([0, 1], [1]) == pytest.approx(1 / 1.5849625, rel=1e-6)
+    assert M.ndcg_at_k([0, 0], [1]) == 0.0
+    assert M.ndcg_at_k([2, 1], [1, 2]) == 1.0
+    assert M.ndcg_at_k([1, 2], [1, 2]) < 1.0
+
+
+def test_answer_matching_is_normalised_and_whole_word() -> None:
+    assert M.quote_contains_answer("It was won by the Denver Broncos.", ["Denver Broncos"])
+    assert M.quote_contains_answer("In 1946, they won.", ["1946"])
+    assert not M.quote_contains_answer("In 19461 they won.", ["1946"])
+    assert not M.quote_contains_answer("Nothing here.", ["Broncos"])
+    assert M.quote_contains_answer("the  Broncos' win", ["broncos"])
+
+
+def test_percentile_and_coverage_curve() -> None:
+    assert M.percentile([1, 2, 3, 4], 50) == 2.5
+    assert M.percentile([5], 95) == 5
+    curve = M.coverage_curve([(0.9, True), (0.6, False), (0.2, True)], [0.7, 0.1], [0.0, 0.5, 0.8])
+    assert curve[0] == {"threshold": 0.0, "answer_rate": 1.0, "accuracy": 2 / 3,
+                        "false_answer_rate": 1.0}
+    assert curve[1]["answer_rate"] == 2 / 3 and curve[1]["false_answer_rate"] == 0.5
+    assert curve[2]["accuracy"] == 1.0 and curve[2]["false_answer_rate"] == 0.0
+
+
+def test_squad_loader_maps_answer_offsets_and_holds_out_articles() -> None:
+    evalset = load_squad(MINI, holdout=1)
+    assert len(evalset.articles) == 2
+    texts = {a.doc_id: a.text for a in evalset.articles}
+    inside = [i for i in evalset.items if i.in_corpus]
+    outside = [i for i in evalset.items if not i.in_corpus]
+    assert inside and outside and all(i.doc_id is None for i in outside)
+    for item in inside:
+        for s, e in item.spans:
+            assert texts[item.doc_id][s:e] in item.answers
+
+
+def test_beir_and_jsonl_loaders(tmp_path: Path) -> None:
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    (beir / "corpus.jsonl").write_text(
+        json.dumps({"_id": "d1", "title": "T", "text": "Walruses are big."}) + "\n")
+    (beir / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "big walrus"}) + "\n"
+                                        + json.dumps({"_id": "q2", "text": "no qrels"}) + "\n")
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    evalset = load_beir(beir)
+    assert [i.qid for i in evalset.items] == ["q1"] and evalset.items[0].relevant == {"d1": 1}
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Walruses are big.")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": 1, "question": "How big?", "answers": ["big"],
+                                     "doc_id": "a.txt"}) + "\n"
+                         + json.dumps({"id": 2, "question": "Who?", "unanswerable": True}) + "\n")
+    evalset = load_jsonl(questions, corpus)
+    assert [i.in_corpus for i in evalset.items] == [True, False]
+    questions.write_text("[1]\n")
+    with pytest.raises(InputError):
+        load_jsonl(questions, corpus)
+
+
+def test_eval_end_to_end_writes_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        embedder: SentenceTransformerEmbedder,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(engine, "SentenceTransformerEmbedder", lambda *a, **k: embedder)
+    monkeypatch.setattr("rag.embedding.SentenceTransformerEmbedder", lambda *a, **k: embedder)
+    out = tmp_path / "out"
+    args = ["eval", str(MINI), "--holdout", "1", "--sample", "0", "--out", str(out),
+            "--cache", str(tmp_path / "cache"), "--baselines"]
+    assert cli.main(args) == 0
+    report = json.loads((out / "report.json").read_text())
+    ours = report["runs"]["ours"]
+    assert set(report["runs"]) == {"ours", "bm25-only", "dense-only"}
+    assert ours["citations"]["exactness"] == 1.0
+    assert ours["questions"]["in_corpus"] > 0 and ours["questions"]["out_of_corpus"] > 0
+    assert ours["retrieval"]["recall@20"] >= ours["retrieval"]["recall@5"] > 0.5
+    assert ours["answers"]["sentence_accuracy@1"] > 0.3
+    assert (out / "coverage_curve.png").stat().st_size > 1000
+    assert "| recall@5 |" in (out / "report.md").read_text()
+    printed = capsys.readouterr().out
+    assert "sentence_accuracy@1" in printed
+    assert cli.main([*args, "--compare", str(out / "report.json")]) == 0
+    assert "Δ vs compare" in capsys.readouterr().out
