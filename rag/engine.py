@@ -44,7 +44,7 @@ class Engine:
         self._embedder = embedder
         self.scorer = scorer or load_scorer()
         self._data: IndexData | None = None
-        self._manifest_mtime: float = -1.0
+        self._manifest_key: tuple[int, int] = (-1, -1)  # (inode, mtime) of the loaded one
         self._write_lock = threading.RLock()
         # One BLAS thread: OpenBLAS workers spin after each dense search and starve the
         # model's own threads; measured p50/p95 of ask at 100k chunks 50/148 ms -> 44/51 ms.
@@ -76,15 +76,16 @@ class Engine:
         """The current index; reloaded when another process or worker saved a newer one."""
         manifest_path = self.root / MANIFEST
         try:
-            mtime = manifest_path.stat().st_mtime_ns
+            stat = manifest_path.stat()
+            key = (stat.st_ino, stat.st_mtime_ns)  # each save replaces the file: a new inode
         except FileNotFoundError:
             raise IndexMissingError(
                 f"no index at {self.root}: build one with `rag ingest PATH...` "
                 "(e.g. `rag ingest seeds/`)") from None
         with self._read_lock:
-            if self._data is None or mtime != self._manifest_mtime:
+            if self._data is None or key != self._manifest_key:
                 self._data = load_index(self.root, self.embedder.name, self.embedder.dimension)
-                self._manifest_mtime = mtime
+                self._manifest_key = key
                 log.info("loaded index generation %s (%s chunks)", self._data.generation,
                          self._data.vectors.ntotal)
             return self._data
@@ -236,4 +237,5 @@ class Engine:
         manifest = save_index(self.root, data)
         with self._read_lock:
             self._data = IndexData(**{**data.__dict__, "manifest": manifest})
-            self._manifest_mtime = (self.root / MANIFEST).stat().st_mtime_ns
+            stat = (self.root / MANIFEST).stat()
+            self._manifest_key = (stat.st_ino, stat.st_mtime_ns)

@@ -135,3 +135,14 @@ def test_every_chunk_sentence_and_citation_offset_is_exact(tmp_path_factory: pyt
         assert c.quote == by_id[c.doc_id].text[c.start : c.end]
     for p in answer.passages:
         assert p.text == by_id[p.doc_id].text[p.start : p.end]
+
+
+def test_another_process_sees_a_new_generation(hash_engine: Engine) -> None:
+    """Two engines on one folder stand for two workers: a write by one reaches the other."""
+    hash_engine.ingest([_article("a", "Walruses live in the Arctic.")])
+    other = Engine(hash_engine.settings, HashEmbedder())
+    assert [d["doc_id"] for d in other.documents()] == ["a"]
+    hash_engine.ingest([_article("b", "Otters hold hands.")])
+    assert sorted(d["doc_id"] for d in other.documents()) == ["a", "b"]
+    other.delete("a")
+    assert [d["doc_id"] for d in hash_engine.documents()] == ["b"]
