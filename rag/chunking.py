@@ -9,6 +9,7 @@ from typing import Any
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from rag.models import Article, Chunk
+from rag.text import SPLITTER_VERSION
 
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 
@@ -25,6 +26,7 @@ class ChunkingParams:
             "chunk_tokens": self.chunk_tokens,
             "overlap_tokens": self.overlap_tokens,
             "separators": SEPARATORS,
+            "sentence_splitter_version": SPLITTER_VERSION,
         }
 
 

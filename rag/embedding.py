@@ -85,9 +85,8 @@ class SentenceTransformerEmbedder:
         self.tokenizer: Any = self.model.tokenizer
         self.max_tokens = int(self.model.max_seq_length or 256)
         self.batch_size = batch_size
-        # Every forward pass runs on this one thread. Torch's OpenMP keeps a spinning thread
-        # team per calling thread: called from many API worker threads, those teams starve
-        # each other (8 concurrent clients: 7 req/s instead of 40; 32 clients: time-outs).
+        # Every forward pass runs on this one thread: concurrent callers (API worker threads)
+        # queue for the model instead of each starting its own OpenMP thread team.
         self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
         self.dimension = int(self.model.get_embedding_dimension() or 384)
 

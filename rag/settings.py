@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     max_upload_bytes: int = 5_000_000
     rate_limit_per_minute: int = 120  # per client on /ask; 0 disables
+    max_concurrent_asks: int = Field(default=2, ge=1, le=64)  # questions computed at once
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     require_key_for_reads: bool = False
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -15,6 +15,8 @@ _ABBREVIATIONS = frozenset(
 )
 _BOUNDARY = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s)")
 _NEXT_START = re.compile(r"\s+[\"'\u201c\u2018(\[]*[A-Z0-9]")
+_NUMBER_ABBREVIATION = re.compile(r"(?<![\w])No$", re.IGNORECASE)
+SPLITTER_VERSION = 2  # recorded in the manifest; bump when sentence boundaries change
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)?")
 
 STOPWORDS = frozenset(
@@ -59,6 +61,9 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
             dot = match.start()
             if nxt is None or (text[dot] == "." and _is_abbreviation(text, dot)):
                 continue
+            if _NUMBER_ABBREVIATION.search(text, max(0, dot - 3), dot) and \
+                    text[nxt.end() - 1].isdigit():
+                continue  # "No. 1"
             _append_trimmed(text, cut, match.end(), spans)
             cut = match.end()
         _append_trimmed(text, cut, line_end, spans)

@@ -69,12 +69,16 @@ def start_server(index_dir: Path, port: int, extra_env: dict[str, str] | None = 
     exe = Path(sys.executable).parent / "rag"
     env = {**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_SEEDS_DIR": str(SEEDS),
            **(extra_env or {})}
-    proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # the server's log goes to a file: an unread pipe fills up and blocks the server
+    log_path = index_dir.parent / f"serve-{port}.log"
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out = proc.stdout.read().decode() if proc.stdout else ""
+            out = log_path.read_text("utf-8", errors="replace")
             raise RuntimeError(f"rag serve exited with {proc.returncode}: {out[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:

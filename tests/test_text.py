@@ -19,6 +19,11 @@ def test_sentences_respect_abbreviations_and_quotes() -> None:
     ]
 
 
+def test_numbers_after_no_do_not_end_a_sentence() -> None:
+    assert _sentences("It reached No. 1 in May. Then it fell.") == [
+        "It reached No. 1 in May.", "Then it fell."]
+
+
 def test_line_breaks_always_end_a_sentence() -> None:
     assert _sentences("Headline without period\nBody text. More") == [
         "Headline without period", "Body text.", "More"]

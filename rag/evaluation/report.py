@@ -78,8 +78,9 @@ def _plots(out: Path, runs: dict[str, dict[str, Any]]) -> list[str]:
     if curves:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         for name, curve in curves.items():
+            curve = [p for p in curve if p["answer_rate"] > 0]
             ax.plot([p["answer_rate"] for p in curve], [p["accuracy"] for p in curve],
-                    label=f"{name}: accuracy")
+                    label=f"{name}: accuracy (answered, in corpus)")
             ax.plot([p["answer_rate"] for p in curve], [p["false_answer_rate"] for p in curve],
                     linestyle="--", label=f"{name}: false answers (out of corpus)")
         ax.set(xlabel="answer rate (in corpus)", ylabel="rate",

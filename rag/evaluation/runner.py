@@ -19,6 +19,7 @@ from rag.models import Answer, Passage
 from rag.retrieval import Mode
 from rag.settings import Settings
 from rag.store import FORMAT_VERSION
+from rag.text import SPLITTER_VERSION
 
 log = logging.getLogger(__name__)
 RETRIEVAL_DEPTH = 20
@@ -48,7 +49,7 @@ def cached_engine(evalset: EvalSet, settings: Settings, embedder: Embedder,
     """An engine over a scratch index of the dataset's articles, reused across runs."""
     key = hashlib.sha256()
     for part in (embedder.name, str(FORMAT_VERSION), str(settings.chunk_tokens),
-                 str(settings.chunk_overlap_tokens)):
+                 str(settings.chunk_overlap_tokens), str(SPLITTER_VERSION)):
         key.update(part.encode())
     for article in sorted(evalset.articles, key=lambda a: a.doc_id):
         key.update(article.doc_id.encode() + article.content_hash.encode())
@@ -154,11 +155,17 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
         "false_answer_rate_out_of_corpus": _share(outside, lambda r: _answered(r, threshold)),
         "curve": M.coverage_curve(
             [(_conf(r), r.correct_first) for r in inside], [_conf(r) for r in outside],
-            CURVE_POINTS),
+            _curve_thresholds([_conf(r) for r in results])),
     }
     summary["citations"] = {"exactness": sum(r.exact_citations for r in results) / n_cit
                             if n_cit else 1.0, "count": n_cit}
     return summary
+
+
+def _curve_thresholds(confidences: list[float]) -> list[float]:
+    """Fixed steps plus the confidences' percentiles, so the curve is dense where they are."""
+    points = set(CURVE_POINTS) | {round(M.percentile(confidences, q), 4) for q in range(101)}
+    return sorted(p for p in points if p >= 0.0)
 
 
 def _conf(r: ItemResult) -> float:
