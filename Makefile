@@ -27,7 +27,7 @@ bench: install
 	$(PY) bench/http_bench.py
 
 eval: install
-	$(VENV)/bin/rag eval ../shared/data/squad-v1.1-dev/dev-v1.1.tune.json --baselines
+	$(VENV)/bin/rag eval ../shared/data/squad-v1.1-dev/dev-v1.1.tune.json --sample 2200 --split report --baselines
 
 serve: install
 	$(VENV)/bin/rag serve
