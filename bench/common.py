@@ -14,7 +14,7 @@ from rag.evaluation.datasets import load_dataset
 from rag.evaluation.runner import cached_engine
 from rag.ingest import build_bm25
 from rag.settings import Settings
-from rag.store import ArticleRecord, IndexData, save_index
+from rag.store import IndexData, save_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SQUAD = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "dev-v1.1.tune.json"
@@ -96,6 +96,3 @@ def _perturb(matrix: np.ndarray, noise: float, rng: np.random.Generator) -> np.n
     out = matrix + rng.normal(0, noise, matrix.shape).astype(np.float32)
     return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
 
-
-def article_records(base: IndexData) -> list[ArticleRecord]:
-    return list(base.articles)
