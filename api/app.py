@@ -32,8 +32,8 @@ Try `POST /ask` with `{"question": "What did Albanese say about Japan?"}`."""
 
 
 def _warm(engine: Engine) -> None:
-    """Load the model and (if present) the index before the first request."""
-    _ = engine.embedder
+    """Load the model, the reranker and (if present) the index before the first request."""
+    _ = engine.embedder, engine.reranker
     try:
         engine.snapshot()
     except RagError as exc:

@@ -193,9 +193,10 @@ def health() -> dict[str, str]:
 
 @router.get("/ready", tags=["operations"], responses={503: {"model": ErrorOut}})
 def ready(request: Request) -> dict[str, Any]:
-    stats = _engine(request).stats()  # raises 503 when there is no usable index
+    engine = _engine(request)
+    stats = engine.stats()  # raises 503 when there is no usable index
     return {"status": "ready", "model": stats["model"], "counts": stats["counts"],
-            "generation": stats["generation"]}
+            "generation": stats["generation"], "reranker": engine.reranker is not None}
 
 
 @router.get("/metrics", tags=["operations"], response_class=PlainTextResponse)

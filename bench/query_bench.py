@@ -2,7 +2,8 @@
 
 The chunks are the real SQuAD v1.1 tuning paragraphs (embedded once by the real model),
 replicated under new ids with perturbed vectors to reach the target size (see
-bench/common.py). Questions are real SQuAD questions. Run: `python bench/query_bench.py`.
+bench/common.py). Questions are real SQuAD questions. Each size runs with the cross-encoder
+reranker on (the default) and off (``RAG_RERANK=false``). Run: `python bench/query_bench.py`.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ def run(sizes: list[int], questions: int) -> str:
     base = base_index(embedder)
     qs = squad_questions(questions)
     rows = []
-    for size in sizes:
+    for size, rerank in ((s, r) for s in sizes for r in (True, False)):
         root = replicated_index(base, size, CACHE / f"bench-index-{size}")
-        engine = Engine(Settings(index_dir=root), embedder)
+        engine = Engine(Settings(index_dir=root, rerank=rerank), embedder)
         t0 = time.perf_counter()
         data = engine.snapshot()
         load_s = time.perf_counter() - t0
@@ -41,12 +42,13 @@ def run(sizes: list[int], questions: int) -> str:
             wall.append((time.perf_counter() - t) * 1000)
             for k, v in answer.timings_ms.items():
                 stages.setdefault(k, []).append(v)
-        rows.append([f"{int(data.vectors.ntotal):,}", len(qs), round(load_s, 1),
+        rows.append([f"{int(data.vectors.ntotal):,}", "on" if rerank else "off", len(qs),
+                     round(load_s, 1),
                      percentile(wall, 50), percentile(wall, 95),
                      percentile(stages["embed"], 50), percentile(stages["retrieve_and_read"], 50),
                      percentile(stages["compose"], 50)])
-    return table(["chunks", "questions", "load s", "ask p50 ms", "ask p95 ms", "embed p50",
-                  "retrieve+read p50", "compose p50"], rows)
+    return table(["chunks", "reranker", "questions", "load s", "ask p50 ms", "ask p95 ms",
+                  "embed p50", "retrieve+read p50", "compose p50"], rows)
 
 
 if __name__ == "__main__":

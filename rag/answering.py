@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -16,6 +18,12 @@ EXTRA_MARGIN = 0.25  # a second or third sentence must score within this of the 
 POOL_DEPTH = 20  # chunks retrieved before reranking by their best sentence
 
 
+class Reranker(Protocol):
+    """Scores (question, sentence) pairs read together; higher answers better."""
+
+    def rerank(self, question: str, sentences: Sequence[str]) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class Reading:
     """The retrieved pool read sentence by sentence: reranked passages and scored sentences."""
@@ -25,6 +33,7 @@ class Reading:
     rows: list[int]  # candidate sentence rows, best first
     scores: np.ndarray  # their scores, best first
     confidence: float  # that the articles answer the question
+    reranked: bool = False  # whether the cross-encoder read the best candidates
 
 
 def candidate_rows(data: IndexData, ranked: Ranked) -> tuple[list[int], dict[int, int],
@@ -51,14 +60,19 @@ def pool_features(q: Question, data: IndexData, pool: Ranked,
 
 
 def read(q: Question, data: IndexData, pool: Ranked, query_vector: np.ndarray, scorer: Scorer,
-         top_k: int) -> Reading:
-    """Score every sentence of the pool; rank chunks by their best sentence (the fused
-    retrieval score breaks ties) and keep ``top_k``."""
+         top_k: int, reranker: Reranker | None = None) -> Reading:
+    """Score every sentence of the pool (the reranker, when given and the linear scores are
+    close, rescoring the best ones);
+    rank chunks by their best sentence (the fused retrieval score breaks ties); keep ``top_k``."""
     rows, features = pool_features(q, data, pool, query_vector.astype(np.float32))
     if not rows:
         return Reading(q, pool, [], np.zeros(0), 0.0)
     scores = scorer.scores(features)
-    confidence = scorer.confidence(features, scores)
+    cross = None
+    if reranker is not None and scorer.rerank is not None and scorer.rerank.wanted(scores):
+        scores, cross = rerank_scores(q, data, rows, scores, reranker, scorer.rerank.depth,
+                                      scorer.rerank.weight)
+    confidence = scorer.confidence(features, scores, data.sent_doc[rows], cross)
     score_of = dict(zip(rows, scores.tolist(), strict=True))
     best = {}
     for i, chunk in enumerate(pool.rows):
@@ -67,7 +81,21 @@ def read(q: Question, data: IndexData, pool: Ranked, query_vector: np.ndarray, s
     order = sorted(best, key=lambda i: (-best[i], -pool.scores[i]))[:top_k]
     ranked = Ranked(pool.rows[order], pool.scores[order], pool.dense[order], pool.bm25[order])
     by_score = np.argsort(-scores, kind="stable")
-    return Reading(q, ranked, [rows[i] for i in by_score], scores[by_score], confidence)
+    return Reading(q, ranked, [rows[i] for i in by_score], scores[by_score], confidence,
+                   cross is not None)
+
+
+def rerank_scores(q: Question, data: IndexData, rows: list[int], scores: np.ndarray,
+                  reranker: Reranker, depth: int, weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """Blend the reranker's logits into the ``depth`` best linear scores.
+
+    Candidates it did not read get the lowest logit it gave, so they keep their linear order
+    below the ones it read. Returns the blended scores and the logits of every candidate."""
+    top = np.argsort(-scores, kind="stable")[:depth]
+    logits = reranker.rerank(q.text, [sentence_text(data, rows[i]) for i in top])
+    cross = np.full(len(rows), float(logits.min()))
+    cross[top] = logits
+    return scores + weight * cross, cross
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,10 @@ class SentenceTransformerEmbedder:
         self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedder")
         self.dimension = int(self.model.get_embedding_dimension() or 384)
 
+    def run(self, fn: Any, *args: Any) -> Any:
+        """Call ``fn(*args)`` on the model's thread (the reranker shares the model)."""
+        return self._runner.submit(fn, *args).result()
+
     def embed(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return _empty(self.dimension)

@@ -18,7 +18,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from rag.answering import POOL_DEPTH, Reading, compose, read
+from rag.answering import POOL_DEPTH, Reading, Reranker, compose, read
 from rag.chunking import Chunker, ChunkingParams
 from rag.conversation import Turn, resolve
 from rag.embedding import Embedder, SentenceTransformerEmbedder
@@ -42,6 +42,8 @@ class Engine:
         self.settings = settings
         self.root = Path(settings.index_dir)
         self._embedder = embedder
+        self._reranker: Reranker | None = None
+        self._reranker_checked = False
         self.scorer = scorer or load_scorer()
         self._data: IndexData | None = None
         self._manifest_key: tuple[int, int] = (-1, -1)  # (inode, mtime) of the loaded one
@@ -57,6 +59,34 @@ class Engine:
         if self._embedder is None:
             self._embedder = SentenceTransformerEmbedder(self.settings.model_path)
         return self._embedder
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The cross-encoder over the bundled model; None when switched off (``RAG_RERANK``),
+        with an embedder that is not the bundled model, or without its weights file."""
+        if not self._reranker_checked:
+            self._reranker_checked = True
+            embedder = self.embedder
+            # duck-typed: the bundled model's embedder shares its model thread via ``run``
+            if self.settings.rerank and callable(getattr(embedder, "run", None)):
+                from rag.reranking import RERANKER_FILE, CrossEncoderReranker
+
+                if RERANKER_FILE.exists():
+                    self._reranker = CrossEncoderReranker(embedder)
+                else:
+                    log.warning("no reranker weights at %s: answering without it", RERANKER_FILE)
+        return self._reranker
+
+    def reset_reranker(self) -> None:
+        """Load the reranker again on next use (after its weights were retrained)."""
+        self._reranker, self._reranker_checked = None, False
+
+    @property
+    def threshold(self) -> float:
+        """The confidence below which answers abstain."""
+        if self.settings.abstain_threshold is not None:
+            return self.settings.abstain_threshold
+        return self.scorer.threshold
 
     @property
     def chunk_params(self) -> ChunkingParams:
@@ -122,7 +152,7 @@ class Engine:
     def _read(self, data: IndexData, question: str, vector: Any, k: int, filters: Filters,
               mode: Mode) -> Reading:
         pool = retrieve(data, question, vector, max(k, POOL_DEPTH), filters, mode)
-        return read(analyse(question, data), data, pool, vector, self.scorer, k)
+        return read(analyse(question, data), data, pool, vector, self.scorer, k, self.reranker)
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters = NO_FILTERS,
             history: Sequence[Turn] = (), mode: Mode = "hybrid") -> Answer:
@@ -150,9 +180,7 @@ class Engine:
         passages = tuple(to_passages(data, reading.ranked))
         t2 = time.perf_counter()
         yield "retrieval", passages
-        threshold = self.settings.abstain_threshold
-        result = compose(reading, data, self.scorer.threshold if threshold is None else threshold,
-                         self.settings.max_answer_sentences)
+        result = compose(reading, data, self.threshold, self.settings.max_answer_sentences)
         t3 = time.perf_counter()
         yield "done", Answer(
             question=question, answer=result.answer, abstained=result.abstained,

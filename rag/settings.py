@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     max_top_k: int = 50
     abstain_threshold: float | None = None  # None: use the value fitted with the scorer
     max_answer_sentences: int = Field(default=3, ge=1, le=3)
+    rerank: bool = True  # the cross-encoder rereads the best candidate sentences
 
     # API limits and security
     max_question_chars: int = 1000

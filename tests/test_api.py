@@ -190,6 +190,7 @@ def test_health_ready_metrics_and_openapi(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready").json()
     assert ready["status"] == "ready" and ready["counts"]["articles"] == 1
+    assert ready["reranker"] is True
     client.post("/ask", json={"question": ALBANESE})
     metrics = client.get("/metrics").text
     assert 'rag_http_requests_total{method="POST",route="/ask",status="200"}' in metrics

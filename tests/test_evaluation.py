@@ -50,6 +50,18 @@ def test_percentile_and_coverage_curve() -> None:
     assert curve[2]["accuracy"] == 1.0 and curve[2]["false_answer_rate"] == 0.0
 
 
+def test_threshold_choice_meets_both_targets_with_the_most_room() -> None:
+    from rag.evaluation.fitting import choose_threshold
+
+    inside = [(True, 0.9)] * 95 + [(True, 0.1)] * 5
+    outside = [(False, 0.95)] * 2 + [(False, 0.05)] * 98
+    # 0.1 answers every in-corpus question and only the 2% confident out-of-corpus ones
+    assert choose_threshold(inside + outside) == (0.1, 1.0, 0.02)
+    noisy = [(False, 0.5)] * 10 + [(False, 0.05)] * 90
+    # 0.1 would answer 12% of out-of-corpus questions: 0.9 keeps 95% answered and 2% false
+    assert choose_threshold(inside + outside + noisy)[0] == 0.9
+
+
 def test_squad_loader_maps_answer_offsets_and_holds_out_articles() -> None:
     evalset = load_squad(MINI, holdout=1)
     assert len(evalset.articles) == 2

@@ -1,13 +1,20 @@
-"""Fitting the scorer on the 'fit' half of a dataset's questions.
+"""Fitting the scorer (and, on request, the reranker) on the 'fit' half of the questions.
+
+The 'fit' half is cut once more by question id: the reranker trains on the 'train' part's
+in-corpus questions; the blend of its logits with the linear scores, and the confidence model
+that uses them, are fitted on the 'blend' part plus the out-of-corpus questions, which the
+reranker never saw. Nothing here reads the 'report' half.
 
 Sentence weights: listwise (softmax over each question's candidates; the correct sentences
 should take the probability mass), L2-regularised, L-BFGS. Confidence: logistic regression on
 question-level features, labelled by whether the question's article is indexed. Threshold: the
-confidence that keeps ``TARGET_ANSWER_RATE`` of in-corpus fit questions answered.
+cut-off that meets the answer-rate and false-answer-rate targets with the most room; each
+confidence model's bias is then shifted so that its cut-off is 0.5.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,16 +23,28 @@ import numpy as np
 from scipy.optimize import minimize
 from tqdm import tqdm
 
-from rag.answering import POOL_DEPTH, pool_features
+from rag.answering import POOL_DEPTH, Reranker, pool_features, rerank_scores
 from rag.engine import Engine
 from rag.evaluation.datasets import EvalItem, EvalSet, split_of
-from rag.evaluation.metrics import percentile, quote_contains_answer
-from rag.features import FEATURES, analyse, sentence_text
+from rag.evaluation.metrics import quote_contains_answer
+from rag.features import FEATURES, Question, analyse, sentence_text
 from rag.retrieval import retrieve
-from rag.scoring import SCORER_FILE, Scorer, confidence_features, load_scorer
+from rag.scoring import (
+    SCORER_FILE,
+    Logistic,
+    RerankBlend,
+    Scorer,
+    confidence_features,
+    load_scorer,
+)
 
-TARGET_ANSWER_RATE = 0.95  # the target itself: the report half answers more at this cut-off
+TARGET_ANSWER_RATE = 0.95  # of in-corpus questions, at least
+TARGET_FALSE_ANSWER_RATE = 0.05  # of out-of-corpus questions, at most
+SKIP_MARGINS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, float("inf"))
+SKIP_TOLERANCE = 0.003  # accuracy@1 that skipping the reranker may cost on the blend questions
 L2 = 1e-4
+RERANK_DEPTH = 8  # candidates the reranker reads per question
+BLEND_WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 # Weights not fitted, because tuning data like SQuAD has (almost) no such questions: the
 # speaker feature only fires on "What did X say?" questions, which news readers ask a lot.
 FIXED_WEIGHTS = {"speaker": 4.0}
@@ -33,9 +52,18 @@ FIXED_WEIGHTS = {"speaker": 4.0}
 
 @dataclass(frozen=True)
 class Candidates:
+    qid: str
+    question: Question
     in_corpus: bool
+    rows: list[int]
+    articles: np.ndarray  # the article of each candidate
     features: np.ndarray
     labels: np.ndarray  # 1 where the sentence holds a gold answer from the gold article
+
+
+def part_of(qid: str) -> str:
+    """Within the 'fit' half: 'train' (the reranker learns) or 'blend' (one in five)."""
+    return "blend" if int(hashlib.md5(qid.encode()).hexdigest(), 16) % 5 == 0 else "train"
 
 
 def collect(engine: Engine, item: EvalItem) -> Candidates | None:
@@ -43,13 +71,14 @@ def collect(engine: Engine, item: EvalItem) -> Candidates | None:
     data = engine.snapshot()
     vector = engine.embedder.embed([item.question])[0]
     pool = retrieve(data, item.question, vector, POOL_DEPTH)
-    rows, features = pool_features(analyse(item.question, data), data, pool, vector)
+    q = analyse(item.question, data)
+    rows, features = pool_features(q, data, pool, vector)
     if not rows:
         return None
     labels = np.array([
         item.in_corpus and data.articles[int(data.sent_doc[r])].doc_id == item.doc_id
         and quote_contains_answer(sentence_text(data, r), item.answers) for r in rows], float)
-    return Candidates(item.in_corpus, features, labels)
+    return Candidates(item.qid, q, item.in_corpus, rows, data.sent_doc[rows], features, labels)
 
 
 def fit_weights(groups: list[Candidates], l2: float = L2) -> np.ndarray:
@@ -73,44 +102,147 @@ def fit_weights(groups: list[Candidates], l2: float = L2) -> np.ndarray:
     return np.asarray(minimize(loss, start, jac=True, method="L-BFGS-B").x)
 
 
-def fit_confidence(groups: list[Candidates], weights: np.ndarray) -> tuple[np.ndarray, float]:
+def fit_logistic(x: np.ndarray, y: np.ndarray) -> Logistic:
     from sklearn.linear_model import LogisticRegression
 
-    x = np.array([confidence_features(g.features, g.features @ weights) for g in groups])
-    y = np.array([g.in_corpus for g in groups], dtype=int)
     model = LogisticRegression(C=1.0, max_iter=5000, class_weight="balanced").fit(x, y)
-    return model.coef_[0], float(model.intercept_[0])
+    return Logistic(tuple(model.coef_[0].tolist()), float(model.intercept_[0]))
+
+
+def choose_threshold(confidences: list[tuple[bool, float]]) -> tuple[float, float, float]:
+    """The cut-off that meets both targets with the most room: the largest
+    min(answer rate - TARGET_ANSWER_RATE, TARGET_FALSE_ANSWER_RATE - false-answer rate).
+    Returns it with the answer rate (in corpus) and false-answer rate (out of corpus)."""
+    inside = np.array([c for ok, c in confidences if ok])
+    outside = np.array([c for ok, c in confidences if not ok])
+    best: tuple[float, float, float, float] | None = None
+    for t in np.unique([c for _, c in confidences if np.isfinite(c)]):
+        rate = float((inside >= t).mean()) if len(inside) else 0.0
+        far = float((outside >= t).mean()) if len(outside) else 0.0
+        room = min(rate - TARGET_ANSWER_RATE, TARGET_FALSE_ANSWER_RATE - far)
+        if best is None or room > best[0]:
+            best = (room, float(t), rate, far)
+    if best is None:
+        return 0.5, 0.0, 0.0
+    return best[1], best[2], best[3]
 
 
 def _without_fixed(g: Candidates) -> Candidates:
     features = g.features.copy()
     for name in FIXED_WEIGHTS:
         features[:, FEATURES.index(name)] = 0.0
-    return Candidates(g.in_corpus, features, g.labels)
+    return Candidates(g.qid, g.question, g.in_corpus, g.rows, g.articles, features, g.labels)
 
 
-def fit_scorer(engine: Engine, evalset: EvalSet, out: Path = SCORER_FILE) -> str:
-    """Fit on the 'fit' half, choose the threshold, write ``out`` and use it."""
+def fit_linear(groups: list[Candidates], name: str) -> Scorer:
+    """Sentence weights, the confidence without the reranker, and its cut-off."""
+    weights = fit_weights([_without_fixed(g) for g in groups])
+    for feature, value in FIXED_WEIGHTS.items():
+        weights[FEATURES.index(feature)] = value
+    x = np.array([confidence_features(g.features, g.features @ weights, g.articles)
+                  for g in groups])
+    confidence = fit_logistic(x, np.array([g.in_corpus for g in groups], dtype=int))
+    cut_off, rate, far = choose_threshold(
+        [(g.in_corpus, confidence(row)) for g, row in zip(groups, x, strict=True)])
+    return Scorer(tuple(weights.tolist()), confidence.shifted(cut_off), 0.5, None, {
+        "fitted_on": f"{name}, 'fit' half ({len(groups)} questions)",
+        "targets": {"answer_rate": TARGET_ANSWER_RATE,
+                    "false_answer_rate": TARGET_FALSE_ANSWER_RATE},
+        "fixed_weights": FIXED_WEIGHTS,
+        "fit_without_reranker": {"answer_rate": round(rate, 4),
+                                 "false_answer_rate": round(far, 4)}})
+
+
+def cross_logits(reranker: Reranker, data: object, g: Candidates, scorer: Scorer,
+                 weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Blended scores and reranker logits of one question, as ``answering.read`` makes them."""
+    return rerank_scores(g.question, data, g.rows, scorer.scores(g.features),  # type: ignore[arg-type]
+                         reranker, RERANK_DEPTH, weight)
+
+
+def fit_blend(reranker: Reranker, data: object, scorer: Scorer,
+              groups: list[Candidates]) -> tuple[RerankBlend, dict[str, float]]:
+    """Blend weight and skip margin (sentence accuracy@1), confidence model and cut-off, on
+    questions the reranker did not train on."""
+    held = [g for g in groups if part_of(g.qid) == "blend" or not g.in_corpus]
+    logits = [cross_logits(reranker, data, g, scorer)[1]
+              for g in tqdm(held, desc="blend", file=sys.stderr)]
+    linear = [scorer.scores(g.features) for g in held]
+
+    def accuracy(weight: float, margin: float) -> float:
+        blend = RerankBlend(RERANK_DEPTH, weight, margin, scorer.confidence_model)
+        hits = [g.labels[int(np.argmax(s + weight * c if blend.wanted(s) else s))]
+                for g, s, c in zip(held, linear, logits, strict=True) if g.in_corpus]
+        return float(np.mean(hits)) if hits else 0.0
+
+    weight = max(BLEND_WEIGHTS, key=lambda w: accuracy(w, float("inf")))
+    full = accuracy(weight, float("inf"))
+    margin = next(m for m in SKIP_MARGINS if accuracy(weight, m) >= full - SKIP_TOLERANCE)
+    x = np.array([confidence_features(g.features, s + weight * c, g.articles, c)
+                  for g, s, c in zip(held, linear, logits, strict=True)])
+    confidence = fit_logistic(x, np.array([g.in_corpus for g in held], dtype=int))
+    blend = RerankBlend(RERANK_DEPTH, weight, margin, confidence)
+    # the cut-off is chosen over what the cascade does: questions it does not rerank keep the
+    # linear confidence, answered or not whatever this cut-off is
+    effective = [(g.in_corpus, confidence(row) if blend.wanted(s) else
+                  (np.inf if scorer.confidence(g.features, s, g.articles) >= scorer.threshold
+                   else -np.inf))
+                 for g, s, row in zip(held, linear, x, strict=True)]
+    cut_off, rate, far = choose_threshold(effective)
+    rereads = float(np.mean([blend.wanted(s) for s in linear]))
+    return (RerankBlend(RERANK_DEPTH, weight, margin, confidence.shifted(cut_off)),
+            {"accuracy@1": round(accuracy(weight, margin), 4), "answer_rate": round(rate, 4),
+             "false_answer_rate": round(far, 4), "reranked_share": round(rereads, 4),
+             "questions": len(held)})
+
+
+def train_reranker(engine: Engine, scorer: Scorer, groups: list[Candidates],
+                   epochs: int, trained_layers: int = 4) -> Path:
+    """Fine-tune the reranker on the 'train' part's in-corpus questions; write its file."""
+    import torch
+
+    from rag.evaluation.reranker_training import train, training_group
+    from rag.reranking import RERANKER_FILE, PairModel
+
+    data = engine.snapshot()
+    pairs = []
+    for g in groups:
+        if part_of(g.qid) == "train" and g.in_corpus and g.labels.any():
+            order = np.argsort(-scorer.scores(g.features), kind="stable")
+            pairs.append(training_group(g.question.text,
+                                        [sentence_text(data, g.rows[i]) for i in order],
+                                        [bool(g.labels[i]) for i in order]))
+    embedder = engine.embedder
+    model = PairModel(embedder.model[0].auto_model, trained_layers)  # type: ignore[attr-defined]
+    losses = train(model, embedder.tokenizer, pairs, epochs=epochs)  # type: ignore[attr-defined]
+    torch.save(model.trained_state(), RERANKER_FILE)
+    print(f"trained the reranker on {len(pairs)} questions, loss per epoch "
+          + ", ".join(f"{x:.3f}" for x in losses), file=sys.stderr)
+    return RERANKER_FILE
+
+
+def fit_scorer(engine: Engine, evalset: EvalSet, out: Path = SCORER_FILE, *,
+               reranker_epochs: int = 0) -> str:
+    """Fit on the 'fit' half (training the reranker first when ``reranker_epochs``), write
+    ``out`` and use it."""
     items = [i for i in evalset.items if split_of(i.qid) == "fit"]
     groups = [g for g in (collect(engine, i) for i in tqdm(items, desc="fit", file=sys.stderr))
               if g is not None]
-    weights = fit_weights([_without_fixed(g) for g in groups])
-    for name, value in FIXED_WEIGHTS.items():
-        weights[FEATURES.index(name)] = value
-    conf_w, conf_b = fit_confidence(groups, weights)
-    draft = Scorer(tuple(weights.tolist()), tuple(conf_w.tolist()), conf_b, 0.0)
-    conf = [(g.in_corpus, draft.confidence(g.features, draft.scores(g.features)))
-            for g in groups]
-    inside = [c for ok, c in conf if ok]
-    outside = [c for ok, c in conf if not ok]
-    threshold = round(percentile(inside, (1 - TARGET_ANSWER_RATE) * 100), 4)
-    far = sum(1 for c in outside if c >= threshold) / len(outside) if outside else 0.0
-    scorer = Scorer(draft.weights, draft.confidence_weights, conf_b, threshold, {
-        "fitted_on": f"{evalset.name}, 'fit' half ({len(groups)} questions)",
-        "target_answer_rate": TARGET_ANSWER_RATE, "fixed_weights": FIXED_WEIGHTS,
-        "fit_false_answer_rate": round(far, 4)})
+    scorer = fit_linear(groups, evalset.name)
+    if reranker_epochs:
+        train_reranker(engine, scorer, groups, reranker_epochs)
+    engine.reset_reranker()
+    blend, checks = None, dict[str, float]()
+    if engine.reranker is not None:
+        blend, checks = fit_blend(engine.reranker, engine.snapshot(), scorer, groups)
+    meta = {**scorer.meta, "fit_with_reranker": checks} if blend else scorer.meta
+    scorer = Scorer(scorer.weights, scorer.confidence_model, scorer.threshold, blend, meta)
     out.write_text(scorer.to_json() + "\n", "utf-8")
     load_scorer.cache_clear()
     engine.scorer = load_scorer(out)
-    return (f"fitted the scorer on {len(groups)} questions: threshold {threshold:.3f}, "
-            f"false-answer rate on the fit half {far:.3f}; wrote {out}")
+    engine.reset_reranker()
+    summary = f"fitted the scorer on {len(groups)} questions: {scorer.meta['fit_without_reranker']}"
+    if blend is not None:
+        summary += f"; with the reranker (weight {blend.weight}, skip margin " \
+                   f"{blend.skip_margin}): {checks}"
+    return summary + f"; wrote {out}"

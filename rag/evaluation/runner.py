@@ -73,9 +73,9 @@ def evaluate(engine: Engine, evalset: EvalSet, *, mode: Mode = "hybrid", split: 
 
 
 def _one(engine: Engine, item: EvalItem, texts: dict[str, str], mode: Mode) -> ItemResult:
-    passages = engine.search(item.question, RETRIEVAL_DEPTH, mode=mode)
-    answer = engine.ask(item.question, mode=mode)
-    rank, ndcg = _retrieval(item, passages)
+    # top_k only truncates the ranked passages; the answer is the same as with the default
+    answer = engine.ask(item.question, top_k=RETRIEVAL_DEPTH, mode=mode)
+    rank, ndcg = _retrieval(item, list(answer.passages))
     first_ok, any_ok = _correctness(item, answer)
     exact = sum(1 for c in answer.citations
                 if texts.get(c.doc_id, "")[c.start : c.end] == c.quote)

@@ -1,0 +1,105 @@
+"""The sentence reranker: a cross-encoder that reads the question and a sentence together.
+
+It is the bundled all-MiniLM-L6-v2 run on ``[CLS] question [SEP] sentence [SEP]``: the lower
+layers are the embedder's own (shared, unchanged), the top ``trained_layers`` are copies
+fine-tuned on SQuAD tuning questions ("does this sentence answer the question?") with a
+one-unit head on top. Only those top layers and the head ship, in ``rag/data/reranker.pt``
+(float16); ``rag eval --fit-reranker`` retrains them. Nothing is downloaded.
+
+This module imports torch: load it lazily (the engine does).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+RERANKER_FILE = Path(__file__).parent / "data" / "reranker.pt"
+MAX_PAIR_TOKENS = 128
+
+
+class PairModel(torch.nn.Module):
+    """Frozen lower layers of a BERT model, trainable copies of its top layers, a head."""
+
+    def __init__(self, bert: Any, trained_layers: int) -> None:
+        super().__init__()
+        layers = bert.encoder.layer
+        if not 0 < trained_layers <= len(layers):
+            raise ValueError(f"trained_layers must be 1..{len(layers)}")
+        self.bert = [bert]  # a list, so the shared model is not registered as a submodule
+        self.split = len(layers) - trained_layers
+        self.top = torch.nn.ModuleList(copy.deepcopy(layer) for layer in layers[self.split :])
+        self.head = torch.nn.Linear(2 * int(bert.config.hidden_size), 1)
+
+    def lower(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Hidden states after the shared, frozen layers (no gradient)."""
+        bert = self.bert[0]
+        with torch.no_grad():
+            hidden = bert.embeddings(input_ids=enc["input_ids"],
+                                     token_type_ids=enc["token_type_ids"])
+            mask = _additive_mask(enc["attention_mask"])
+            for layer in bert.encoder.layer[: self.split]:
+                hidden = layer(hidden, attention_mask=mask)
+        return hidden
+
+    def upper(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """One logit per pair: the trained layers, then the head on [CLS] and the mean."""
+        mask = _additive_mask(attention_mask)
+        for layer in self.top:
+            hidden = layer(hidden, attention_mask=mask)
+        weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return self.head(torch.cat([hidden[:, 0], mean], dim=-1)).squeeze(-1)
+
+    def trained_state(self) -> dict[str, Any]:
+        return {"trained_layers": len(self.top),
+                "top": {k: v.half() for k, v in self.top.state_dict().items()},
+                "head": {k: v.half() for k, v in self.head.state_dict().items()}}
+
+    def load_trained(self, state: dict[str, Any]) -> None:
+        self.top.load_state_dict({k: v.float() for k, v in state["top"].items()})
+        self.head.load_state_dict({k: v.float() for k, v in state["head"].items()})
+
+
+def _additive_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    return (1.0 - attention_mask[:, None, None, :].float()) * -1e9
+
+
+def encode_pairs(tokenizer: Any, question: str, sentences: Sequence[str]) -> dict[str, Any]:
+    return dict(tokenizer([question] * len(sentences), list(sentences), return_tensors="pt",
+                          padding=True, truncation="only_second", max_length=MAX_PAIR_TOKENS))
+
+
+class CrossEncoderReranker:
+    """Scores (question, sentence) pairs: a logit, higher means "answers the question"."""
+
+    def __init__(self, embedder: Any, path: Path = RERANKER_FILE) -> None:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError, EOFError) as exc:
+            raise ValueError(f"cannot read the reranker weights {path}: {exc}") from exc
+        self.tokenizer = embedder.tokenizer
+        self.model = PairModel(embedder.model[0].auto_model, int(state["trained_layers"]))
+        self.model.load_trained(state)
+        self.model.eval()
+        self._run = embedder.run
+
+    def rerank(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+        if not sentences:
+            return np.zeros(0)
+        result: np.ndarray = self._run(self._logits, question, list(sentences))
+        return result
+
+    def _logits(self, question: str, sentences: list[str]) -> np.ndarray:
+        enc = encode_pairs(self.tokenizer, question, sentences)
+        with torch.inference_mode():
+            logits = self.model.upper(self.model.lower(enc), enc["attention_mask"])
+        return np.asarray(logits.float().numpy(), dtype=np.float64)

@@ -1,0 +1,146 @@
+"""The cross-encoder reranker: shipped weights, training, and its place in answering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.embedding import SentenceTransformerEmbedder
+from rag.engine import Engine
+from rag.scoring import SCORER_FILE, load_scorer
+from rag.settings import Settings
+from tests.conftest import ALBANESE
+
+
+@pytest.fixture(scope="module")
+def reranker(embedder: SentenceTransformerEmbedder):  # type: ignore[no-untyped-def]
+    from rag.reranking import CrossEncoderReranker
+
+    return CrossEncoderReranker(embedder)
+
+
+@pytest.mark.parametrize(("question", "answer", "distractor"), [
+    ("In what year was the treaty signed?",
+     "The treaty was finally signed in Vienna in 1815 after months of talks.",
+     "The treaty talks in Vienna were attended by diplomats from many countries."),
+    ("Who designed the new bridge?",
+     "The bridge was designed by the engineer Maria Keller and opened last spring.",
+     "The new bridge crosses the river where the old ferry used to run."),
+    ("How many people live in the city?",
+     "About 420,000 people live in the city, according to the latest census.",
+     "The city lies on the coast and is known for its people's love of music."),
+])
+def test_shipped_reranker_prefers_the_sentence_that_answers(
+        reranker, question: str, answer: str, distractor: str) -> None:  # type: ignore[no-untyped-def]
+    logits = reranker.rerank(question, [distractor, answer])
+    assert logits[1] > logits[0]
+
+
+def test_reranker_with_no_sentences(reranker) -> None:  # type: ignore[no-untyped-def]
+    assert reranker.rerank("Anything?", []).shape == (0,)
+
+
+def test_training_moves_the_logits_towards_the_labels(
+        embedder: SentenceTransformerEmbedder) -> None:
+    from rag.evaluation.reranker_training import PairGroup, train
+    from rag.reranking import PairModel
+
+    groups = [PairGroup("What colour is the sky?", ("The grass is green.", "The sky is blue."),
+                        (False, True)),
+              PairGroup("What colour is the grass?", ("The grass is green.", "The sky is blue."),
+                        (True, False))] * 4
+    shared = embedder.model[0].auto_model.encoder.layer[-1].output.dense.weight
+    before = shared.detach().clone()
+    model = PairModel(embedder.model[0].auto_model, trained_layers=1)
+    losses = train(model, embedder.tokenizer, groups, epochs=3)
+    assert losses[-1] < losses[0]
+    assert before.equal(shared.detach())  # the embedder's own layers are untouched
+    assert not before.equal(model.top[0].output.dense.weight.detach())  # the copy trained
+
+
+def test_trained_state_round_trips(embedder: SentenceTransformerEmbedder, tmp_path: Path) -> None:
+    import torch
+
+    from rag.reranking import CrossEncoderReranker, PairModel
+
+    model = PairModel(embedder.model[0].auto_model, trained_layers=1)
+    path = tmp_path / "reranker.pt"
+    torch.save(model.trained_state(), path)
+    loaded = CrossEncoderReranker(embedder, path)
+    assert len(loaded.model.top) == 1
+    with pytest.raises(ValueError, match="cannot read the reranker"):
+        CrossEncoderReranker(embedder, tmp_path / "missing.pt")
+
+
+def test_cascade_asks_the_reranker_only_when_the_top_two_are_close() -> None:
+    from rag.scoring import Logistic, RerankBlend
+
+    blend = RerankBlend(8, 1.0, 1.0, Logistic((), 0.0))
+    assert blend.wanted(np.array([2.0, 1.5, 0.0]))
+    assert not blend.wanted(np.array([3.0, 1.5, 0.0]))
+    assert not blend.wanted(np.array([3.0]))
+
+
+def test_shifted_confidence_puts_the_cut_off_at_one_half() -> None:
+    from rag.scoring import Logistic
+
+    model = Logistic((2.0,), -1.0)
+    x = np.array([0.3])
+    assert abs(model.shifted(model(x))(x) - 0.5) < 1e-9
+
+
+def test_scorer_file_round_trips() -> None:
+    scorer = load_scorer(SCORER_FILE)
+    assert scorer.rerank is not None and scorer.rerank.depth > 0
+    again = load_scorer.__wrapped__(SCORER_FILE)
+    assert again == scorer
+    x = np.zeros((3, len(scorer.weights)))
+    assert 0.0 <= scorer.confidence(x, scorer.scores(x), np.array([1.0, 0.0, -1.0])) <= 1.0
+
+
+def test_answers_with_and_without_the_reranker(seed_index: Path, tmp_path: Path,
+                                               embedder: SentenceTransformerEmbedder) -> None:
+    on = Engine(Settings(index_dir=seed_index), embedder)
+    off = Engine(Settings(index_dir=seed_index, rerank=False), embedder)
+    assert on.reranker is not None and off.reranker is None
+    for engine in (on, off):
+        answer = engine.ask(ALBANESE)
+        assert not answer.abstained
+        assert "natural candidate" in answer.citations[0].quote
+
+
+class _PrefersVienna:
+    """A stand-in reranker (the seam is one method) that likes sentences naming Vienna."""
+
+    def rerank(self, question: str, sentences: list[str]) -> np.ndarray:
+        return np.array([5.0 if "Vienna" in s else -5.0 for s in sentences])
+
+
+def test_reranker_logits_reorder_the_best_candidates(hash_engine: Engine) -> None:
+    from dataclasses import replace
+
+    from rag.answering import read
+    from rag.features import analyse, sentence_text
+    from rag.models import Article
+    from rag.retrieval import retrieve
+    from rag.scoring import CONFIDENCE_FEATURES, RERANK_CONFIDENCE_FEATURES, Logistic, RerankBlend
+
+    text = ("The treaty was signed after long talks. The treaty talks were held in Vienna. "
+            "Many diplomats attended the treaty talks.")
+    hash_engine.ingest([Article(doc_id="t", title="Treaty", text=text)])
+    data = hash_engine.snapshot()
+    question = "Where were the treaty talks held?"
+    vector = hash_engine.embedder.embed([question])[0]
+    pool = retrieve(data, question, vector, 20)
+    q = analyse(question, data)
+    flat = Logistic((0.0,) * len(RERANK_CONFIDENCE_FEATURES), 0.0)
+    scorer = replace(load_scorer(), rerank=RerankBlend(8, 10.0, float("inf"), flat))
+    reading = read(q, data, pool, vector, scorer, 5, _PrefersVienna())
+    assert reading.reranked and "Vienna" in sentence_text(data, reading.rows[0])
+    plain = read(q, data, pool, vector, replace(scorer, rerank=None), 5, _PrefersVienna())
+    assert not plain.reranked  # no blend in the scorer: the reranker is not consulted
+    sure = replace(scorer, rerank=RerankBlend(8, 10.0, 0.0, flat))
+    assert not read(q, data, pool, vector, sure, 5, _PrefersVienna()).reranked  # never unsure
+    assert len(CONFIDENCE_FEATURES) + 2 == len(RERANK_CONFIDENCE_FEATURES)
