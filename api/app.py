@@ -19,7 +19,7 @@ from api.routes import router
 from api.security import BodyLimitMiddleware, RateLimiter
 from rag.engine import Engine
 from rag.errors import RagError
-from rag.settings import Settings
+from rag.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -42,7 +42,7 @@ def _warm(engine: Engine) -> None:
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app; the model and index load in the lifespan, not at import."""
-    settings = settings or Settings()
+    settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

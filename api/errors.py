@@ -16,6 +16,7 @@ from rag.errors import (
     IndexCorruptError,
     IndexMissingError,
     InputError,
+    ModelFileError,
     NotFoundError,
     PayloadTooLargeError,
     RagError,
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 HTTP_STATUS: dict[type[RagError], int] = {
     PayloadTooLargeError: 413, InputError: 422, NotFoundError: 404, AuthError: 401,
     ForbiddenError: 403, RateLimitError: 429, IndexMissingError: 503, IndexCorruptError: 503,
+    ModelFileError: 503,
 }
 
 

@@ -10,7 +10,7 @@ import uvicorn
 from api.app import create_app
 from rag.articles import load_paths
 from rag.engine import Engine
-from rag.settings import Settings
+from rag.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def ensure_index(settings: Settings) -> None:
 
 def app_factory() -> object:
     """For ``uvicorn --factory`` with several workers: settings come from the environment."""
-    return create_app(Settings())
+    return create_app(load_settings())
 
 
 def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:

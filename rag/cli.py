@@ -16,14 +16,16 @@ from rag.errors import (
     IndexCorruptError,
     IndexMissingError,
     InputError,
+    ModelFileError,
     NotFoundError,
     RagError,
 )
 from rag.models import Answer, Filters
-from rag.settings import Settings
+from rag.settings import Settings, load_settings
 
 EXIT_CODES: dict[type[RagError], int] = {
     InputError: 2, NotFoundError: 2, IndexMissingError: 1, IndexCorruptError: 1,
+    ModelFileError: 1,
 }
 
 
@@ -86,7 +88,7 @@ def _add_query_options(sp: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings()
+    settings = load_settings()
     if getattr(args, "index", None):
         settings = settings.model_copy(update={"index_dir": args.index})
     return settings

@@ -44,6 +44,12 @@ class IndexCorruptError(RagError):
     code = "index_invalid"
 
 
+class ModelFileError(RagError):
+    """A shipped model file (the reranker's weights) is missing or damaged."""
+
+    code = "model_invalid"
+
+
 class AuthError(RagError):
     """Missing or wrong credentials for a protected operation."""
 

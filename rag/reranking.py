@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from rag.errors import ModelFileError
+
 log = logging.getLogger(__name__)
 
 RERANKER_FILE = Path(__file__).parent / "data" / "reranker.pt"
@@ -82,13 +84,16 @@ class CrossEncoderReranker:
     """Scores (question, sentence) pairs: a logit, higher means "answers the question"."""
 
     def __init__(self, embedder: Any, path: Path = RERANKER_FILE) -> None:
-        try:
+        try:  # any failure to read or fit the file means the same thing: it is not usable
             state = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError) as exc:
-            raise ValueError(f"cannot read the reranker weights {path}: {exc}") from exc
+            self.model = PairModel(embedder.model[0].auto_model, int(state["trained_layers"]))
+            self.model.load_trained(state)
+        except Exception as exc:
+            raise ModelFileError(
+                f"cannot read the reranker weights {path} ({type(exc).__name__}); reinstall the "
+                "package, retrain with `rag eval ... --fit --fit-reranker 2`, or set "
+                "RAG_RERANK=false") from None
         self.tokenizer = embedder.tokenizer
-        self.model = PairModel(embedder.model[0].auto_model, int(state["trained_layers"]))
-        self.model.load_trained(state)
         self.model.eval()
         self._run = embedder.run
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from rag.errors import InputError
 
 
 def _split_csv(value: object) -> list[str]:
@@ -51,3 +53,14 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> list[str]:
         return _split_csv(value)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment (and ``overrides``); a bad value is an ``InputError``
+    naming the variable, not a validation traceback."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "RAG_" + str(err["loc"][0]).upper() if err.get("loc") else "a RAG_ setting"
+        raise InputError(f"bad setting {name}: {err['msg']}") from None

@@ -62,6 +62,31 @@ def test_bad_input_exits_2_with_one_line(run, args: tuple[str, ...], message: st
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(("env", "value", "message"), [
+    ("RAG_RERANK", "maybe", "bad setting RAG_RERANK"),
+    ("RAG_TOP_K", "abc", "bad setting RAG_TOP_K"),
+])
+def test_bad_setting_is_a_one_line_error(run, monkeypatch: pytest.MonkeyPatch, env: str,  # type: ignore[no-untyped-def]
+                                         value: str, message: str) -> None:
+    monkeypatch.setenv(env, value)
+    code, _, err = run("ask", ALBANESE)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--fit-reranker", "-1", "--fit"), "epochs"),
+    (("--fit-reranker", "2"), "need --fit"),
+    (("--split", "none"), "need --fit"),
+])
+def test_bad_fit_options_change_nothing(run, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
+    from rag.reranking import RERANKER_FILE
+
+    before = RERANKER_FILE.stat().st_mtime_ns
+    code, _, err = run("eval", str(SEEDS.parent / "tests" / "data" / "squad-mini.json"), *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert RERANKER_FILE.stat().st_mtime_ns == before
+
+
 def test_unusable_files_are_refused_and_the_index_kept(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run("ingest", str(SEEDS))
     bad = tmp_path / "bad"

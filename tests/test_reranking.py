@@ -9,6 +9,7 @@ import pytest
 
 from rag.embedding import SentenceTransformerEmbedder
 from rag.engine import Engine
+from rag.errors import ModelFileError
 from rag.scoring import SCORER_FILE, load_scorer
 from rag.settings import Settings
 from tests.conftest import ALBANESE
@@ -70,8 +71,15 @@ def test_trained_state_round_trips(embedder: SentenceTransformerEmbedder, tmp_pa
     torch.save(model.trained_state(), path)
     loaded = CrossEncoderReranker(embedder, path)
     assert len(loaded.model.top) == 1
-    with pytest.raises(ValueError, match="cannot read the reranker"):
+    with pytest.raises(ModelFileError, match="cannot read the reranker"):
         CrossEncoderReranker(embedder, tmp_path / "missing.pt")
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ModelFileError, match="RAG_RERANK=false"):
+        CrossEncoderReranker(embedder, damaged)
+    torch.save({"trained_layers": 2, "top": {}, "head": {}}, damaged)  # wrong shape of state
+    with pytest.raises(ModelFileError):
+        CrossEncoderReranker(embedder, damaged)
 
 
 def test_cascade_asks_the_reranker_only_when_the_top_two_are_close() -> None:

@@ -41,16 +41,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rag.evaluation.datasets import load_dataset
     from rag.evaluation.report import table, write_reports
     from rag.evaluation.runner import cached_engine, evaluate, results_as_dicts, summarize
-    from rag.settings import Settings
+    from rag.settings import load_settings
 
     if args.sample < 0:
         raise InputError("--sample must be 0 (all) or more")
     compare = _read_compare(args.compare)
     evalset = load_dataset(args.dataset, corpus=args.corpus, holdout=args.holdout,
                            sample=args.sample or None, seed=args.seed)
+    if args.fit_reranker < 0:
+        raise InputError("--fit-reranker takes a number of epochs, 1 or more")
     if (args.fit_reranker or args.split == "none") and not args.fit:
         raise InputError("--fit-reranker and --split none need --fit")
-    settings = Settings(rerank=not args.no_rerank)
+    settings = load_settings(rerank=not args.no_rerank)
     engine = cached_engine(evalset, settings, SentenceTransformerEmbedder(), args.cache)
     if args.fit:
         from rag.evaluation.fitting import fit_scorer

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from rag.answering import POOL_DEPTH, Reranker, pool_features, rerank_scores
 from rag.engine import Engine
+from rag.errors import InputError
 from rag.evaluation.datasets import EvalItem, EvalSet, split_of
 from rag.evaluation.metrics import quote_contains_answer
 from rag.features import FEATURES, Question, analyse, sentence_text
@@ -84,6 +85,9 @@ def collect(engine: Engine, item: EvalItem) -> Candidates | None:
 def fit_weights(groups: list[Candidates], l2: float = L2) -> np.ndarray:
     """Listwise weights: minimise -log(softmax mass on the correct candidates)."""
     usable = [g for g in groups if g.labels.any()]
+    if not usable:
+        raise InputError("nothing to fit: no fit-half question has a candidate sentence "
+                         "holding its answer (fitting needs SQuAD or JSONL with answers)")
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         total, grad = 0.0, np.zeros_like(w)
@@ -212,10 +216,15 @@ def train_reranker(engine: Engine, scorer: Scorer, groups: list[Candidates],
             pairs.append(training_group(g.question.text,
                                         [sentence_text(data, g.rows[i]) for i in order],
                                         [bool(g.labels[i]) for i in order]))
+    if not pairs:
+        raise InputError("nothing to train the reranker on: no in-corpus question of the "
+                         "'train' part has a candidate sentence holding its answer")
     embedder = engine.embedder
     model = PairModel(embedder.model[0].auto_model, trained_layers)  # type: ignore[attr-defined]
     losses = train(model, embedder.tokenizer, pairs, epochs=epochs)  # type: ignore[attr-defined]
-    torch.save(model.trained_state(), RERANKER_FILE)
+    partial = RERANKER_FILE.with_suffix(".pt.partial")
+    torch.save(model.trained_state(), partial)
+    partial.replace(RERANKER_FILE)  # atomic: readers see the old file or the new one
     print(f"trained the reranker on {len(pairs)} questions, loss per epoch "
           + ", ".join(f"{x:.3f}" for x in losses), file=sys.stderr)
     return RERANKER_FILE
@@ -237,7 +246,9 @@ def fit_scorer(engine: Engine, evalset: EvalSet, out: Path = SCORER_FILE, *,
         blend, checks = fit_blend(engine.reranker, engine.snapshot(), scorer, groups)
     meta = {**scorer.meta, "fit_with_reranker": checks} if blend else scorer.meta
     scorer = Scorer(scorer.weights, scorer.confidence_model, scorer.threshold, blend, meta)
-    out.write_text(scorer.to_json() + "\n", "utf-8")
+    partial = out.with_suffix(".json.partial")
+    partial.write_text(scorer.to_json() + "\n", "utf-8")
+    partial.replace(out)
     load_scorer.cache_clear()
     engine.scorer = load_scorer(out)
     engine.reset_reranker()
