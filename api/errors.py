@@ -21,6 +21,7 @@ from rag.errors import (
     PayloadTooLargeError,
     RagError,
     RateLimitError,
+    mapped,
 )
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,7 @@ HTTP_STATUS: dict[type[RagError], int] = {
 
 
 def status_for(error: RagError) -> int:
-    for cls in type(error).__mro__:
-        if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]
-    return 500
+    return mapped(error, HTTP_STATUS, 500)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -19,6 +19,7 @@ from rag.errors import (
     ModelFileError,
     NotFoundError,
     RagError,
+    mapped,
 )
 from rag.models import Answer, Filters
 from rag.settings import Settings, load_settings
@@ -30,10 +31,7 @@ EXIT_CODES: dict[type[RagError], int] = {
 
 
 def exit_code(error: RagError) -> int:
-    for cls in type(error).__mro__:
-        if cls in EXIT_CODES:
-            return EXIT_CODES[cls]
-    return 1
+    return mapped(error, EXIT_CODES, 1)
 
 
 class _Parser(argparse.ArgumentParser):

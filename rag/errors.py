@@ -72,3 +72,11 @@ class PayloadTooLargeError(InputError):
     """A request body, upload or question is larger than the configured limit."""
 
     code = "payload_too_large"
+
+
+def mapped(error: RagError, table: dict[type[RagError], int], default: int) -> int:
+    """The value ``table`` gives the error's closest family (HTTP status, CLI exit code)."""
+    for cls in type(error).__mro__:
+        if cls in table:
+            return table[cls]
+    return default
