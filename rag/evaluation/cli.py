@@ -52,6 +52,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise InputError("--fit-reranker takes a number of epochs, 1 or more")
     if (args.fit_reranker or args.split == "none") and not args.fit:
         raise InputError("--fit-reranker and --split none need --fit")
+    if args.fit and evalset.kind == "beir":  # before the (slow) scratch index is built
+        raise InputError("--fit needs questions with answers (SQuAD JSON or our JSONL); "
+                         "a BEIR folder only has relevance judgments")
     settings = load_settings(rerank=not args.no_rerank)
     engine = cached_engine(evalset, settings, SentenceTransformerEmbedder(), args.cache)
     if args.fit:
