@@ -16,6 +16,7 @@ from rag.store import IndexData
 
 EXTRA_MARGIN = 0.25  # a second or third sentence must score within this of the best one
 POOL_DEPTH = 20  # chunks retrieved before reranking by their best sentence
+TITLE_WORDS = 12  # of the article title, put before each sentence the cross-encoder reads
 
 
 class Reranker(Protocol):
@@ -92,10 +93,18 @@ def rerank_scores(q: Question, data: IndexData, rows: list[int], scores: np.ndar
     Candidates it did not read get the lowest logit it gave, so they keep their linear order
     below the ones it read. Returns the blended scores and the logits of every candidate."""
     top = np.argsort(-scores, kind="stable")[:depth]
-    logits = reranker.rerank(q.text, [sentence_text(data, rows[i]) for i in top])
+    logits = reranker.rerank(q.text, [reranker_text(data, rows[i]) for i in top])
     cross = np.full(len(rows), float(logits.min()))
     cross[top] = logits
     return scores + weight * cross, cross
+
+
+def reranker_text(data: IndexData, row: int) -> str:
+    """What the cross-encoder reads for a sentence: the start of its article's title, then the
+    sentence (the title tells it who "he" or "the company" in the sentence is)."""
+    title = " ".join(data.articles[int(data.sent_doc[row])].title.split()[:TITLE_WORDS])
+    text = sentence_text(data, row)
+    return f"{title}: {text}" if title else text
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 class ChunkingParams:
     """Chunk size and overlap in model tokens; recorded in the index manifest."""
 
-    chunk_tokens: int = 200
+    chunk_tokens: int = 254
     overlap_tokens: int = 40
 
     def to_dict(self) -> dict[str, Any]:

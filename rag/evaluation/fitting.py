@@ -23,7 +23,13 @@ import numpy as np
 from scipy.optimize import minimize
 from tqdm import tqdm
 
-from rag.answering import POOL_DEPTH, Reranker, pool_features, rerank_scores
+from rag.answering import (
+    POOL_DEPTH,
+    Reranker,
+    pool_features,
+    rerank_scores,
+    reranker_text,
+)
 from rag.engine import Engine
 from rag.errors import InputError
 from rag.evaluation.datasets import EvalItem, EvalSet, split_of
@@ -60,6 +66,7 @@ class Candidates:
     articles: np.ndarray  # the article of each candidate
     features: np.ndarray
     labels: np.ndarray  # 1 where the sentence holds a gold answer from the gold article
+    answers: tuple[str, ...] = ()
 
 
 def part_of(qid: str) -> str:
@@ -79,7 +86,8 @@ def collect(engine: Engine, item: EvalItem) -> Candidates | None:
     labels = np.array([
         item.in_corpus and data.articles[int(data.sent_doc[r])].doc_id == item.doc_id
         and quote_contains_answer(sentence_text(data, r), item.answers) for r in rows], float)
-    return Candidates(item.qid, q, item.in_corpus, rows, data.sent_doc[rows], features, labels)
+    return Candidates(item.qid, q, item.in_corpus, rows, data.sent_doc[rows], features, labels,
+                      item.answers)
 
 
 def fit_weights(groups: list[Candidates], l2: float = L2) -> np.ndarray:
@@ -135,7 +143,8 @@ def _without_fixed(g: Candidates) -> Candidates:
     features = g.features.copy()
     for name in FIXED_WEIGHTS:
         features[:, FEATURES.index(name)] = 0.0
-    return Candidates(g.qid, g.question, g.in_corpus, g.rows, g.articles, features, g.labels)
+    return Candidates(g.qid, g.question, g.in_corpus, g.rows, g.articles, features, g.labels,
+                      g.answers)
 
 
 def fit_linear(groups: list[Candidates], name: str) -> Scorer:
@@ -214,8 +223,8 @@ def train_reranker(engine: Engine, scorer: Scorer, groups: list[Candidates],
         if part_of(g.qid) == "train" and g.in_corpus and g.labels.any():
             order = np.argsort(-scorer.scores(g.features), kind="stable")
             pairs.append(training_group(g.question.text,
-                                        [sentence_text(data, g.rows[i]) for i in order],
-                                        [bool(g.labels[i]) for i in order]))
+                                        [reranker_text(data, g.rows[i]) for i in order],
+                                        [bool(g.labels[i]) for i in order], g.answers))
     if not pairs:
         raise InputError("nothing to train the reranker on: no in-corpus question of the "
                          "'train' part has a candidate sentence holding its answer")

@@ -4,7 +4,10 @@ Each training question contributes its best ``TRAIN_DEPTH`` candidates by linear
 ones the reranker will see at answer time; a correct sentence ranked lower replaces the last
 one). The shared lower layers run once per question and are cached; only the top layers and
 the head train, with a listwise loss (the correct sentences should take the softmax mass)
-plus a pointwise one that keeps the logits usable as a confidence signal.
+plus a pointwise one that keeps the logits usable as a confidence signal, plus a span loss:
+a throw-away head must point at the answer's first and last token in each correct sentence,
+which teaches the layers what the question asks for (a year, a name, a number), not only
+which words it shares with the sentence.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ LEARNING_RATE = 6e-5  # the copied layers
 HEAD_LEARNING_RATE = 1e-3  # the new head starts from scratch
 WARMUP_STEPS = 200  # at most; a tenth of the steps on small runs
 POINTWISE_WEIGHT = 0.5
+SPAN_WEIGHT = 0.5  # the answer-span loss; 0 turns it off
+IGNORE = -100  # no span target (a wrong sentence, or the answer is not found in it)
 
 
 @dataclass(frozen=True)
@@ -32,15 +37,29 @@ class PairGroup:
     question: str
     sentences: tuple[str, ...]
     labels: tuple[bool, ...]
+    answers: tuple[str, ...] = ()  # gold answer texts, for the span loss
 
 
-def training_group(question: str, sentences: list[str], labels: list[bool]) -> PairGroup:
+def training_group(question: str, sentences: list[str], labels: list[bool],
+                   answers: tuple[str, ...] = ()) -> PairGroup:
     """The first ``TRAIN_DEPTH`` candidates (best first), with a correct one swapped in."""
     keep = list(range(min(TRAIN_DEPTH, len(sentences))))
     correct = [i for i, ok in enumerate(labels) if ok]
     if correct and correct[0] >= len(keep) and keep:
         keep[-1] = correct[0]
-    return PairGroup(question, tuple(sentences[i] for i in keep), tuple(labels[i] for i in keep))
+    return PairGroup(question, tuple(sentences[i] for i in keep),
+                     tuple(labels[i] for i in keep), answers)
+
+
+def answer_span(sentence: str, answers: tuple[str, ...]) -> tuple[int, int] | None:
+    """Character span of the first gold answer found (ignoring case, the last place it
+    occurs: the sentence comes after the title) in ``sentence``."""
+    low = sentence.lower()
+    for answer in answers:
+        at = low.rfind(answer.lower().strip()) if answer.strip() else -1
+        if at >= 0:
+            return at, at + len(answer.strip())
+    return None
 
 
 def train(model: PairModel, tokenizer: object, groups: list[PairGroup], *, epochs: int = 2,
@@ -50,9 +69,11 @@ def train(model: PairModel, tokenizer: object, groups: list[PairGroup], *, epoch
     rng = random.Random(seed)
     cached = [_lower(model, tokenizer, g) for g in tqdm(groups, desc="reranker: encode",
                                                          file=sys.stderr)]
+    span_head = torch.nn.Linear(model.head.in_features // 2, 2)  # start / end; not shipped
     optimizer = torch.optim.AdamW(
         [{"params": list(model.top.parameters()), "lr": LEARNING_RATE},
-         {"params": list(model.head.parameters()), "lr": HEAD_LEARNING_RATE}], weight_decay=0.01)
+         {"params": [*model.head.parameters(), *span_head.parameters()],
+          "lr": HEAD_LEARNING_RATE}], weight_decay=0.01)
     total = max(1, epochs * len(cached))
     warmup = max(1, min(WARMUP_STEPS, total // 10))
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -64,8 +85,11 @@ def train(model: PairModel, tokenizer: object, groups: list[PairGroup], *, epoch
         rng.shuffle(order)
         running = 0.0
         for i in tqdm(order, desc=f"reranker: epoch {epoch + 1}/{epochs}", file=sys.stderr):
-            hidden, mask, labels = cached[i]
-            loss = _loss(model.upper(hidden.float(), mask), labels)
+            hidden, mask, labels, targets = cached[i]
+            states = model.states(hidden.float(), mask)
+            loss = _loss(model.score(states, mask), labels)
+            if SPAN_WEIGHT and bool((targets[:, 0] != IGNORE).any()):
+                loss = loss + SPAN_WEIGHT * _span_loss(span_head(states), targets)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -76,11 +100,32 @@ def train(model: PairModel, tokenizer: object, groups: list[PairGroup], *, epoch
     return losses
 
 
-def _lower(model: PairModel, tokenizer: object,
-           group: PairGroup) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    enc = encode_pairs(tokenizer, group.question, group.sentences)
+def _lower(model: PairModel, tokenizer: object, group: PairGroup,
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    enc = encode_pairs(tokenizer, group.question, group.sentences, offsets=True)
     labels = torch.tensor([float(x) for x in group.labels])
-    return model.lower(enc).half(), enc["attention_mask"], labels
+    targets = torch.full((len(group.sentences), 2), IGNORE, dtype=torch.long)
+    for i, (sentence, ok) in enumerate(zip(group.sentences, group.labels, strict=True)):
+        span = answer_span(sentence, group.answers) if ok else None
+        if span is not None:
+            targets[i] = torch.tensor(_token_span(enc, i, span))
+    return model.lower(enc).half(), enc["attention_mask"], labels, targets
+
+
+def _token_span(enc: object, pair: int, span: tuple[int, int]) -> tuple[int, int]:
+    """First and last sentence token inside the character ``span`` (IGNORE when cut off)."""
+    offsets = enc["offset_mapping"][pair].tolist()  # type: ignore[index]
+    sequence = enc.sequence_ids(pair)  # type: ignore[attr-defined]
+    inside = [t for t, (seq, (a, b)) in enumerate(zip(sequence, offsets, strict=True))
+              if seq == 1 and b > a and a < span[1] and b > span[0]]
+    return (inside[0], inside[-1]) if inside else (IGNORE, IGNORE)
+
+
+def _span_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the start and end token over each correct sentence's tokens."""
+    ce = torch.nn.functional.cross_entropy
+    return (ce(logits[..., 0], targets[:, 0], ignore_index=IGNORE)
+            + ce(logits[..., 1], targets[:, 1], ignore_index=IGNORE)) / 2
 
 
 def _loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
