@@ -88,8 +88,10 @@ def encode_pairs(tokenizer: Any, question: str, sentences: Sequence[str],
                  offsets: bool = False) -> Any:
     """Tokenized ``[CLS] question [SEP] sentence [SEP]`` pairs (with character offsets into
     the sentences when ``offsets``)."""
+    # longest_first: a long sentence loses its end, as usual; a question longer than the
+    # window (the API allows 1000 characters) is cut too, instead of failing the request
     return tokenizer([question] * len(sentences), list(sentences), return_tensors="pt",
-                     padding=True, truncation="only_second", max_length=MAX_PAIR_TOKENS,
+                     padding=True, truncation="longest_first", max_length=MAX_PAIR_TOKENS,
                      return_offsets_mapping=offsets)
 
 

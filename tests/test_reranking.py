@@ -43,6 +43,12 @@ def test_reranker_with_no_sentences(reranker) -> None:  # type: ignore[no-untype
     assert reranker.rerank("Anything?", []).shape == (0,)
 
 
+def test_reranker_reads_a_question_longer_than_its_window(reranker) -> None:  # type: ignore[no-untyped-def]
+    question = "What did Albanese say about " + "AUKUS defence pillar cooperation " * 28
+    logits = reranker.rerank(question, ["Japan is a natural candidate.", "x" * 5000])
+    assert logits.shape == (2,) and np.isfinite(logits).all()
+
+
 def test_training_moves_the_logits_towards_the_labels(
         embedder: SentenceTransformerEmbedder) -> None:
     from rag.evaluation.reranker_training import PairGroup, train
