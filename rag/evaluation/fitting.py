@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -143,8 +143,7 @@ def _without_fixed(g: Candidates) -> Candidates:
     features = g.features.copy()
     for name in FIXED_WEIGHTS:
         features[:, FEATURES.index(name)] = 0.0
-    return Candidates(g.qid, g.question, g.in_corpus, g.rows, g.articles, features, g.labels,
-                      g.answers)
+    return replace(g, features=features)
 
 
 def fit_linear(groups: list[Candidates], name: str) -> Scorer:
