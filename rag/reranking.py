@@ -4,8 +4,11 @@ It is the bundled all-MiniLM-L6-v2 run on ``[CLS] question [SEP] title: sentence
 start of the article's title, see ``answering.reranker_text``): the lower
 layers are the embedder's own (shared, unchanged), the top ``trained_layers`` are copies
 fine-tuned on SQuAD tuning questions ("does this sentence answer the question?") with a
-one-unit head on top. Only those top layers and the head ship, in ``rag/data/reranker.pt``
-(float16); ``rag eval --fit-reranker`` retrains them. Nothing is downloaded.
+one-unit head on top, and a span head that marks where the answer starts and ends: a pair's
+score is the head's logit plus the log-probability that the answer lies in its sentence rather
+than in the other candidates'. Only the trained layers and the heads ship, in
+``rag/data/reranker.pt`` (float16); ``rag eval --fit-reranker`` retrains them. Nothing is
+downloaded.
 
 This module imports torch: load it lazily (the engine does).
 """
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 
 RERANKER_FILE = Path(__file__).parent / "data" / "reranker.pt"
 MAX_PAIR_TOKENS = 128
+NOT_IN_SENTENCE = -1e4  # the span logit of a question token, [CLS] or padding
 
 
 class PairModel(torch.nn.Module):
@@ -41,6 +45,8 @@ class PairModel(torch.nn.Module):
         self.split = len(layers) - trained_layers
         self.top = torch.nn.ModuleList(copy.deepcopy(layer) for layer in layers[self.split :])
         self.head = torch.nn.Linear(2 * int(bert.config.hidden_size), 1)
+        self.span = torch.nn.Linear(int(bert.config.hidden_size), 2)  # answer start / end
+        self.span_weight = 0.0  # how much the answer-span evidence adds to the score
 
     def lower(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         """Hidden states after the shared, frozen layers (no gradient)."""
@@ -53,9 +59,15 @@ class PairModel(torch.nn.Module):
                 hidden = layer(hidden, attention_mask=mask)
         return hidden
 
-    def upper(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """One logit per pair: the trained layers, then the head on [CLS] and the mean."""
-        return self.score(self.states(hidden, attention_mask), attention_mask)
+    def upper(self, hidden: torch.Tensor, enc: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One logit per pair: the trained layers, then the head on [CLS] and the mean, plus
+        (when the file has it) the evidence that the answer's words are in the sentence."""
+        states = self.states(hidden, enc["attention_mask"])
+        logits = self.score(states, enc["attention_mask"])
+        if self.span_weight:
+            sentence = enc["attention_mask"] * enc["token_type_ids"]
+            logits = logits + self.span_weight * span_evidence(self.span_logits(states, sentence))
+        return logits
 
     def states(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Token states after the trained layers."""
@@ -70,14 +82,30 @@ class PairModel(torch.nn.Module):
         mean = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         return self.head(torch.cat([hidden[:, 0], mean], dim=-1)).squeeze(-1)
 
+    def span_logits(self, hidden: torch.Tensor, sentence: torch.Tensor) -> torch.Tensor:
+        """Start and end logits of every token, ``(pairs, tokens, 2)``; only the sentence's
+        own tokens (``sentence`` is 1 there) can hold the answer."""
+        logits = self.span(hidden)
+        return logits.masked_fill(~sentence.bool().unsqueeze(-1), NOT_IN_SENTENCE)
+
     def trained_state(self) -> dict[str, Any]:
-        return {"trained_layers": len(self.top),
-                "top": {k: v.half() for k, v in self.top.state_dict().items()},
-                "head": {k: v.half() for k, v in self.head.state_dict().items()}}
+        return {"trained_layers": len(self.top), "span_weight": float(self.span_weight),
+                **{name: {k: v.half() for k, v in getattr(self, name).state_dict().items()}
+                   for name in ("top", "head", "span")}}
 
     def load_trained(self, state: dict[str, Any]) -> None:
         self.top.load_state_dict({k: v.float() for k, v in state["top"].items()})
         self.head.load_state_dict({k: v.float() for k, v in state["head"].items()})
+        if "span" in state:  # files trained before the span head have none
+            self.span.load_state_dict({k: v.float() for k, v in state["span"].items()})
+            self.span_weight = float(state["span_weight"])
+
+
+def span_evidence(span_logits: torch.Tensor) -> torch.Tensor:
+    """Per pair, the log-probability that the answer starts in its sentence plus that it ends
+    there, normalised over all the pairs read together (the question's candidates)."""
+    per_pair = torch.logsumexp(span_logits, dim=1)  # (pairs, 2)
+    return (per_pair - torch.logsumexp(per_pair, dim=0)).sum(-1)
 
 
 def _additive_mask(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -121,5 +149,5 @@ class CrossEncoderReranker:
     def _logits(self, question: str, sentences: list[str]) -> np.ndarray:
         enc = encode_pairs(self.tokenizer, question, sentences)
         with torch.inference_mode():
-            logits = self.model.upper(self.model.lower(enc), enc["attention_mask"])
+            logits = self.model.upper(self.model.lower(enc), enc)
         return np.asarray(logits.float().numpy(), dtype=np.float64)

@@ -85,6 +85,49 @@ def test_span_targets_point_at_the_answer_tokens(
     assert embedder.tokenizer.decode(ids[start:end + 1]) == "9 june 1815"
 
 
+def test_span_evidence_favours_the_sentence_holding_the_answer_tokens() -> None:
+    import torch
+
+    from rag.reranking import NOT_IN_SENTENCE, span_evidence
+
+    logits = torch.full((3, 4, 2), 0.0)
+    logits[1, 2] = torch.tensor([6.0, 6.0])  # the middle pair has a sure start and end
+    logits[2, :, :] = NOT_IN_SENTENCE  # a pair with no sentence token left
+    logits[2, 3] = torch.tensor([0.0, 0.0])
+    evidence = span_evidence(logits)
+    assert int(evidence.argmax()) == 1
+    # a log-probability per side, normalised over the pairs read together
+    assert float(evidence.max()) < 0.0 and float(evidence.max()) > -0.2
+
+
+def test_global_span_loss_is_low_only_when_the_gold_tokens_win_across_candidates() -> None:
+    import torch
+
+    from rag.evaluation.reranker_training import IGNORE, _span_loss
+
+    targets = torch.tensor([[IGNORE, IGNORE], [1, 2]])  # the answer spans tokens 1-2 of pair 1
+    right = torch.zeros((2, 4, 2))
+    right[1, 1, 0] = right[1, 2, 1] = 8.0
+    wrong = torch.zeros((2, 4, 2))
+    wrong[0, 1, 0] = wrong[0, 2, 1] = 8.0  # same tokens, but in the sentence that is wrong
+    assert float(_span_loss(right, targets)) < 0.01
+    assert float(_span_loss(wrong, targets)) > 5.0
+    # two correct sentences: pointing into either one of them is right
+    both = torch.tensor([[0, 0], [1, 2]])
+    assert float(_span_loss(right, both)) < 0.01
+
+
+def test_span_evidence_changes_the_shipped_score(embedder: SentenceTransformerEmbedder) -> None:
+    from rag.reranking import PairModel, encode_pairs
+
+    model = PairModel(embedder.model[0].auto_model, trained_layers=1).eval()
+    enc = encode_pairs(embedder.tokenizer, "When?", ["In 1815.", "Later, in Vienna."])
+    hidden = model.lower(enc)
+    plain = model.upper(hidden, enc)
+    model.span_weight = 1.0
+    assert not plain.allclose(model.upper(hidden, enc))
+
+
 def test_trained_state_round_trips(embedder: SentenceTransformerEmbedder, tmp_path: Path) -> None:
     import torch
 
@@ -92,9 +135,15 @@ def test_trained_state_round_trips(embedder: SentenceTransformerEmbedder, tmp_pa
 
     model = PairModel(embedder.model[0].auto_model, trained_layers=1)
     path = tmp_path / "reranker.pt"
+    model.span_weight = 0.75
     torch.save(model.trained_state(), path)
     loaded = CrossEncoderReranker(embedder, path)
-    assert len(loaded.model.top) == 1
+    assert len(loaded.model.top) == 1 and loaded.model.span_weight == 0.75
+    assert loaded.model.span.weight.half().equal(model.span.weight.half())
+    older = model.trained_state()  # a file from before the span head: the head alone scores
+    del older["span"], older["span_weight"]
+    torch.save(older, path)
+    assert CrossEncoderReranker(embedder, path).model.span_weight == 0.0
     with pytest.raises(ModelFileError, match="cannot read the reranker"):
         CrossEncoderReranker(embedder, tmp_path / "missing.pt")
     damaged = tmp_path / "damaged.pt"
