@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,8 +66,8 @@ class PairModel(torch.nn.Module):
         states = self.states(hidden, enc["attention_mask"])
         logits = self.score(states, enc["attention_mask"])
         if self.span_weight:
-            sentence = enc["attention_mask"] * enc["token_type_ids"]
-            logits = logits + self.span_weight * span_evidence(self.span_logits(states, sentence))
+            logits = logits + self.span_weight * span_evidence(
+                self.span_logits(states, sentence_mask(enc)))
         return logits
 
     def states(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -99,6 +100,13 @@ class PairModel(torch.nn.Module):
         if "span" in state:  # files trained before the span head have none
             self.span.load_state_dict({k: v.float() for k, v in state["span"].items()})
             self.span_weight = float(state["span_weight"])
+            if not math.isfinite(self.span_weight):
+                raise ValueError("span_weight is not a finite number")
+
+
+def sentence_mask(enc: dict[str, torch.Tensor]) -> torch.Tensor:
+    """1 on the tokens of each pair's second part (the sentence, and its closing [SEP])."""
+    return enc["attention_mask"] * enc["token_type_ids"]
 
 
 def span_evidence(span_logits: torch.Tensor) -> torch.Tensor:

@@ -144,6 +144,9 @@ def test_trained_state_round_trips(embedder: SentenceTransformerEmbedder, tmp_pa
     del older["span"], older["span_weight"]
     torch.save(older, path)
     assert CrossEncoderReranker(embedder, path).model.span_weight == 0.0
+    torch.save({**model.trained_state(), "span_weight": float("nan")}, path)  # tampered
+    with pytest.raises(ModelFileError):
+        CrossEncoderReranker(embedder, path)
     with pytest.raises(ModelFileError, match="cannot read the reranker"):
         CrossEncoderReranker(embedder, tmp_path / "missing.pt")
     damaged = tmp_path / "damaged.pt"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
-from rag.reranking import PairModel, encode_pairs
+from rag.reranking import PairModel, encode_pairs, sentence_mask
 
 TRAIN_DEPTH = 8
 LEARNING_RATE = 6e-5  # the copied layers
@@ -115,8 +115,7 @@ def _lower(model: PairModel, tokenizer: object, group: PairGroup,
         span = answer_span(sentence, group.answers) if ok else None
         if span is not None:
             targets[i] = torch.tensor(_token_span(enc, i, span))
-    sentence = enc["attention_mask"] * enc["token_type_ids"]
-    return model.lower(enc).half(), enc["attention_mask"], sentence, labels, targets
+    return model.lower(enc).half(), enc["attention_mask"], sentence_mask(enc), labels, targets
 
 
 def _token_span(enc: object, pair: int, span: tuple[int, int]) -> tuple[int, int]:
