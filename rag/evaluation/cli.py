@@ -32,6 +32,9 @@ def add_eval_parser(sub: Any) -> None:
     sp.add_argument("--fit-reranker", type=int, default=0, metavar="EPOCHS",
                     help="with --fit: first retrain the reranker for EPOCHS epochs "
                          "(writes rag/data/reranker.pt; about 15 minutes per epoch on 2 cores)")
+    sp.add_argument("--retrain-on-fit-half", action="store_true",
+                    help="with --fit-reranker: after fitting the blend, train the reranker "
+                         "again on the whole fit half (twice the time)")
     sp.add_argument("--no-rerank", action="store_true",
                     help="answer without the cross-encoder reranker (for comparison)")
 
@@ -52,6 +55,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise InputError("--fit-reranker takes a number of epochs, 1 or more")
     if (args.fit_reranker or args.split == "none") and not args.fit:
         raise InputError("--fit-reranker and --split none need --fit")
+    if args.retrain_on_fit_half and not args.fit_reranker:
+        raise InputError("--retrain-on-fit-half needs --fit-reranker")
     if args.fit and evalset.kind == "beir":  # before the (slow) scratch index is built
         raise InputError("--fit needs questions with answers (SQuAD JSON or our JSONL); "
                          "a BEIR folder only has relevance judgments")
@@ -60,7 +65,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.fit:
         from rag.evaluation.fitting import fit_scorer
 
-        print(fit_scorer(engine, evalset, reranker_epochs=args.fit_reranker), file=sys.stderr)
+        print(fit_scorer(engine, evalset, reranker_epochs=args.fit_reranker,
+                         retrain_on_fit_half=args.retrain_on_fit_half), file=sys.stderr)
     if args.split == "none":
         return 0
     threshold = engine.scorer.threshold
