@@ -11,12 +11,14 @@ teaches the layers what the question asks for (a year, a name, a number), not on
 it shares with the sentence. At answer time that span evidence joins the head's logit
 (``SPAN_EVIDENCE_WEIGHT``).
 
-Tried and not kept (accuracy@1 on the fit half's blend part, where the shipped file scores
-0.855): 3 epochs instead of 2, 0.843; the last 20 words of the sentence before each sentence
-read as context, 0.845 (git branch ``experiment/previous-sentence-context``); all 6 layers
-trained, 0.850. The shipped setting with seed 1 instead of 0 scored 0.846: these differences
-are within the spread between seeds. Averaging the seed-0 and seed-1 files' logits (twice the
-reranking time) scored 0.855, no better than seed 0 alone.
+Tried and not kept (accuracy@1 on the fit half's blend part, where the same setting trained on
+the train part alone, seed 0, scores 0.855; the shipped file also trained on the blend part, so
+it cannot be scored there): 3 epochs instead of 2, 0.843; the last 20 words of the sentence
+before each sentence read as context, 0.845 (git branch
+``experiment/previous-sentence-context``); all 6 layers trained, 0.850. The shipped setting
+with seed 1 instead of 0 scored 0.846: these differences are within the spread between seeds.
+Averaging the seed-0 and seed-1 files' logits (twice the reranking time) scored 0.855, no
+better than seed 0 alone.
 """
 
 from __future__ import annotations
