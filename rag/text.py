@@ -16,7 +16,11 @@ _ABBREVIATIONS = frozenset(
 _BOUNDARY = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s)")
 _NEXT_START = re.compile(r"\s+[\"'\u201c\u2018(\[]*[A-Z0-9]")
 _NUMBER_ABBREVIATION = re.compile(r"(?<![\w])No$", re.IGNORECASE)
-SPLITTER_VERSION = 2  # recorded in the manifest; bump when sentence boundaries change
+# A single line break inside a sentence: after a word (no closing punctuation), before a
+# lower-case word or a number that is not a list marker ("2." or "2)"), as in hard-wrapped
+# text or a formula's subscript ("O\n2 molecules").
+_SOFT_BREAK = re.compile(r"(?<=[^\s.!?:;\"'\u201d\u2019)\]])\n(?=[a-z]|\d+(?:[^\d.)]|[.)]\S))")
+SPLITTER_VERSION = 3  # recorded in the manifest; bump when sentence boundaries change
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)?")
 
 STOPWORDS = frozenset(
@@ -47,14 +51,13 @@ def _is_abbreviation(text: str, dot: int) -> bool:
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
     """Sentence spans of ``text[start:end]``, as offsets into ``text``, whitespace trimmed.
 
-    Line breaks always end a sentence; ``.``, ``!`` and ``?`` (with closing quotes) end one
-    when the next word starts like a sentence and the word before is not an abbreviation.
+    Line breaks end a sentence, except a single one that carries on a wrapped line (see
+    ``_SOFT_BREAK``); ``.``, ``!`` and ``?`` (with closing quotes) end one when the next word
+    starts like a sentence and the word before is not an abbreviation.
     """
     end = len(text) if end is None else end
     spans: list[Span] = []
-    for line in re.finditer(r"[^\n]+", text[start:end]):
-        line_start = start + line.start()
-        line_end = start + line.end()
+    for line_start, line_end in _lines(text, start, end):
         cut = line_start
         for match in _BOUNDARY.finditer(text, line_start, line_end):
             nxt = _NEXT_START.match(text, match.end(), line_end)
@@ -68,6 +71,18 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
             cut = match.end()
         _append_trimmed(text, cut, line_end, spans)
     return spans
+
+
+def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """``text[start:end]`` cut at its line breaks, soft ones excepted."""
+    lines, cut = [], start
+    for match in re.finditer("\n", text[start:end]):
+        at = start + match.start()
+        if not _SOFT_BREAK.match(text, at, end) or at == start:
+            lines.append((cut, at))
+            cut = at + 1
+    lines.append((cut, end))
+    return [(a, b) for a, b in lines if b > a]
 
 
 def _append_trimmed(text: str, start: int, end: int, spans: list[Span]) -> None:

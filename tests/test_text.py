@@ -24,9 +24,15 @@ def test_numbers_after_no_do_not_end_a_sentence() -> None:
         "It reached No. 1 in May.", "Then it fell."]
 
 
-def test_line_breaks_always_end_a_sentence() -> None:
+def test_line_breaks_end_a_sentence_unless_the_line_carries_on() -> None:
     assert _sentences("Headline without period\nBody text. More") == [
         "Headline without period", "Body text.", "More"]
+    # a hard-wrapped line, and a formula's subscript on its own line (as in SQuAD's "O\n2")
+    assert _sentences("The prime\nminister spoke. Pure O\n2 burns\n\nNext") == [
+        "The prime\nminister spoke.", "Pure O\n2 burns", "Next"]
+    # numbered list items and lines after closing punctuation still start anew
+    assert _sentences("Steps:\n1. mix\n2) bake\nthe end.\nthen rest") == [
+        "Steps:", "1. mix", "2) bake\nthe end.", "then rest"]
 
 
 @given(st.text(alphabet=st.sampled_from(list("ab .!?\n\"'U.S")), max_size=200))
@@ -41,7 +47,7 @@ def test_sentence_spans_are_exact_trimmed_and_ordered(text: str) -> None:
         previous_end = span.end
     # nothing but whitespace is left out
     covered = "".join(text[s.start : s.end] for s in spans)
-    assert covered.replace(" ", "") == "".join(text.split()).replace(" ", "")
+    assert "".join(covered.split()) == "".join(text.split())
 
 
 def test_content_terms_drop_stopwords_and_stem() -> None:
