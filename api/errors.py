@@ -14,6 +14,7 @@ from rag.errors import (
     AuthError,
     ForbiddenError,
     IndexCorruptError,
+    IndexMismatchError,
     IndexMissingError,
     InputError,
     ModelFileError,
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 HTTP_STATUS: dict[type[RagError], int] = {
     PayloadTooLargeError: 413, InputError: 422, NotFoundError: 404, AuthError: 401,
     ForbiddenError: 403, RateLimitError: 429, IndexMissingError: 503, IndexCorruptError: 503,
-    ModelFileError: 503,
+    IndexMismatchError: 409, ModelFileError: 503,
 }
 
 

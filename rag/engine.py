@@ -8,6 +8,7 @@ build a new generation on disk, and swap it in. Other processes notice the new m
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import threading
 import time
@@ -22,7 +23,13 @@ from rag.answering import POOL_DEPTH, Reading, Reranker, compose, read
 from rag.chunking import Chunker, ChunkingParams
 from rag.conversation import Turn, resolve
 from rag.embedding import Embedder, SentenceTransformerEmbedder
-from rag.errors import IndexMissingError, InputError, NotFoundError, PayloadTooLargeError
+from rag.errors import (
+    IndexMismatchError,
+    IndexMissingError,
+    InputError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
 from rag.features import analyse
 from rag.ingest import apply_changes, empty_index
 from rag.models import NO_FILTERS, Answer, Article, Filters, IngestReport, Passage
@@ -245,6 +252,8 @@ class Engine:
             changed = [a for a in latest.values()
                        if a.doc_id in known and known[a.doc_id] != a.content_hash]
             unchanged = [i for i in latest if i in known and known[i] == latest[i].content_hash]
+            if (added or changed) and not rebuild and self.has_index():
+                self._check_chunking(old)
             if added or changed or rebuild or not self.has_index():
                 new = apply_changes(old, added + changed, set(), self.embedder, self._chunker(),
                                     progress=progress)
@@ -253,6 +262,19 @@ class Engine:
                                 replaced=tuple(a.doc_id for a in changed),
                                 unchanged=tuple(unchanged),
                                 chunks=int(self.snapshot().vectors.ntotal))
+
+    def _check_chunking(self, data: IndexData) -> None:
+        """Refuse to add articles chunked otherwise than the index's others were."""
+        stored = data.manifest.get("chunking")
+        stored = stored if isinstance(stored, dict) else {}
+        current = json.loads(json.dumps(self.chunk_params.to_dict()))
+        differ = [f"{key} {stored.get(key)!r} there, {value!r} here"
+                  for key, value in current.items() if stored.get(key) != value]
+        if differ:
+            raise IndexMismatchError(
+                f"the index at {self.root} was chunked otherwise ({'; '.join(differ)}); "
+                "rebuild it with `rag ingest --rebuild PATH...`, or set RAG_CHUNK_TOKENS and "
+                "RAG_CHUNK_OVERLAP_TOKENS to the index's values")
 
     def delete(self, doc_id: str) -> None:
         with self._writing():

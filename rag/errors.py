@@ -44,6 +44,12 @@ class IndexCorruptError(RagError):
     code = "index_invalid"
 
 
+class IndexMismatchError(IndexCorruptError):
+    """Adding to an index that was chunked with other settings (sizes, sentence splitter)."""
+
+    code = "index_mismatch"
+
+
 class ModelFileError(RagError):
     """A shipped model file (the reranker's weights) is missing or damaged."""
 

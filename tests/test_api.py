@@ -140,6 +140,15 @@ def test_bad_article_json_is_refused(client: TestClient, payload: object) -> Non
     assert client.get("/documents").json()["total"] == 1  # nothing lost
 
 
+def test_adding_to_an_index_chunked_otherwise_is_a_conflict(hash_engine: Engine) -> None:
+    with _client(hash_engine) as c:
+        assert c.post("/documents", json=[NEW_ARTICLE]).status_code == 200
+    with _client(hash_engine, chunk_tokens=60) as c:
+        message = _error(c.post("/documents", json=[{**NEW_ARTICLE, "id": "other"}]), 409)
+        assert "rebuild" in message
+        assert c.get("/documents").json()["total"] == 1  # nothing lost
+
+
 def test_writes_need_a_key_when_keys_are_configured(seed_engine: Engine) -> None:
     with _client(seed_engine, api_keys=["s3cret"]) as c:
         _error(c.post("/documents", json=[NEW_ARTICLE]), 401)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from rag import store
 from rag.embedding import HashEmbedder
 from rag.engine import Engine
-from rag.errors import IndexCorruptError, IndexMissingError, NotFoundError
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, NotFoundError
 from rag.models import Article
 from rag.settings import Settings
 
@@ -146,3 +146,17 @@ def test_another_process_sees_a_new_generation(hash_engine: Engine) -> None:
     assert sorted(d["doc_id"] for d in other.documents()) == ["a", "b"]
     other.delete("a")
     assert [d["doc_id"] for d in hash_engine.documents()] == ["b"]
+
+
+def test_adding_to_an_index_chunked_otherwise_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "index"
+    first = _article("a", "Alpha beta gamma. Delta epsilon.")
+    Engine(Settings(index_dir=root, chunk_tokens=40), HashEmbedder()).ingest([first])
+    other = Engine(Settings(index_dir=root, chunk_tokens=60), HashEmbedder())
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        other.ingest([_article("b", "Otters hold hands while they sleep.")])
+    assert other.ingest([first]).unchanged == ("a",)  # nothing to chunk: no conflict
+    assert other.search("alpha", top_k=1)  # reading it is fine
+    report = other.ingest([first, _article("b", "Otters hold hands.")], rebuild=True)
+    assert report.added == ("a", "b")
+    assert other.stats()["chunking"]["chunk_tokens"] == 60
