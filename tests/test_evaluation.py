@@ -9,6 +9,7 @@ from rag import cli, engine
 from rag.embedding import SentenceTransformerEmbedder
 from rag.errors import InputError
 from rag.evaluation import metrics as M
+from rag.evaluation import significance as S
 from rag.evaluation.datasets import load_beir, load_jsonl, load_squad
 
 MINI = Path(__file__).parent / "data" / "squad-mini.json"
@@ -48,6 +49,48 @@ def test_percentile_and_coverage_curve() -> None:
                         "false_answer_rate": 1.0}
     assert curve[1]["answer_rate"] == 2 / 3 and curve[1]["false_answer_rate"] == 0.5
     assert curve[2]["accuracy"] == 1.0 and curve[2]["false_answer_rate"] == 0.0
+
+
+def test_wilson_interval_on_known_values() -> None:
+    lo, hi = S.wilson_interval(911, 1095)  # the report half's accuracy@1 at stop 13
+    assert lo == pytest.approx(0.8087, abs=1e-4) and hi == pytest.approx(0.8529, abs=1e-4)
+    assert S.wilson_interval(0, 10)[0] == 0.0 and 0.25 < S.wilson_interval(0, 10)[1] < 0.35
+    assert S.wilson_interval(10, 10)[1] == 1.0 and S.wilson_interval(10, 10)[0] < 0.75
+    narrow, wide = S.wilson_interval(850, 1000), S.wilson_interval(85, 100)
+    assert wide[0] < narrow[0] < 0.85 < narrow[1] < wide[1]
+    with pytest.raises(ValueError):
+        S.wilson_interval(5, 4)
+
+
+def test_mcnemar_exact_p_values() -> None:
+    assert S.mcnemar_p(0, 0) == 1.0
+    assert S.mcnemar_p(2, 1) == 1.0  # three changed questions say nothing
+    assert S.mcnemar_p(6, 0) == pytest.approx(2 / 64)  # both tails of Binomial(6, 1/2)
+    assert S.mcnemar_p(0, 6) == S.mcnemar_p(6, 0)
+    assert S.mcnemar_p(110, 20) < 1e-10
+    assert S.mcnemar_p(30, 20) > 0.05
+
+
+def test_paired_flips_match_questions_by_id_and_skip_the_rest() -> None:
+    def item(qid: str, right: bool, rank: int | None = 1, inside: bool = True,
+             confidence: float = 0.9) -> dict[str, object]:
+        return {"qid": qid, "in_corpus": inside, "correct_first": right, "gold_rank": rank,
+                "abstained": False, "confidence": confidence}
+
+    old = [item("a", False), item("b", True), item("c", True, rank=7), item("x", False),
+           item("o", False, inside=False, confidence=0.2)]
+    new = [item("a", True), item("b", False), item("c", True, rank=2), item("d", True),
+           item("o", False, inside=False, confidence=0.8)]
+    acc = S.paired_flips(new, old, S.OUTCOMES["sentence_accuracy@1"])
+    assert (acc.shared, acc.gained, acc.lost) == (3, 1, 1)  # "d" and "x" are in one run only
+    recall = S.paired_flips(new, old, S.OUTCOMES["recall@5"])
+    assert (recall.gained, recall.lost) == (1, 0)
+    false = S.paired_flips(new, old, S.OUTCOMES["false_answer_rate_out_of_corpus"])
+    assert (false.shared, false.gained, false.lost) == (1, 1, 0)
+    # each run is judged at its own threshold
+    both_high = S.paired_flips(new, old, S.OUTCOMES["false_answer_rate_out_of_corpus"],
+                               thresholds=(0.9, 0.1))
+    assert (both_high.gained, both_high.lost) == (0, 1)
 
 
 def test_threshold_choice_meets_both_targets_with_the_most_room() -> None:
@@ -118,5 +161,11 @@ def test_eval_end_to_end_writes_reports(tmp_path: Path, monkeypatch: pytest.Monk
     assert "| recall@5 |" in (out / "report.md").read_text()
     printed = capsys.readouterr().out
     assert "sentence_accuracy@1" in printed
+    assert "95% interval" in printed and "95% interval" in (out / "report.md").read_text()
+    k, n = ours["counts"]["sentence_accuracy@1"]
+    assert n == ours["questions"]["in_corpus"] and k / n == ours["answers"]["sentence_accuracy@1"]
     assert cli.main([*args, "--compare", str(out / "report.json")]) == 0
-    assert "Δ vs compare" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Δ vs compare" in printed
+    # the same system on the same questions: nothing changed either way
+    assert f"0 questions changed to a right first quote, 0 the other way, of {n}" in printed

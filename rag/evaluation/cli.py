@@ -42,7 +42,7 @@ def add_eval_parser(sub: Any) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     from rag.embedding import SentenceTransformerEmbedder
     from rag.evaluation.datasets import load_dataset
-    from rag.evaluation.report import table, write_reports
+    from rag.evaluation.report import how_sure, table, write_reports
     from rag.evaluation.runner import cached_engine, evaluate, results_as_dicts, summarize
     from rag.settings import load_settings
 
@@ -84,6 +84,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
               "runs": runs, "items": items}
     write_reports(args.out, report, compare)
     print(table(runs, compare))
+    print("\n" + "\n".join(how_sure(report, compare)))
     print(f"\nreport: {args.out / 'report.md'} and {args.out / 'report.json'}")
     return 0
 

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rag.evaluation.significance import interval_lines, paired_lines
+
 ROWS = [
     ("retrieval", "recall@1"), ("retrieval", "recall@5"), ("retrieval", "recall@20"),
     ("retrieval", "mrr@10"), ("retrieval", "ndcg@10"),
@@ -45,13 +47,29 @@ def _fmt(value: float | None, signed: bool = False) -> str:
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
+def how_sure(report: dict[str, Any], compare: dict[str, Any] | None) -> list[str]:
+    """Our run's headline rates with 95% intervals, and (with ``compare``) the questions that
+    changed each way, so that a move of a point can be told from noise."""
+    ours = report["runs"].get("ours", {})
+    lines = interval_lines(ours)
+    if lines:
+        lines = ["95% intervals (Wilson) for ours:", *lines]
+    paired = paired_lines(report, compare) if compare else []
+    if paired:
+        lines += ["", "Question by question against the compared report (ours):", *paired]
+    elif compare:
+        lines += ["", "The compared report shares no questions with this one "
+                      "(or has no per-question results): no paired comparison."]
+    return lines
+
+
 def write_reports(out: Path, report: dict[str, Any], compare: dict[str, Any] | None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2), "utf-8")
     plots = _plots(out, report["runs"])
     md = [f"# Evaluation: {report['dataset']}", "",
           f"Command: `{report['command']}`", "", *[f"- {n}" for n in report.get("notes", [])],
-          "", table(report["runs"], compare), ""]
+          "", table(report["runs"], compare), "", *how_sure(report, compare), ""]
     md += [f"![{name}]({name})" for name in plots]
     (out / "report.md").write_text("\n".join(md) + "\n", "utf-8")
 

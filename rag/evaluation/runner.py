@@ -138,6 +138,8 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
         },
         "latency_ms": {"p50": M.percentile([r.latency_ms for r in results], 50),
                        "p95": M.percentile([r.latency_ms for r in results], 95)},
+        "counts": {"recall@5": _count(inside, lambda r: r.gold_rank is not None
+                                      and r.gold_rank <= 5)},
     }
     if kind == "beir":
         return summary
@@ -157,6 +159,11 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
             [(_conf(r), r.correct_first) for r in inside], [_conf(r) for r in outside],
             _curve_thresholds([_conf(r) for r in results])),
     }
+    summary["counts"].update({
+        "sentence_accuracy@1": _count(inside, lambda r: r.correct_first),
+        "answer_rate_in_corpus": _count(inside, lambda r: _answered(r, threshold)),
+        "false_answer_rate_out_of_corpus": _count(outside, lambda r: _answered(r, threshold)),
+    })
     summary["citations"] = {"exactness": sum(r.exact_citations for r in results) / n_cit
                             if n_cit else 1.0, "count": n_cit}
     return summary
@@ -174,6 +181,12 @@ def _conf(r: ItemResult) -> float:
 
 def _answered(r: ItemResult, threshold: float) -> bool:
     return not r.abstained and r.confidence >= threshold
+
+
+def _count(rows: list[ItemResult], pred: Any) -> list[int]:
+    """[how many of ``rows`` satisfy ``pred``, how many rows]: a rate's numerator and
+    denominator, kept so that reports can give intervals."""
+    return [sum(1 for r in rows if pred(r)), len(rows)]
 
 
 def _share(rows: list[ItemResult], pred: Any) -> float:
