@@ -91,6 +91,10 @@ def test_paired_flips_match_questions_by_id_and_skip_the_rest() -> None:
     both_high = S.paired_flips(new, old, S.OUTCOMES["false_answer_rate_out_of_corpus"],
                                thresholds=(0.9, 0.1))
     assert (both_high.gained, both_high.lost) == (0, 1)
+    # a hand-edited or older report's malformed entries are left out, not a traceback
+    broken = [*old, {"qid": ["a"]}, {"qid": "b"}, 3, None, dict(item("a", True), gold_rank="1")]
+    assert S.paired_flips(new, broken, S.OUTCOMES["sentence_accuracy@1"]) == acc
+    assert S.paired_lines({"items": {"ours": new}}, {"items": {"ours": "nope"}}) == []
 
 
 def test_threshold_choice_meets_both_targets_with_the_most_room() -> None:
@@ -169,3 +173,17 @@ def test_eval_end_to_end_writes_reports(tmp_path: Path, monkeypatch: pytest.Monk
     assert "Δ vs compare" in printed
     # the same system on the same questions: nothing changed either way
     assert f"0 questions changed to a right first quote, 0 the other way, of {n}" in printed
+
+
+def test_compare_refuses_what_is_not_a_report(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Checked before any index is built: a one-line error and exit 2, no traceback."""
+    cases = {"missing.json": None, "text.json": "not json", "list.json": "[1, 2]",
+             "runs.json": '{"runs": {"ours": 5}}'}
+    for name, text in cases.items():
+        path = tmp_path / name
+        if text is not None:
+            path.write_text(text)
+        assert cli.main(["eval", str(MINI), "--compare", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and str(path) in err and "Traceback" not in err

@@ -98,6 +98,7 @@ def _read_compare(path: Path | None) -> dict[str, Any] | None:
         data = json.loads(path.read_text("utf-8"))
     except ValueError:
         raise InputError(f"{path} is not a report.json") from None
-    if not isinstance(data, dict) or "runs" not in data:
+    runs = data.get("runs") if isinstance(data, dict) else None
+    if not isinstance(runs, dict) or not all(isinstance(r, dict) for r in runs.values()):
         raise InputError(f"{path} is not a report.json")
     return data

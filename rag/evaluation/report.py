@@ -19,7 +19,8 @@ ROWS = [
 
 
 def _value(summary: dict[str, Any], section: str, key: str) -> float | None:
-    value = summary.get(section, {}).get(key)
+    part = summary.get(section)
+    value = part.get(key) if isinstance(part, dict) else None
     return float(value) if isinstance(value, int | float) else None
 
 

@@ -79,12 +79,23 @@ OUTCOMES: dict[str, Outcome] = {
 }
 
 
+FIELDS = frozenset({"qid", "in_corpus", "correct_first", "gold_rank", "abstained", "confidence"})
+
+
+def _well_formed(items: Sequence[Any]) -> list[Item]:
+    """The per-question results that carry every field the outcomes read (a hand-edited or
+    older report may hold others; they are left out rather than failing the comparison)."""
+    return [i for i in items if isinstance(i, dict) and FIELDS.issubset(i)
+            and isinstance(i["qid"], str) and isinstance(i["confidence"], int | float)
+            and (i["gold_rank"] is None or isinstance(i["gold_rank"], int))]
+
+
 def paired_flips(new: Sequence[Item], old: Sequence[Item], outcome: Outcome,
                  thresholds: tuple[float, float] = (0.5, 0.5)) -> Flips:
     """Compare two runs' per-question results, matched by question id."""
-    before = {i["qid"]: i for i in old}
+    before = {i["qid"]: i for i in _well_formed(old)}
     shared = gained = lost = 0
-    for item in new:
+    for item in _well_formed(new):
         prior = before.get(item["qid"])
         if prior is None:
             continue
@@ -100,7 +111,7 @@ def paired_flips(new: Sequence[Item], old: Sequence[Item], outcome: Outcome,
 def paired_lines(new: dict[str, Any], old: dict[str, Any], run: str = "ours") -> list[str]:
     """One line per headline rate: questions gained and lost against ``old``, and the p-value;
     empty when the reports share no questions (or ``old`` has no per-question results)."""
-    new_items, old_items = new.get("items", {}).get(run), old.get("items", {}).get(run)
+    new_items, old_items = _items(new, run), _items(old, run)
     if not new_items or not old_items:
         return []
     thresholds = (_threshold(new, run), _threshold(old, run))
@@ -114,9 +125,18 @@ def paired_lines(new: dict[str, Any], old: dict[str, Any], run: str = "ours") ->
     return lines
 
 
+def _items(report: dict[str, Any], run: str) -> list[Any]:
+    items = report.get("items")
+    found = items.get(run) if isinstance(items, dict) else None
+    return found if isinstance(found, list) else []
+
+
 def _threshold(report: dict[str, Any], run: str) -> float:
-    abstention = report.get("runs", {}).get(run, {}).get("abstention", {})
-    return float(abstention.get("threshold", 0.5))
+    runs = report.get("runs")
+    summary = runs.get(run) if isinstance(runs, dict) else None
+    abstention = summary.get("abstention") if isinstance(summary, dict) else None
+    value = abstention.get("threshold") if isinstance(abstention, dict) else None
+    return float(value) if isinstance(value, int | float) else 0.5
 
 
 def interval_lines(summary: dict[str, Any]) -> list[str]:
