@@ -138,8 +138,7 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
         },
         "latency_ms": {"p50": M.percentile([r.latency_ms for r in results], 50),
                        "p95": M.percentile([r.latency_ms for r in results], 95)},
-        "counts": {"recall@5": _count(inside, lambda r: r.gold_rank is not None
-                                      and r.gold_rank <= 5)},
+        "counts": _counts(inside, outside, threshold, answers=kind != "beir"),
     }
     if kind == "beir":
         return summary
@@ -159,11 +158,6 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
             [(_conf(r), r.correct_first) for r in inside], [_conf(r) for r in outside],
             _curve_thresholds([_conf(r) for r in results])),
     }
-    summary["counts"].update({
-        "sentence_accuracy@1": _count(inside, lambda r: r.correct_first),
-        "answer_rate_in_corpus": _count(inside, lambda r: _answered(r, threshold)),
-        "false_answer_rate_out_of_corpus": _count(outside, lambda r: _answered(r, threshold)),
-    })
     summary["citations"] = {"exactness": sum(r.exact_citations for r in results) / n_cit
                             if n_cit else 1.0, "count": n_cit}
     return summary
@@ -181,6 +175,20 @@ def _conf(r: ItemResult) -> float:
 
 def _answered(r: ItemResult, threshold: float) -> bool:
     return not r.abstained and r.confidence >= threshold
+
+
+def _counts(inside: list[ItemResult], outside: list[ItemResult], threshold: float,
+            answers: bool) -> dict[str, list[int]]:
+    """The headline rates as [numerator, denominator], so that reports can give intervals."""
+    counts = {"recall@5": _count(inside, lambda r: r.gold_rank is not None and r.gold_rank <= 5)}
+    if answers:
+        counts.update({
+            "sentence_accuracy@1": _count(inside, lambda r: r.correct_first),
+            "answer_rate_in_corpus": _count(inside, lambda r: _answered(r, threshold)),
+            "false_answer_rate_out_of_corpus": _count(outside,
+                                                      lambda r: _answered(r, threshold)),
+        })
+    return counts
 
 
 def _count(rows: list[ItemResult], pred: Any) -> list[int]:
