@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.schemas import ArticleIn
+from rag import jsonio
 from rag.articles import SUPPORTED_SUFFIXES, article_from_record, load_file
 from rag.errors import InputError, RagError
 from rag.models import Article
@@ -31,7 +31,7 @@ async def articles_from_request(request: Request) -> tuple[list[Article], list[s
 
 def _from_json(raw: bytes) -> list[Article]:
     try:
-        data = json.loads(raw)
+        data = jsonio.loads(raw)
     except ValueError:
         raise InputError("the body is not valid JSON") from None
     records = data.get("articles") if isinstance(data, dict) else data

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from rag import jsonio
 from rag.errors import InputError, NotFoundError
 from rag.models import Article
 
@@ -107,7 +108,7 @@ def _load_jsonl(raw: str, name: str, warnings: list[str]) -> list[Article]:
         if not line.strip():
             continue
         try:
-            articles.append(article_from_record(json.loads(line)))
+            articles.append(article_from_record(jsonio.loads(line)))
         except json.JSONDecodeError as exc:
             warnings.append(f"{name}:{lineno}: not valid JSON ({exc.msg})")
         except InputError as exc:
@@ -119,7 +120,7 @@ def _load_jsonl(raw: str, name: str, warnings: list[str]) -> list[Article]:
 
 def _load_json(raw: str, name: str) -> list[Article]:
     try:
-        data = json.loads(raw)
+        data = jsonio.loads(raw)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     records = data if isinstance(data, list) else [data]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from rag import jsonio
 from rag.errors import (
     IndexCorruptError,
     IndexMissingError,
@@ -143,7 +144,7 @@ def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
             continue
         record: dict[str, Any] = {}
         try:
-            record = json.loads(line)
+            record = jsonio.loads(line)
             if not isinstance(record, dict) or not isinstance(record.get("question"), str):
                 raise InputError('each line must be an object with a "question" string')
             out = engine.ask(record["question"], top_k=args.top_k, filters=_filters(args)).to_dict()

@@ -31,6 +31,7 @@ import bm25s
 import faiss
 import numpy as np
 
+from rag import jsonio
 from rag.errors import IndexCorruptError, IndexMissingError
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ def read_manifest(root: Path) -> dict[str, Any]:
             f"no index at {root}: build one with `rag ingest PATH...` (e.g. `rag ingest seeds/`)"
         )
     try:
-        manifest = json.loads(path.read_text("utf-8"))
+        manifest = jsonio.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(
             f"index manifest {path} is unreadable ({exc}); {REBUILD_HINT}") from None

@@ -140,6 +140,16 @@ def test_bad_article_json_is_refused(client: TestClient, payload: object) -> Non
     assert client.get("/documents").json()["total"] == 1  # nothing lost
 
 
+def test_json_nested_too_deeply_is_refused(client: TestClient) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    headers = {"content-type": "application/json"}
+    assert "not valid JSON" in _error(client.post("/documents", content=deep, headers=headers),
+                                      422)
+    assert client.get("/documents").json()["total"] == 1  # nothing lost
+    response = client.post("/ask", content=deep, headers=headers)
+    assert 400 <= response.status_code < 500 and "error" in response.json()
+
+
 def test_adding_to_an_index_chunked_otherwise_is_a_conflict(hash_engine: Engine) -> None:
     with _client(hash_engine) as c:
         assert c.post("/documents", json=[NEW_ARTICLE]).status_code == 200

@@ -46,12 +46,14 @@ def test_mixed_folder_warns_per_bad_file_and_keeps_the_rest(tmp_path: Path) -> N
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02" * 100)
     (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
     (tmp_path / "lines.jsonl").write_text(
-        '{"id": "ok", "text": "Fine."}\n[1, 2]\n{"id": "x"}\nnot json\n', "utf-8")
+        '{"id": "ok", "text": "Fine."}\n[1, 2]\n{"id": "x"}\nnot json\n' + "[" * 100_000,
+        "utf-8")
     result = load_paths([tmp_path])
     assert sorted(a.doc_id for a in result.articles) == ["good.txt", "ok"]
     joined = "\n".join(result.warnings)
     assert "binary" in joined and "UTF-8" in joined
     assert "not a JSON object" in joined and "'text'" in joined and "not valid JSON" in joined
+    assert "lines.jsonl:5: not valid JSON (nested too deeply)" in joined
 
 
 def test_empty_folder_and_missing_path_are_errors(tmp_path: Path) -> None:

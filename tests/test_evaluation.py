@@ -140,9 +140,14 @@ def test_beir_and_jsonl_loaders(tmp_path: Path) -> None:
                          + json.dumps({"id": 2, "question": "Who?", "unanswerable": True}) + "\n")
     evalset = load_jsonl(questions, corpus)
     assert [i.in_corpus for i in evalset.items] == [True, False]
-    questions.write_text("[1]\n")
-    with pytest.raises(InputError):
-        load_jsonl(questions, corpus)
+    for bad in ("[1]\n", "[" * 100_000 + "\n"):
+        questions.write_text(bad)
+        with pytest.raises(InputError):
+            load_jsonl(questions, corpus)
+    for bad in ("not json", "[1]", json.dumps({"text": "no id"}), "[" * 100_000):
+        (beir / "queries.jsonl").write_text(bad + "\n")
+        with pytest.raises(InputError, match="queries.jsonl:1"):
+            load_beir(beir)
 
 
 def test_eval_end_to_end_writes_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -179,7 +184,7 @@ def test_compare_refuses_what_is_not_a_report(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     """Checked before any index is built: a one-line error and exit 2, no traceback."""
     cases = {"missing.json": None, "text.json": "not json", "list.json": "[1, 2]",
-             "runs.json": '{"runs": {"ours": 5}}'}
+             "runs.json": '{"runs": {"ours": 5}}', "deep.json": "[" * 100_000}
     for name, text in cases.items():
         path = tmp_path / name
         if text is not None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
+from rag import jsonio
 from rag.errors import InputError, NotFoundError
 
 
@@ -95,7 +95,7 @@ def _read_compare(path: Path | None) -> dict[str, Any] | None:
     if not path.is_file():
         raise NotFoundError(f"no such report: {path}")
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = jsonio.loads(path.read_text("utf-8"))
     except ValueError:
         raise InputError(f"{path} is not a report.json") from None
     runs = data.get("runs") if isinstance(data, dict) else None

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag import jsonio
 from rag.articles import load_paths
 from rag.errors import InputError, NotFoundError
 from rag.models import Article
@@ -66,7 +66,7 @@ def load_squad(path: Path, *, holdout: int = 4, sample: int | None = None,
     """Each Wikipedia article is one article; ``holdout`` articles are left out of the index
     and their questions measure abstention. SQuAD v2.0 unanswerable questions do too."""
     try:
-        data = json.loads(path.read_text("utf-8"))["data"]
+        data = jsonio.loads(path.read_text("utf-8"))["data"]
     except (ValueError, KeyError, TypeError):
         raise InputError(f"{path} is not a SQuAD JSON file") from None
     titles = sorted(a["title"] for a in data)
@@ -122,13 +122,11 @@ def load_beir(folder: Path, *, sample: int | None = None, seed: int = 13) -> Eva
     if not corpus.exists() or not queries.exists() or not qrel_files:
         raise InputError(f"{folder} is not a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
     articles = []
-    for line in corpus.read_text("utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            text = r.get("text") or r.get("title") or ""
-            if text.strip():
-                articles.append(Article(doc_id=str(r["_id"]), title=r.get("title") or str(r["_id"]),
-                                        text=text, source="beir"))
+    for r in _beir_records(corpus):
+        text = str(r.get("text") or r.get("title") or "")
+        if text.strip():
+            articles.append(Article(doc_id=str(r["_id"]), title=str(r.get("title") or r["_id"]),
+                                    text=text, source="beir"))
     qrels: dict[str, dict[str, int]] = {}
     for qrel in qrel_files:
         for line in qrel.read_text("utf-8").splitlines()[1:]:
@@ -136,14 +134,29 @@ def load_beir(folder: Path, *, sample: int | None = None, seed: int = 13) -> Eva
             if int(score) > 0:
                 qrels.setdefault(qid, {})[doc] = int(score)
     items = []
-    for line in queries.read_text("utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            if str(r["_id"]) in qrels:
-                items.append(EvalItem(str(r["_id"]), r["text"], relevant=qrels[str(r["_id"])]))
+    for r in _beir_records(queries):
+        if str(r["_id"]) in qrels:
+            items.append(EvalItem(str(r["_id"]), str(r.get("text") or ""),
+                                  relevant=qrels[str(r["_id"])]))
     return EvalSet(folder.name, "beir", articles, _sample(items, sample, seed),
                    [f"{len(articles)} documents, qrels from "
                     + ", ".join(q.name for q in qrel_files)])
+
+
+def _beir_records(path: Path) -> list[dict[str, Any]]:
+    """The objects of a BEIR ``.jsonl`` file; each must have an ``_id``."""
+    records = []
+    for lineno, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            r = jsonio.loads(line)
+        except ValueError:
+            r = None
+        if not isinstance(r, dict) or "_id" not in r:
+            raise InputError(f"{path}:{lineno}: expected a JSON object with '_id'")
+        records.append(r)
+    return records
 
 
 def load_jsonl(path: Path, corpus: Path, *, sample: int | None = None, seed: int = 13) -> EvalSet:
@@ -155,7 +168,7 @@ def load_jsonl(path: Path, corpus: Path, *, sample: int | None = None, seed: int
         if not line.strip():
             continue
         try:
-            r = json.loads(line)
+            r = jsonio.loads(line)
             question = r["question"]
         except (ValueError, KeyError, TypeError):
             raise InputError(f"{path}:{lineno}: expected an object with 'question'") from None
