@@ -15,6 +15,7 @@ from rag.embedding import Embedder
 from rag.engine import Engine
 from rag.evaluation import metrics as M
 from rag.evaluation.datasets import EvalItem, EvalSet, split_of
+from rag.evaluation.significance import OUTCOMES, counts
 from rag.models import Answer, Passage
 from rag.retrieval import Mode
 from rag.settings import Settings
@@ -138,7 +139,8 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
         },
         "latency_ms": {"p50": M.percentile([r.latency_ms for r in results], 50),
                        "p95": M.percentile([r.latency_ms for r in results], 95)},
-        "counts": _counts(inside, outside, threshold, answers=kind != "beir"),
+        "counts": counts(results_as_dicts(results), threshold,
+                         ("recall@5",) if kind == "beir" else tuple(OUTCOMES)),
     }
     if kind == "beir":
         return summary
@@ -175,26 +177,6 @@ def _conf(r: ItemResult) -> float:
 
 def _answered(r: ItemResult, threshold: float) -> bool:
     return not r.abstained and r.confidence >= threshold
-
-
-def _counts(inside: list[ItemResult], outside: list[ItemResult], threshold: float,
-            answers: bool) -> dict[str, list[int]]:
-    """The headline rates as [numerator, denominator], so that reports can give intervals."""
-    counts = {"recall@5": _count(inside, lambda r: r.gold_rank is not None and r.gold_rank <= 5)}
-    if answers:
-        counts.update({
-            "sentence_accuracy@1": _count(inside, lambda r: r.correct_first),
-            "answer_rate_in_corpus": _count(inside, lambda r: _answered(r, threshold)),
-            "false_answer_rate_out_of_corpus": _count(outside,
-                                                      lambda r: _answered(r, threshold)),
-        })
-    return counts
-
-
-def _count(rows: list[ItemResult], pred: Any) -> list[int]:
-    """[how many of ``rows`` satisfy ``pred``, how many rows]: a rate's numerator and
-    denominator, kept so that reports can give intervals."""
-    return [sum(1 for r in rows if pred(r)), len(rows)]
 
 
 def _share(rows: list[ItemResult], pred: Any) -> float:

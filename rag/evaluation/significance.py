@@ -79,6 +79,16 @@ OUTCOMES: dict[str, Outcome] = {
 }
 
 
+def counts(items: Sequence[Item], threshold: float,
+           names: Sequence[str] = tuple(OUTCOMES)) -> dict[str, list[int]]:
+    """Each named rate as [numerator, denominator] over one run's per-question results."""
+    out = {}
+    for name in names:
+        judged = [o for o in (OUTCOMES[name](i, threshold) for i in items) if o is not None]
+        out[name] = [sum(judged), len(judged)]
+    return out
+
+
 FIELDS = frozenset({"qid", "in_corpus", "correct_first", "gold_rank", "abstained", "confidence"})
 
 
