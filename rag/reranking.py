@@ -45,6 +45,7 @@ class PairModel(torch.nn.Module):
         self.bert = [bert]  # a list, so the shared model is not registered as a submodule
         self.split = len(layers) - trained_layers
         self.top = torch.nn.ModuleList(copy.deepcopy(layer) for layer in layers[self.split :])
+        self.top.requires_grad_(True)  # trainable even when the shared model is frozen
         self.head = torch.nn.Linear(2 * int(bert.config.hidden_size), 1)
         self.span = torch.nn.Linear(int(bert.config.hidden_size), 2)  # answer start / end
         self.span_weight = 0.0  # how much the answer-span evidence adds to the score
@@ -57,7 +58,7 @@ class PairModel(torch.nn.Module):
                                      token_type_ids=enc["token_type_ids"])
             mask = _additive_mask(enc["attention_mask"])
             for layer in bert.encoder.layer[: self.split]:
-                hidden = layer(hidden, attention_mask=mask)
+                hidden = _run_layer(layer, hidden, mask)
         return hidden
 
     def upper(self, hidden: torch.Tensor, enc: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -74,7 +75,7 @@ class PairModel(torch.nn.Module):
         """Token states after the trained layers."""
         mask = _additive_mask(attention_mask)
         for layer in self.top:
-            hidden = layer(hidden, attention_mask=mask)
+            hidden = _run_layer(layer, hidden, mask)
         return hidden
 
     def score(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -114,6 +115,12 @@ def span_evidence(span_logits: torch.Tensor) -> torch.Tensor:
     there, normalised over all the pairs read together (the question's candidates)."""
     per_pair = torch.logsumexp(span_logits, dim=1)  # (pairs, 2)
     return (per_pair - torch.logsumexp(per_pair, dim=0)).sum(-1)
+
+
+def _run_layer(layer: Any, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """One BERT layer; older transformers releases return a tuple, newer ones the states."""
+    out = layer(hidden, attention_mask=mask)
+    return out[0] if isinstance(out, tuple) else out
 
 
 def _additive_mask(attention_mask: torch.Tensor) -> torch.Tensor:

@@ -77,7 +77,11 @@ def test_bad_setting_is_a_one_line_error(run, monkeypatch: pytest.MonkeyPatch, e
     (("--fit-reranker", "-1", "--fit"), "epochs"),
     (("--fit-reranker", "2"), "need --fit"),
     (("--split", "none"), "need --fit"),
-    (("--fit", "--retrain-on-fit-half"), "needs --fit-reranker"),
+    (("--fit", "--retrain-on-fit-half"), "need --fit-reranker"),
+    (("--fit", "--cross-fit", "5"), "need --fit-reranker"),
+    (("--fit", "--fit-reranker", "2", "--cross-fit", "1"), "2 folds or more"),
+    (("--fit", "--fit-reranker", "2", "--cross-fit", "5", "--retrain-on-fit-half"),
+     "leave out --retrain-on-fit-half"),
 ])
 def test_bad_fit_options_change_nothing(run, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
     from rag.reranking import RERANKER_FILE

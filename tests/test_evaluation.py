@@ -192,3 +192,35 @@ def test_compare_refuses_what_is_not_a_report(tmp_path: Path,
         assert cli.main(["eval", str(MINI), "--compare", str(path)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and str(path) in err and "Traceback" not in err
+
+
+def test_cross_fitting_reads_each_question_with_a_reranker_that_did_not_train_on_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        embedder: SentenceTransformerEmbedder) -> None:
+    from rag.evaluation import reranker_training
+    from rag.evaluation.datasets import load_dataset
+    from rag.evaluation.fitting import collect, fold_of
+    from rag.evaluation.reranker_fitting import cross_fitted_logits
+    from rag.evaluation.runner import cached_engine
+    from rag.reranking import RERANKER_FILE
+    from rag.settings import Settings
+
+    evalset = load_dataset(MINI, holdout=1, sample=None)
+    eng = cached_engine(evalset, Settings(rerank=False), embedder, tmp_path / "cache")
+    groups = [g for g in (collect(eng, i) for i in evalset.items) if g is not None]
+    trained_on: list[set[str]] = []
+    real_train = reranker_training.train
+
+    def spy(model, tokenizer, pairs, **kw):  # type: ignore[no-untyped-def]
+        trained_on.append({p.question for p in pairs})
+        return real_train(model, tokenizer, pairs, **{**kw, "epochs": 1})
+
+    monkeypatch.setattr(reranker_training, "train", spy)
+    before = RERANKER_FILE.stat().st_mtime_ns
+    held, logits = cross_fitted_logits(eng, eng.scorer, groups, epochs=1, folds=2)
+    assert sorted(g.qid for g in held) == sorted(g.qid for g in groups)  # each once
+    assert len(trained_on) == 2 and all(trained_on)
+    for g, row in zip(held, logits, strict=True):
+        assert len(row) == len(g.rows) and all(abs(x) < 1e6 for x in row)
+        assert g.question.text not in trained_on[fold_of(g.qid, 2)]
+    assert RERANKER_FILE.stat().st_mtime_ns == before  # fold files are scratch files

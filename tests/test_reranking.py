@@ -78,7 +78,7 @@ def test_span_targets_point_at_the_answer_tokens(
          "The Treaty of Vienna was signed on 9 June 1815, after months of talks."],
         [False, True], ("9 june 1815",))  # found whatever the case
     model = PairModel(embedder.model[0].auto_model, trained_layers=1)
-    *_, targets = _lower(model, embedder.tokenizer, group)
+    *_, targets = _lower(model, embedder.tokenizer, group, "cpu")
     assert targets[0].tolist() == [IGNORE, IGNORE]  # a wrong sentence has no span
     start, end = targets[1].tolist()
     ids = encode_pairs(embedder.tokenizer, group.question, group.sentences)["input_ids"][1]

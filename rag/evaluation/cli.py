@@ -31,10 +31,15 @@ def add_eval_parser(sub: Any) -> None:
                     help="refit the scorer on the 'fit' half; writes rag/data/scorer.json")
     sp.add_argument("--fit-reranker", type=int, default=0, metavar="EPOCHS",
                     help="with --fit: first retrain the reranker for EPOCHS epochs "
-                         "(writes rag/data/reranker.pt; about 15 minutes per epoch on 2 cores)")
+                         "(writes rag/data/reranker.pt; about 15 minutes per epoch on 2 cores, "
+                         "a minute on a GPU, which is used when torch sees one)")
     sp.add_argument("--retrain-on-fit-half", action="store_true",
                     help="with --fit-reranker: after fitting the blend, train the reranker "
                          "again on the whole fit half (twice the time)")
+    sp.add_argument("--cross-fit", type=int, default=0, metavar="K",
+                    help="with --fit-reranker: fit the blend on out-of-fold logits of K fold "
+                         "rerankers, then train the shipped one on the whole fit half "
+                         "(K + 1 trainings)")
     sp.add_argument("--no-rerank", action="store_true",
                     help="answer without the cross-encoder reranker (for comparison)")
 
@@ -55,8 +60,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise InputError("--fit-reranker takes a number of epochs, 1 or more")
     if (args.fit_reranker or args.split == "none") and not args.fit:
         raise InputError("--fit-reranker and --split none need --fit")
-    if args.retrain_on_fit_half and not args.fit_reranker:
-        raise InputError("--retrain-on-fit-half needs --fit-reranker")
+    if (args.retrain_on_fit_half or args.cross_fit) and not args.fit_reranker:
+        raise InputError("--retrain-on-fit-half and --cross-fit need --fit-reranker")
+    if args.cross_fit and (args.cross_fit < 2 or args.retrain_on_fit_half):
+        raise InputError("--cross-fit takes 2 folds or more, and already trains the shipped "
+                         "reranker on the whole fit half (leave out --retrain-on-fit-half)")
     if args.fit and evalset.kind == "beir":  # before the (slow) scratch index is built
         raise InputError("--fit needs questions with answers (SQuAD JSON or our JSONL); "
                          "a BEIR folder only has relevance judgments")
@@ -66,7 +74,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from rag.evaluation.fitting import fit_scorer
 
         print(fit_scorer(engine, evalset, reranker_epochs=args.fit_reranker,
-                         retrain_on_fit_half=args.retrain_on_fit_half), file=sys.stderr)
+                         retrain_on_fit_half=args.retrain_on_fit_half,
+                         cross_fit=args.cross_fit), file=sys.stderr)
     if args.split == "none":
         return 0
     threshold = engine.scorer.threshold

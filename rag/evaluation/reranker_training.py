@@ -83,12 +83,28 @@ def answer_span(sentence: str, answers: tuple[str, ...]) -> tuple[int, int] | No
 
 
 def train(model: PairModel, tokenizer: object, groups: list[PairGroup], *, epochs: int = 2,
-          seed: int = 0) -> list[float]:
-    """Fine-tune ``model``'s top layers and head in place; returns the mean loss per epoch."""
+          seed: int = 0, device: str | None = None) -> list[float]:
+    """Fine-tune ``model``'s top layers and head in place; returns the mean loss per epoch.
+
+    Runs on ``device`` (by default a CUDA GPU when torch sees one, else the CPU) and leaves the
+    model, and the shared model under it, on the CPU afterwards."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    cached = [_lower(model, tokenizer, g) for g in tqdm(groups, desc="reranker: encode",
-                                                         file=sys.stderr)]
+    model.to(device)
+    model.bert[0].to(device)
+    try:
+        return _fit(model, tokenizer, groups, epochs, rng, device)
+    finally:
+        model.to("cpu")
+        model.bert[0].to("cpu")
+        model.eval()
+
+
+def _fit(model: PairModel, tokenizer: object, groups: list[PairGroup], epochs: int,
+         rng: random.Random, device: str) -> list[float]:
+    cached = [_lower(model, tokenizer, g, device)
+              for g in tqdm(groups, desc="reranker: encode", file=sys.stderr)]
     optimizer = torch.optim.AdamW(
         [{"params": list(model.top.parameters()), "lr": LEARNING_RATE},
          {"params": [*model.head.parameters(), *model.span.parameters()],
@@ -116,21 +132,24 @@ def train(model: PairModel, tokenizer: object, groups: list[PairGroup], *, epoch
             schedule.step()
             running += float(loss.item())
         losses.append(running / max(1, len(cached)))
-    model.eval()
     model.span_weight = SPAN_EVIDENCE_WEIGHT if SPAN_WEIGHT else 0.0
     return losses
 
 
-def _lower(model: PairModel, tokenizer: object, group: PairGroup,
+def _lower(model: PairModel, tokenizer: object, group: PairGroup, device: str,
            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The frozen layers' states and the targets of one group, on ``device`` (the span targets
+    stay on the CPU: the loss reads them as Python indices)."""
     enc = encode_pairs(tokenizer, group.question, group.sentences, offsets=True)
-    labels = torch.tensor([float(x) for x in group.labels])
+    labels = torch.tensor([float(x) for x in group.labels], device=device)
     targets = torch.full((len(group.sentences), 2), IGNORE, dtype=torch.long)
     for i, (sentence, ok) in enumerate(zip(group.sentences, group.labels, strict=True)):
         span = answer_span(sentence, group.answers) if ok else None
         if span is not None:
             targets[i] = torch.tensor(_token_span(enc, i, span))
-    return model.lower(enc).half(), enc["attention_mask"], sentence_mask(enc), labels, targets
+    inputs = {k: enc[k].to(device) for k in ("input_ids", "token_type_ids", "attention_mask")}
+    return (model.lower(inputs).half(), inputs["attention_mask"], sentence_mask(inputs), labels,
+            targets)
 
 
 def _token_span(enc: object, pair: int, span: tuple[int, int]) -> tuple[int, int]:
