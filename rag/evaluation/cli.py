@@ -62,9 +62,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise InputError("--fit-reranker and --split none need --fit")
     if (args.retrain_on_fit_half or args.cross_fit) and not args.fit_reranker:
         raise InputError("--retrain-on-fit-half and --cross-fit need --fit-reranker")
-    if args.cross_fit and (args.cross_fit < 2 or args.retrain_on_fit_half):
-        raise InputError("--cross-fit takes 2 folds or more, and already trains the shipped "
-                         "reranker on the whole fit half (leave out --retrain-on-fit-half)")
+    if args.cross_fit and args.cross_fit < 2:
+        raise InputError("--cross-fit takes a number of folds, 2 or more")
+    if args.cross_fit and args.retrain_on_fit_half:
+        raise InputError("--cross-fit already trains the shipped reranker on the whole fit "
+                         "half: leave out --retrain-on-fit-half")
     if args.fit and evalset.kind == "beir":  # before the (slow) scratch index is built
         raise InputError("--fit needs questions with answers (SQuAD JSON or our JSONL); "
                          "a BEIR folder only has relevance judgments")
