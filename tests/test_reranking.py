@@ -67,6 +67,24 @@ def test_training_moves_the_logits_towards_the_labels(
     assert not before.equal(model.top[0].output.dense.weight.detach())  # the copy trained
 
 
+def test_the_copied_layers_train_even_when_the_shared_model_is_frozen(
+        embedder: SentenceTransformerEmbedder) -> None:
+    """A frozen shared model (as a training script may make it) must not freeze the copies:
+    that once trained only the heads, and the cross-encoder learned next to nothing."""
+    import copy
+
+    from rag.evaluation.reranker_training import PairGroup, train
+    from rag.reranking import PairModel
+
+    bert = copy.deepcopy(embedder.model[0].auto_model).requires_grad_(False)
+    model = PairModel(bert, trained_layers=1)
+    before = model.top[0].output.dense.weight.detach().clone()
+    groups = [PairGroup("What colour is the sky?", ("The grass is green.", "The sky is blue."),
+                        (False, True))] * 2
+    train(model, embedder.tokenizer, groups, epochs=1, device="cpu")
+    assert not before.equal(model.top[0].output.dense.weight.detach())
+
+
 def test_span_targets_point_at_the_answer_tokens(
         embedder: SentenceTransformerEmbedder) -> None:
     from rag.evaluation.reranker_training import IGNORE, _lower, training_group
