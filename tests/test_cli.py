@@ -80,6 +80,7 @@ def test_bad_setting_is_a_one_line_error(run, monkeypatch: pytest.MonkeyPatch, e
     (("--fit", "--retrain-on-fit-half"), "need --fit-reranker"),
     (("--fit", "--cross-fit", "5"), "need --fit-reranker"),
     (("--fit", "--fit-reranker", "2", "--cross-fit", "1"), "folds, 2 or more"),
+    (("--fit", "--fit-reranker", "2", "--cross-fit", "1000000000"), "folds, 2 or more"),
     (("--fit", "--fit-reranker", "2", "--cross-fit", "5", "--retrain-on-fit-half"),
      "leave out --retrain-on-fit-half"),
 ])

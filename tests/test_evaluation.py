@@ -144,6 +144,11 @@ def test_beir_and_jsonl_loaders(tmp_path: Path) -> None:
         questions.write_text(bad)
         with pytest.raises(InputError):
             load_jsonl(questions, corpus)
+    for fields in ({"question": "x", "answers": 5}, {"question": None}, {"question": " "},
+                   {"question": "x", "answers": [1]}, {"question": "x", "doc_id": ["a"]}):
+        questions.write_text("\n" + json.dumps(fields) + "\n")
+        with pytest.raises(InputError, match="q.jsonl:2"):
+            load_jsonl(questions, corpus)
     for bad in ("not json", "[1]", json.dumps({"text": "no id"}), "[" * 100_000):
         (beir / "queries.jsonl").write_text(bad + "\n")
         with pytest.raises(InputError, match="queries.jsonl:1"):

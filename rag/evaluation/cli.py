@@ -11,6 +11,8 @@ from typing import Any
 from rag import jsonio
 from rag.errors import InputError, NotFoundError
 
+MAX_FOLDS = 20  # each fold trains a reranker: more is hours of work for no better fit
+
 
 def add_eval_parser(sub: Any) -> None:
     sp = sub.add_parser("eval", help="evaluate retrieval and answers on a dataset")
@@ -62,8 +64,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise InputError("--fit-reranker and --split none need --fit")
     if (args.retrain_on_fit_half or args.cross_fit) and not args.fit_reranker:
         raise InputError("--retrain-on-fit-half and --cross-fit need --fit-reranker")
-    if args.cross_fit and args.cross_fit < 2:
-        raise InputError("--cross-fit takes a number of folds, 2 or more")
+    if args.cross_fit and not 2 <= args.cross_fit <= MAX_FOLDS:
+        raise InputError(f"--cross-fit takes a number of folds, 2 or more (at most {MAX_FOLDS})")
     if args.cross_fit and args.retrain_on_fit_half:
         raise InputError("--cross-fit already trains the shipped reranker on the whole fit "
                          "half: leave out --retrain-on-fit-half")

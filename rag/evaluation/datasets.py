@@ -145,6 +145,12 @@ def load_beir(folder: Path, *, sample: int | None = None, seed: int = 13) -> Eva
 
 def _beir_records(path: Path) -> list[dict[str, Any]]:
     """The objects of a BEIR ``.jsonl`` file; each must have an ``_id``."""
+    return [r for _, r in _jsonl_objects(path, "_id")]
+
+
+def _jsonl_objects(path: Path, key: str) -> list[tuple[int, dict[str, Any]]]:
+    """The JSON objects of a ``.jsonl`` file with their line numbers; blank lines are skipped,
+    and a line that is not an object holding ``key`` is an input error naming file:line."""
     records = []
     for lineno, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
         if not line.strip():
@@ -153,9 +159,9 @@ def _beir_records(path: Path) -> list[dict[str, Any]]:
             r = jsonio.loads(line)
         except ValueError:
             r = None
-        if not isinstance(r, dict) or "_id" not in r:
-            raise InputError(f"{path}:{lineno}: expected a JSON object with '_id'")
-        records.append(r)
+        if not isinstance(r, dict) or key not in r:
+            raise InputError(f"{path}:{lineno}: expected a JSON object with '{key}'")
+        records.append((lineno, r))
     return records
 
 
@@ -164,16 +170,14 @@ def load_jsonl(path: Path, corpus: Path, *, sample: int | None = None, seed: int
     "unanswerable": true}`` per line, over the articles at ``corpus``."""
     articles = load_paths([corpus]).articles
     items = []
-    for lineno, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            r = jsonio.loads(line)
-            question = r["question"]
-        except (ValueError, KeyError, TypeError):
-            raise InputError(f"{path}:{lineno}: expected an object with 'question'") from None
+    for lineno, r in _jsonl_objects(path, "question"):
+        question, answers, doc_id = r["question"], r.get("answers", []), r.get("doc_id")
+        if not (isinstance(question, str) and question.strip() and isinstance(answers, list)
+                and all(isinstance(a, str) for a in answers)
+                and (doc_id is None or isinstance(doc_id, str))):
+            raise InputError(f"{path}:{lineno}: 'question' must be text, 'answers' a list of "
+                             "texts and 'doc_id' a text")
         unanswerable = bool(r.get("unanswerable"))
-        items.append(EvalItem(str(r.get("id", lineno)), question,
-                              tuple(str(a) for a in r.get("answers", [])),
-                              r.get("doc_id"), (), not unanswerable))
+        items.append(EvalItem(str(r.get("id", lineno)), question, tuple(answers), doc_id, (),
+                              not unanswerable))
     return EvalSet(path.name, "jsonl", articles, _sample(items, sample, seed))
