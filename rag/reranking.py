@@ -5,11 +5,10 @@ start of the article's title, see ``answering.reranker_text``): the token embedd
 layers below the trained ones are the embedder's own (shared, unchanged), the top
 ``trained_layers`` (all six in the shipped file) are copies fine-tuned on SQuAD tuning
 questions ("does this sentence answer the question?") with a one-unit head on top, and a span
-head that marks where the answer starts and ends: a pair's
-score is the head's logit plus the log-probability that the answer lies in its sentence rather
-than in the other candidates'. Only the trained layers and the heads ship, in
-``rag/data/reranker.pt`` (float16); ``rag eval --fit-reranker`` retrains them. Nothing is
-downloaded.
+head that marks where the answer starts and ends: a pair's score is the head's logit plus the
+log-probability that the answer lies in its sentence rather than in the other candidates'.
+Only the trained layers and the heads ship, in ``rag/data/reranker.pt`` (float16);
+``rag eval --fit-reranker`` retrains them. Nothing is downloaded.
 
 This module imports torch: load it lazily (the engine does).
 """
