@@ -13,6 +13,9 @@ from rag.text import content_terms
 
 Mode = Literal["hybrid", "dense", "bm25"]
 RRF_K = 60
+# Not kept: ranking chunks by their best sentence's dense similarity (the sentence vectors),
+# as a third fused ranking or instead of the chunk vectors, moved the fit half's recall@20
+# (the pool the reader sees) from 0.987 to 0.986 / 0.989, for five times the vectors searched.
 
 
 @dataclass(frozen=True)
