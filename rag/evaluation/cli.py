@@ -1,4 +1,8 @@
-"""``rag eval``: evaluate on a dataset and write a report (the work is in the runner)."""
+"""``rag eval``: evaluate on a dataset and write a report (the work is in the runner).
+
+It only reads: the scorer and reranker come from the settings (``RAG_SCORER_PATH``,
+``RAG_RERANKER_PATH``); ``rag train`` makes new ones. Scratch indexes are cached in ``--cache``.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,6 @@ from typing import Any
 from rag import jsonio
 from rag.errors import InputError, NotFoundError
 
-MAX_FOLDS = 20  # each fold trains a reranker: more is hours of work for no better fit
-
 
 def add_eval_parser(sub: Any) -> None:
     sp = sub.add_parser("eval", help="evaluate retrieval and answers on a dataset")
@@ -22,26 +24,12 @@ def add_eval_parser(sub: Any) -> None:
     sp.add_argument("--seed", type=int, default=13)
     sp.add_argument("--holdout", type=int, default=4,
                     help="SQuAD articles left out of the index (their questions are out of corpus)")
-    sp.add_argument("--split", choices=["all", "fit", "report", "none"], default="all",
-                    help="which half of the questions to evaluate (the scorer is fitted on "
-                         "'fit'); 'none' with --fit: fit only")
+    sp.add_argument("--split", choices=["all", "fit", "report"], default="all",
+                    help="which half of the questions to evaluate (`rag train` fits on 'fit')")
     sp.add_argument("--baselines", action="store_true", help="also run BM25-only and dense-only")
     sp.add_argument("--compare", type=Path, help="an earlier report.json to show deltas against")
     sp.add_argument("--out", type=Path, default=Path("eval-out"), help="report folder")
     sp.add_argument("--cache", type=Path, default=Path(".cache/eval"), help="scratch indexes")
-    sp.add_argument("--fit", action="store_true",
-                    help="refit the scorer on the 'fit' half; writes rag/data/scorer.json")
-    sp.add_argument("--fit-reranker", type=int, default=0, metavar="EPOCHS",
-                    help="with --fit: first retrain the reranker for EPOCHS epochs "
-                         "(writes rag/data/reranker.pt; about 15 minutes per epoch on 2 cores, "
-                         "a minute on a GPU, which is used when torch sees one)")
-    sp.add_argument("--retrain-on-fit-half", action="store_true",
-                    help="with --fit-reranker: after fitting the blend, train the reranker "
-                         "again on the whole fit half (twice the time)")
-    sp.add_argument("--cross-fit", type=int, default=0, metavar="K",
-                    help="with --fit-reranker: fit the blend on out-of-fold logits of K fold "
-                         "rerankers, then train the shipped one on the whole fit half "
-                         "(K + 1 trainings)")
     sp.add_argument("--no-rerank", action="store_true",
                     help="answer without the cross-encoder reranker (for comparison)")
 
@@ -58,30 +46,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     compare = _read_compare(args.compare)
     evalset = load_dataset(args.dataset, corpus=args.corpus, holdout=args.holdout,
                            sample=args.sample or None, seed=args.seed)
-    if args.fit_reranker < 0:
-        raise InputError("--fit-reranker takes a number of epochs, 1 or more")
-    if (args.fit_reranker or args.split == "none") and not args.fit:
-        raise InputError("--fit-reranker and --split none need --fit")
-    if (args.retrain_on_fit_half or args.cross_fit) and not args.fit_reranker:
-        raise InputError("--retrain-on-fit-half and --cross-fit need --fit-reranker")
-    if args.cross_fit and not 2 <= args.cross_fit <= MAX_FOLDS:
-        raise InputError(f"--cross-fit takes a number of folds, 2 or more (at most {MAX_FOLDS})")
-    if args.cross_fit and args.retrain_on_fit_half:
-        raise InputError("--cross-fit already trains the shipped reranker on the whole fit "
-                         "half: leave out --retrain-on-fit-half")
-    if args.fit and evalset.kind == "beir":  # before the (slow) scratch index is built
-        raise InputError("--fit needs questions with answers (SQuAD JSON or our JSONL); "
-                         "a BEIR folder only has relevance judgments")
     settings = load_settings(rerank=not args.no_rerank)
     engine = cached_engine(evalset, settings, SentenceTransformerEmbedder(), args.cache)
-    if args.fit:
-        from rag.evaluation.fitting import fit_scorer
-
-        print(fit_scorer(engine, evalset, reranker_epochs=args.fit_reranker,
-                         retrain_on_fit_half=args.retrain_on_fit_half,
-                         cross_fit=args.cross_fit), file=sys.stderr)
-    if args.split == "none":
-        return 0
     threshold = engine.scorer.threshold
     modes = ["hybrid", "bm25", "dense"] if args.baselines else ["hybrid"]
     runs, items = {}, {}
@@ -91,7 +57,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         runs[name] = summarize(results, threshold, evalset.kind)
         items[name] = results_as_dicts(results)
     report = {"dataset": str(args.dataset), "kind": evalset.kind, "split": args.split,
-              "command": "rag " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
+              "command": "rag " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
               "notes": evalset.notes + [f"split: {args.split}", f"threshold: {threshold:.3f}",
                                         f"scorer: {engine.scorer.meta.get('fitted_on', '?')}"],
               "runs": runs, "items": items}

@@ -21,12 +21,25 @@ def mrr_at_k(gold_ranks: Sequence[int | None], k: int = 10) -> float:
 
 
 def ndcg_at_k(relevances: Sequence[float], ideal: Sequence[float], k: int = 10) -> float:
-    """nDCG of one ranking: ``relevances`` in ranked order, ``ideal`` all gold grades."""
+    """nDCG of one ranking, in [0, 1]: ``relevances`` in ranked order, ``ideal`` all gold grades.
+
+    Each gold grade is earned once: a ranked item only gains when an equal grade is still
+    unclaimed in ``ideal``. Without that, two overlapping passages that both hold the one gold
+    answer would both count, and the ranking would score above the ideal one (nDCG > 1).
+    """
     def dcg(values: Sequence[float]) -> float:
         return sum(v / math.log2(i + 2) for i, v in enumerate(values[:k]))
 
+    unclaimed = list(ideal)
+    gains = []
+    for value in relevances[:k]:
+        if value > 0 and value in unclaimed:
+            unclaimed.remove(value)
+            gains.append(value)
+        else:
+            gains.append(0.0)
     best = dcg(sorted(ideal, reverse=True))
-    return dcg(relevances) / best if best > 0 else 0.0
+    return dcg(gains) / best if best > 0 else 0.0
 
 
 def normalize(text: str) -> str:

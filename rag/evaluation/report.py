@@ -16,6 +16,10 @@ ROWS = [
     ("abstention", "answer_rate_in_corpus"), ("abstention", "false_answer_rate_out_of_corpus"),
     ("citations", "exactness"), ("latency_ms", "p50"), ("latency_ms", "p95"),
 ]
+# the unit a row's numbers are in, shown beside its name (rates and scores have none)
+UNITS = {("latency_ms", "p50"): "ms", ("latency_ms", "p95"): "ms",
+         ("answers", "mean_answer_words"): "words"}
+RECALL_KS = (1, 5, 20)  # the k of the recall@k rows, plotted as they are named
 
 
 def _value(summary: dict[str, Any], section: str, key: str) -> float | None:
@@ -33,13 +37,20 @@ def table(runs: dict[str, dict[str, Any]], compare: dict[str, Any] | None = None
         values = [_value(runs[n], section, key) for n in names]
         if all(v is None for v in values):
             continue
-        cells = [f"{key}"] + [_fmt(v) for v in values]
+        cells = [_label(section, key)] + [_fmt(v) for v in values]
         if compare:
             old = _value(compare.get("runs", {}).get(names[0], {}), section, key)
             cells.append(_fmt(values[0] - old, signed=True)
                          if values[0] is not None and old is not None else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _label(section: str, key: str) -> str:
+    if section == "latency_ms":
+        key = f"latency {key}"
+    unit = UNITS.get((section, key.removeprefix("latency ")))
+    return f"{key} ({unit})" if unit else key
 
 
 def _fmt(value: float | None, signed: bool = False) -> str:
@@ -85,28 +96,38 @@ def _plots(out: Path, runs: dict[str, dict[str, Any]]) -> list[str]:
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, summary in runs.items():
         r = summary["retrieval"]
-        ax.plot([1, 5, 20], [r["recall@1"], r["recall@5"], r["recall@20"]], marker="o",
-                label=name)
-    ax.set(xlabel="k", ylabel="recall@k", title="Passage recall@k", xscale="log", ylim=(0, 1))
+        ax.plot(RECALL_KS, [r[f"recall@{k}"] for k in RECALL_KS], marker="o", label=name)
+    ax.set(xlabel="k (passages read)", ylabel="recall@k", title="Passage recall@k",
+           xticks=RECALL_KS, ylim=(0, 1))
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "recall_at_k.png", dpi=110)
     plt.close(fig)
     written.append("recall_at_k.png")
-    curves = {n: s["abstention"]["curve"] for n, s in runs.items() if "abstention" in s}
+    curves = {n: s["abstention"] for n, s in runs.items() if "abstention" in s}
     if curves:
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        for name, curve in curves.items():
-            curve = [p for p in curve if p["answer_rate"] > 0]
-            ax.plot([p["answer_rate"] for p in curve], [p["accuracy"] for p in curve],
-                    label=f"{name}: accuracy (answered, in corpus)")
-            ax.plot([p["answer_rate"] for p in curve], [p["false_answer_rate"] for p in curve],
-                    linestyle="--", label=f"{name}: false answers (out of corpus)")
-        ax.set(xlabel="answer rate (in corpus)", ylabel="rate",
-               title="Coverage vs accuracy over the threshold", xlim=(0, 1), ylim=(0, 1))
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "coverage_curve.png", dpi=110)
-        plt.close(fig)
-        written.append("coverage_curve.png")
+        written.append(_coverage_plot(plt, out, curves))
     return written
+
+
+def _coverage_plot(plt: Any, out: Path, abstention: dict[str, dict[str, Any]]) -> str:
+    """Accuracy and false answers against the answer rate as the threshold moves; the
+    current threshold is marked where each run stands with it."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name, part in abstention.items():
+        curve = [p for p in part["curve"] if p["answer_rate"] > 0]
+        line, = ax.plot([p["answer_rate"] for p in curve], [p["accuracy"] for p in curve],
+                        label=f"{name}: accuracy (answered, in corpus)")
+        ax.plot([p["answer_rate"] for p in curve], [p["false_answer_rate"] for p in curve],
+                linestyle="--", color=line.get_color(),
+                label=f"{name}: false answers (out of corpus)")
+        rate = part["answer_rate_in_corpus"]
+        ax.axvline(rate, color=line.get_color(), linestyle=":", linewidth=1,
+                   label=f"{name}: threshold {part['threshold']:.3f} (answers {rate:.3f})")
+    ax.set(xlabel="answer rate (in corpus)", ylabel="rate",
+           title="Coverage vs accuracy over the threshold", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "coverage_curve.png", dpi=110)
+    plt.close(fig)
+    return "coverage_curve.png"
