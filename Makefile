@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 
-.PHONY: install test lint bench eval serve ask clean
+.PHONY: install test test-fast lint bench eval serve ask clean
 
 install: $(VENV)/.installed
 
@@ -14,12 +14,21 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
+# every lane (what CI runs): fast, model, server, browser, train, postgres
 test: install
 	$(PY) -m pytest -q
 
+# the unmarked lane: hash embedder, no servers or browsers, under a minute
+FAST := not model and not server and not browser and not train and not postgres
+test-fast: install
+	$(PY) -m pytest -q -m "$(FAST)"
+
+# style, formatting, types, and the import contracts in pyproject.toml (no cycles)
 lint: install
 	$(VENV)/bin/ruff check rag api tests bench
+	$(VENV)/bin/ruff format --check rag api tests bench
 	$(VENV)/bin/mypy rag api
+	$(VENV)/bin/lint-imports
 
 bench: install
 	$(PY) bench/ingest_bench.py

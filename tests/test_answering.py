@@ -4,7 +4,9 @@ import pytest
 
 from rag.engine import Engine
 from rag.models import Filters
-from tests.conftest import ALBANESE
+from tests.helpers import ALBANESE
+
+pytestmark = pytest.mark.model
 
 
 def _quotes(engine: Engine, question: str) -> list[str]:
@@ -28,12 +30,15 @@ def test_albanese_answer_quotes_the_natural_candidate_sentence(seed_engine: Engi
         ("What did Mao Ning say about Japan?", "abandon the practice"),
         ("What is the second pillar of AUKUS focused on?", "hypersonic weapons"),
         ("When was the partnership formed?", "formed in 2021"),
-        ("Which countries have also expressed interest in the second pillar?",
-         "Canada and New Zealand"),
+        (
+            "Which countries have also expressed interest in the second pillar?",
+            "Canada and New Zealand",
+        ),
     ],
 )
-def test_seed_questions_quote_the_right_sentence(seed_engine: Engine, question: str,
-                                                 expected: str) -> None:
+def test_seed_questions_quote_the_right_sentence(
+    seed_engine: Engine, question: str, expected: str
+) -> None:
     assert expected in _quotes(seed_engine, question)[0]
 
 
@@ -42,8 +47,10 @@ def test_speaker_who_never_speaks_is_not_invented(seed_engine: Engine) -> None:
     assert answer.abstained and answer.reason == "speaker_not_quoted"
 
 
-@pytest.mark.parametrize("question", ["How do you bake sourdough bread at home?",
-                                      "What is the boiling point of liquid nitrogen?"])
+@pytest.mark.parametrize(
+    "question",
+    ["How do you bake sourdough bread at home?", "What is the boiling point of liquid nitrogen?"],
+)
 def test_out_of_corpus_question_abstains_with_passages(seed_engine: Engine, question: str) -> None:
     answer = seed_engine.ask(question)
     assert answer.abstained and answer.answer == "" and not answer.citations
@@ -58,8 +65,25 @@ def test_filters_that_match_nothing_abstain(seed_engine: Engine) -> None:
 
 def test_answer_object_has_the_contract_fields(seed_engine: Engine) -> None:
     data = seed_engine.ask(ALBANESE).to_dict()
-    assert set(data) >= {"question", "answer", "abstained", "reason", "confidence", "citations",
-                         "passages", "timings_ms"}
-    assert set(data["citations"][0]) == {"n", "doc_id", "title", "url", "date", "start", "end",
-                                         "quote", "score"}
+    assert set(data) >= {
+        "question",
+        "answer",
+        "abstained",
+        "reason",
+        "confidence",
+        "citations",
+        "passages",
+        "timings_ms",
+    }
+    assert set(data["citations"][0]) == {
+        "n",
+        "doc_id",
+        "title",
+        "url",
+        "date",
+        "start",
+        "end",
+        "quote",
+        "score",
+    }
     assert set(data["passages"][0]) == {"doc_id", "chunk_id", "start", "end", "text", "score"}

@@ -1,18 +1,19 @@
-"""Evaluation: metric functions on hand-made cases, dataset loaders, one small end-to-end run."""
+"""Evaluation: metric functions on hand-made cases, dataset loaders, one small end-to-end run.
+
+All fast except the end-to-end run, which loads the real model (``model``)."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from rag import cli, engine
+from rag import cli
 from rag.embedding import SentenceTransformerEmbedder
 from rag.errors import InputError
 from rag.evaluation import metrics as M
 from rag.evaluation import significance as S
 from rag.evaluation.datasets import load_beir, load_jsonl, load_squad
-
-MINI = Path(__file__).parent / "data" / "squad-mini.json"
+from tests.helpers import SQUAD_MINI as MINI
 
 
 def test_recall_and_mrr_on_known_ranks() -> None:
@@ -45,8 +46,12 @@ def test_percentile_and_coverage_curve() -> None:
     assert M.percentile([1, 2, 3, 4], 50) == 2.5
     assert M.percentile([5], 95) == 5
     curve = M.coverage_curve([(0.9, True), (0.6, False), (0.2, True)], [0.7, 0.1], [0.0, 0.5, 0.8])
-    assert curve[0] == {"threshold": 0.0, "answer_rate": 1.0, "accuracy": 2 / 3,
-                        "false_answer_rate": 1.0}
+    assert curve[0] == {
+        "threshold": 0.0,
+        "answer_rate": 1.0,
+        "accuracy": 2 / 3,
+        "false_answer_rate": 1.0,
+    }
     assert curve[1]["answer_rate"] == 2 / 3 and curve[1]["false_answer_rate"] == 0.5
     assert curve[2]["accuracy"] == 1.0 and curve[2]["false_answer_rate"] == 0.0
 
@@ -72,15 +77,32 @@ def test_mcnemar_exact_p_values() -> None:
 
 
 def test_paired_flips_match_questions_by_id_and_skip_the_rest() -> None:
-    def item(qid: str, right: bool, rank: int | None = 1, inside: bool = True,
-             confidence: float = 0.9) -> dict[str, object]:
-        return {"qid": qid, "in_corpus": inside, "correct_first": right, "gold_rank": rank,
-                "abstained": False, "confidence": confidence}
+    def item(
+        qid: str, right: bool, rank: int | None = 1, inside: bool = True, confidence: float = 0.9
+    ) -> dict[str, object]:
+        return {
+            "qid": qid,
+            "in_corpus": inside,
+            "correct_first": right,
+            "gold_rank": rank,
+            "abstained": False,
+            "confidence": confidence,
+        }
 
-    old = [item("a", False), item("b", True), item("c", True, rank=7), item("x", False),
-           item("o", False, inside=False, confidence=0.2)]
-    new = [item("a", True), item("b", False), item("c", True, rank=2), item("d", True),
-           item("o", False, inside=False, confidence=0.8)]
+    old = [
+        item("a", False),
+        item("b", True),
+        item("c", True, rank=7),
+        item("x", False),
+        item("o", False, inside=False, confidence=0.2),
+    ]
+    new = [
+        item("a", True),
+        item("b", False),
+        item("c", True, rank=2),
+        item("d", True),
+        item("o", False, inside=False, confidence=0.8),
+    ]
     acc = S.paired_flips(new, old, S.OUTCOMES["sentence_accuracy@1"])
     assert (acc.shared, acc.gained, acc.lost) == (3, 1, 1)  # "d" and "x" are in one run only
     recall = S.paired_flips(new, old, S.OUTCOMES["recall@5"])
@@ -88,25 +110,14 @@ def test_paired_flips_match_questions_by_id_and_skip_the_rest() -> None:
     false = S.paired_flips(new, old, S.OUTCOMES["false_answer_rate_out_of_corpus"])
     assert (false.shared, false.gained, false.lost) == (1, 1, 0)
     # each run is judged at its own threshold
-    both_high = S.paired_flips(new, old, S.OUTCOMES["false_answer_rate_out_of_corpus"],
-                               thresholds=(0.9, 0.1))
+    both_high = S.paired_flips(
+        new, old, S.OUTCOMES["false_answer_rate_out_of_corpus"], thresholds=(0.9, 0.1)
+    )
     assert (both_high.gained, both_high.lost) == (0, 1)
     # a hand-edited or older report's malformed entries are left out, not a traceback
     broken = [*old, {"qid": ["a"]}, {"qid": "b"}, 3, None, dict(item("a", True), gold_rank="1")]
     assert S.paired_flips(new, broken, S.OUTCOMES["sentence_accuracy@1"]) == acc
     assert S.paired_lines({"items": {"ours": new}}, {"items": {"ours": "nope"}}) == []
-
-
-def test_threshold_choice_meets_both_targets_with_the_most_room() -> None:
-    from rag.evaluation.fitting import choose_threshold
-
-    inside = [(True, 0.9)] * 95 + [(True, 0.1)] * 5
-    outside = [(False, 0.95)] * 2 + [(False, 0.05)] * 98
-    # 0.1 answers every in-corpus question and only the 2% confident out-of-corpus ones
-    assert choose_threshold(inside + outside) == (0.1, 1.0, 0.02)
-    noisy = [(False, 0.5)] * 10 + [(False, 0.05)] * 90
-    # 0.1 would answer 12% of out-of-corpus questions: 0.9 keeps 95% answered and 2% false
-    assert choose_threshold(inside + outside + noisy)[0] == 0.9
 
 
 def test_squad_loader_maps_answer_offsets_and_holds_out_articles() -> None:
@@ -125,9 +136,14 @@ def test_beir_and_jsonl_loaders(tmp_path: Path) -> None:
     beir = tmp_path / "beir"
     (beir / "qrels").mkdir(parents=True)
     (beir / "corpus.jsonl").write_text(
-        json.dumps({"_id": "d1", "title": "T", "text": "Walruses are big."}) + "\n")
-    (beir / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "big walrus"}) + "\n"
-                                        + json.dumps({"_id": "q2", "text": "no qrels"}) + "\n")
+        json.dumps({"_id": "d1", "title": "T", "text": "Walruses are big."}) + "\n"
+    )
+    (beir / "queries.jsonl").write_text(
+        json.dumps({"_id": "q1", "text": "big walrus"})
+        + "\n"
+        + json.dumps({"_id": "q2", "text": "no qrels"})
+        + "\n"
+    )
     (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
     evalset = load_beir(beir)
     assert [i.qid for i in evalset.items] == ["q1"] and evalset.items[0].relevant == {"d1": 1}
@@ -135,17 +151,25 @@ def test_beir_and_jsonl_loaders(tmp_path: Path) -> None:
     corpus.mkdir()
     (corpus / "a.txt").write_text("Walruses are big.")
     questions = tmp_path / "q.jsonl"
-    questions.write_text(json.dumps({"id": 1, "question": "How big?", "answers": ["big"],
-                                     "doc_id": "a.txt"}) + "\n"
-                         + json.dumps({"id": 2, "question": "Who?", "unanswerable": True}) + "\n")
+    questions.write_text(
+        json.dumps({"id": 1, "question": "How big?", "answers": ["big"], "doc_id": "a.txt"})
+        + "\n"
+        + json.dumps({"id": 2, "question": "Who?", "unanswerable": True})
+        + "\n"
+    )
     evalset = load_jsonl(questions, corpus)
     assert [i.in_corpus for i in evalset.items] == [True, False]
     for bad in ("[1]\n", "[" * 100_000 + "\n"):
         questions.write_text(bad)
         with pytest.raises(InputError):
             load_jsonl(questions, corpus)
-    for fields in ({"question": "x", "answers": 5}, {"question": None}, {"question": " "},
-                   {"question": "x", "answers": [1]}, {"question": "x", "doc_id": ["a"]}):
+    for fields in (
+        {"question": "x", "answers": 5},
+        {"question": None},
+        {"question": " "},
+        {"question": "x", "answers": [1]},
+        {"question": "x", "doc_id": ["a"]},
+    ):
         questions.write_text("\n" + json.dumps(fields) + "\n")
         with pytest.raises(InputError, match="q.jsonl:2"):
             load_jsonl(questions, corpus)
@@ -155,14 +179,29 @@ def test_beir_and_jsonl_loaders(tmp_path: Path) -> None:
             load_beir(beir)
 
 
-def test_eval_end_to_end_writes_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        embedder: SentenceTransformerEmbedder,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(engine, "SentenceTransformerEmbedder", lambda *a, **k: embedder)
+@pytest.mark.model
+def test_eval_end_to_end_writes_reports(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    embedder: SentenceTransformerEmbedder,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # the session's model, instead of loading it once more
     monkeypatch.setattr("rag.embedding.SentenceTransformerEmbedder", lambda *a, **k: embedder)
     out = tmp_path / "out"
-    args = ["eval", str(MINI), "--holdout", "1", "--sample", "0", "--out", str(out),
-            "--cache", str(tmp_path / "cache"), "--baselines"]
+    args = [
+        "eval",
+        str(MINI),
+        "--holdout",
+        "1",
+        "--sample",
+        "0",
+        "--out",
+        str(out),
+        "--cache",
+        str(tmp_path / "cache"),
+        "--baselines",
+    ]
     assert cli.main(args) == 0
     report = json.loads((out / "report.json").read_text())
     ours = report["runs"]["ours"]
@@ -185,11 +224,17 @@ def test_eval_end_to_end_writes_reports(tmp_path: Path, monkeypatch: pytest.Monk
     assert f"0 questions changed to a right first quote, 0 the other way, of {n}" in printed
 
 
-def test_compare_refuses_what_is_not_a_report(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_refuses_what_is_not_a_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Checked before any index is built: a one-line error and exit 2, no traceback."""
-    cases = {"missing.json": None, "text.json": "not json", "list.json": "[1, 2]",
-             "runs.json": '{"runs": {"ours": 5}}', "deep.json": "[" * 100_000}
+    cases = {
+        "missing.json": None,
+        "text.json": "not json",
+        "list.json": "[1, 2]",
+        "runs.json": '{"runs": {"ours": 5}}',
+        "deep.json": "[" * 100_000,
+    }
     for name, text in cases.items():
         path = tmp_path / name
         if text is not None:
@@ -197,35 +242,3 @@ def test_compare_refuses_what_is_not_a_report(tmp_path: Path,
         assert cli.main(["eval", str(MINI), "--compare", str(path)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and str(path) in err and "Traceback" not in err
-
-
-def test_cross_fitting_reads_each_question_with_a_reranker_that_did_not_train_on_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        embedder: SentenceTransformerEmbedder) -> None:
-    from rag.evaluation import reranker_training
-    from rag.evaluation.datasets import load_dataset
-    from rag.evaluation.fitting import collect, fold_of
-    from rag.evaluation.reranker_fitting import cross_fitted_logits
-    from rag.evaluation.runner import cached_engine
-    from rag.reranking import RERANKER_FILE
-    from rag.settings import Settings
-
-    evalset = load_dataset(MINI, holdout=1, sample=None)
-    eng = cached_engine(evalset, Settings(rerank=False), embedder, tmp_path / "cache")
-    groups = [g for g in (collect(eng, i) for i in evalset.items) if g is not None]
-    trained_on: list[set[str]] = []
-    real_train = reranker_training.train
-
-    def spy(model, tokenizer, pairs, **kw):  # type: ignore[no-untyped-def]
-        trained_on.append({p.question for p in pairs})
-        return real_train(model, tokenizer, pairs, **{**kw, "epochs": 1})
-
-    monkeypatch.setattr(reranker_training, "train", spy)
-    before = RERANKER_FILE.stat().st_mtime_ns
-    held, logits = cross_fitted_logits(eng, eng.scorer, groups, epochs=1, folds=2)
-    assert sorted(g.qid for g in held) == sorted(g.qid for g in groups)  # each once
-    assert len(trained_on) == 2 and all(trained_on)
-    for g, row in zip(held, logits, strict=True):
-        assert len(row) == len(g.rows) and all(abs(x) < 1e6 for x in row)
-        assert g.question.text not in trained_on[fold_of(g.qid, 2)]
-    assert RERANKER_FILE.stat().st_mtime_ns == before  # fold files are scratch files

@@ -3,13 +3,20 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
-from tests.conftest import ALBANESE
+from tests.helpers import ALBANESE
 
-ARTICLE = {"id": "live-wombats", "title": "Wombat census",
-           "text": "A census found 1,204 wombats in Tasmania's Narawntapu National Park, the "
-                   "park ranger Jane Doyle told reporters on Friday.",
-           "date": "2024-05-03", "source": "wire"}
+pytestmark = [pytest.mark.server, pytest.mark.model]  # the subprocess loads the real model
+
+ARTICLE = {
+    "id": "live-wombats",
+    "title": "Wombat census",
+    "text": "A census found 1,204 wombats in Tasmania's Narawntapu National Park, the "
+    "park ranger Jane Doyle told reporters on Friday.",
+    "date": "2024-05-03",
+    "source": "wire",
+}
 
 
 def test_serve_answers_and_ingests_under_concurrent_load(live_server: str) -> None:

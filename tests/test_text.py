@@ -9,8 +9,10 @@ def _sentences(text: str) -> list[str]:
 
 
 def test_sentences_respect_abbreviations_and_quotes() -> None:
-    text = ('U.S. Defense Secretary Lloyd Austin met Mr. Smith in Washington. '
-            'He said "it went well." Then they left!\n\nA new paragraph starts here')
+    text = (
+        "U.S. Defense Secretary Lloyd Austin met Mr. Smith in Washington. "
+        'He said "it went well." Then they left!\n\nA new paragraph starts here'
+    )
     assert _sentences(text) == [
         "U.S. Defense Secretary Lloyd Austin met Mr. Smith in Washington.",
         'He said "it went well."',
@@ -21,18 +23,30 @@ def test_sentences_respect_abbreviations_and_quotes() -> None:
 
 def test_numbers_after_no_do_not_end_a_sentence() -> None:
     assert _sentences("It reached No. 1 in May. Then it fell.") == [
-        "It reached No. 1 in May.", "Then it fell."]
+        "It reached No. 1 in May.",
+        "Then it fell.",
+    ]
 
 
 def test_line_breaks_end_a_sentence_unless_the_line_carries_on() -> None:
     assert _sentences("Headline without period\nBody text. More") == [
-        "Headline without period", "Body text.", "More"]
+        "Headline without period",
+        "Body text.",
+        "More",
+    ]
     # a hard-wrapped line, and a formula's subscript on its own line (as in SQuAD's "O\n2")
     assert _sentences("The prime\nminister spoke. Pure O\n2 burns\n\nNext") == [
-        "The prime\nminister spoke.", "Pure O\n2 burns", "Next"]
+        "The prime\nminister spoke.",
+        "Pure O\n2 burns",
+        "Next",
+    ]
     # numbered list items and lines after closing punctuation still start anew
     assert _sentences("Steps:\n1. mix\n2) bake\nthe end.\nthen rest") == [
-        "Steps:", "1. mix", "2) bake\nthe end.", "then rest"]
+        "Steps:",
+        "1. mix",
+        "2) bake\nthe end.",
+        "then rest",
+    ]
 
 
 @given(st.text(alphabet=st.sampled_from(list("ab .!?\n\"'U.S")), max_size=200))

@@ -22,16 +22,27 @@ def add_eval_parser(sub: Any) -> None:
     sp.add_argument("--corpus", type=Path, help="articles for a .jsonl question file")
     sp.add_argument("--sample", type=int, default=1000, help="questions sampled (0: all)")
     sp.add_argument("--seed", type=int, default=13)
-    sp.add_argument("--holdout", type=int, default=4,
-                    help="SQuAD articles left out of the index (their questions are out of corpus)")
-    sp.add_argument("--split", choices=["all", "fit", "report"], default="all",
-                    help="which half of the questions to evaluate (`rag train` fits on 'fit')")
+    sp.add_argument(
+        "--holdout",
+        type=int,
+        default=4,
+        help="SQuAD articles left out of the index (their questions are out of corpus)",
+    )
+    sp.add_argument(
+        "--split",
+        choices=["all", "fit", "report"],
+        default="all",
+        help="which half of the questions to evaluate (`rag train` fits on 'fit')",
+    )
     sp.add_argument("--baselines", action="store_true", help="also run BM25-only and dense-only")
     sp.add_argument("--compare", type=Path, help="an earlier report.json to show deltas against")
     sp.add_argument("--out", type=Path, default=Path("eval-out"), help="report folder")
     sp.add_argument("--cache", type=Path, default=Path(".cache/eval"), help="scratch indexes")
-    sp.add_argument("--no-rerank", action="store_true",
-                    help="answer without the cross-encoder reranker (for comparison)")
+    sp.add_argument(
+        "--no-rerank",
+        action="store_true",
+        help="answer without the cross-encoder reranker (for comparison)",
+    )
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -44,8 +55,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.sample < 0:
         raise InputError("--sample must be 0 (all) or more")
     compare = _read_compare(args.compare)
-    evalset = load_dataset(args.dataset, corpus=args.corpus, holdout=args.holdout,
-                           sample=args.sample or None, seed=args.seed)
+    evalset = load_dataset(
+        args.dataset,
+        corpus=args.corpus,
+        holdout=args.holdout,
+        sample=args.sample or None,
+        seed=args.seed,
+    )
     settings = load_settings(rerank=not args.no_rerank)
     engine = cached_engine(evalset, settings, SentenceTransformerEmbedder(), args.cache)
     threshold = engine.scorer.threshold
@@ -56,11 +72,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
         name = "ours" if mode == "hybrid" else f"{mode}-only"
         runs[name] = summarize(results, threshold, evalset.kind)
         items[name] = results_as_dicts(results)
-    report = {"dataset": str(args.dataset), "kind": evalset.kind, "split": args.split,
-              "command": "rag " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-              "notes": evalset.notes + [f"split: {args.split}", f"threshold: {threshold:.3f}",
-                                        f"scorer: {engine.scorer.meta.get('fitted_on', '?')}"],
-              "runs": runs, "items": items}
+    report = {
+        "dataset": str(args.dataset),
+        "kind": evalset.kind,
+        "split": args.split,
+        "command": "rag " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "notes": evalset.notes
+        + [
+            f"split: {args.split}",
+            f"threshold: {threshold:.3f}",
+            f"scorer: {engine.scorer.meta.get('fitted_on', '?')}",
+        ],
+        "runs": runs,
+        "items": items,
+    }
     write_reports(args.out, report, compare)
     print(table(runs, compare))
     print("\n" + "\n".join(how_sure(report, compare)))

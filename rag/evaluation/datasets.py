@@ -41,8 +41,14 @@ def split_of(qid: str) -> str:
     return "fit" if int(hashlib.sha1(qid.encode()).hexdigest(), 16) % 2 == 0 else "report"
 
 
-def load_dataset(path: Path, *, corpus: Path | None = None, holdout: int = 4,
-                 sample: int | None = None, seed: int = 13) -> EvalSet:
+def load_dataset(
+    path: Path,
+    *,
+    corpus: Path | None = None,
+    holdout: int = 4,
+    sample: int | None = None,
+    seed: int = 13,
+) -> EvalSet:
     """Detect the dataset kind from ``path`` and load it."""
     if not path.exists():
         raise NotFoundError(f"no such dataset: {path}")
@@ -61,8 +67,9 @@ def _sample(items: list[EvalItem], n: int | None, seed: int) -> list[EvalItem]:
     return sorted(random.Random(seed).sample(items, n), key=lambda i: i.qid)
 
 
-def load_squad(path: Path, *, holdout: int = 4, sample: int | None = None,
-               seed: int = 13) -> EvalSet:
+def load_squad(
+    path: Path, *, holdout: int = 4, sample: int | None = None, seed: int = 13
+) -> EvalSet:
     """Each Wikipedia article is one article; ``holdout`` articles are left out of the index
     and their questions measure abstention. SQuAD v2.0 unanswerable questions do too."""
     try:
@@ -83,8 +90,11 @@ def load_squad(path: Path, *, holdout: int = 4, sample: int | None = None,
             inside.extend(items)
     answerable = [i for i in inside if i.in_corpus]
     impossible = [i for i in inside if not i.in_corpus]
-    chosen = (_sample(answerable, sample, seed) + _sample(impossible, sample, seed)
-              + _sample(outside, None if sample is None else max(sample // 3, 1), seed))
+    chosen = (
+        _sample(answerable, sample, seed)
+        + _sample(impossible, sample, seed)
+        + _sample(outside, None if sample is None else max(sample // 3, 1), seed)
+    )
     notes = [f"{len(articles)} articles indexed, {len(held)} held out: {', '.join(sorted(held))}"]
     return EvalSet(path.name, "squad", articles, chosen, notes)
 
@@ -98,13 +108,23 @@ def _squad_article(entry: dict[str, Any]) -> tuple[Article, list[EvalItem]]:
         context = paragraph["context"]
         for qa in paragraph["qas"]:
             answers = [a for a in qa.get("answers", []) if a.get("text")]
-            spans = tuple(dict.fromkeys(
-                (offset + a["answer_start"], offset + a["answer_start"] + len(a["text"]))
-                for a in answers))
+            spans = tuple(
+                dict.fromkeys(
+                    (offset + a["answer_start"], offset + a["answer_start"] + len(a["text"]))
+                    for a in answers
+                )
+            )
             answerable = bool(answers) and not qa.get("is_impossible", False)
-            items.append(EvalItem(qa["id"], qa["question"],
-                                  tuple(dict.fromkeys(a["text"] for a in answers)),
-                                  title if answerable else None, spans, answerable))
+            items.append(
+                EvalItem(
+                    qa["id"],
+                    qa["question"],
+                    tuple(dict.fromkeys(a["text"] for a in answers)),
+                    title if answerable else None,
+                    spans,
+                    answerable,
+                )
+            )
         parts.append(context)
         offset += len(context) + 2
     text = "\n\n".join(parts)
@@ -125,8 +145,14 @@ def load_beir(folder: Path, *, sample: int | None = None, seed: int = 13) -> Eva
     for r in _beir_records(corpus):
         text = str(r.get("text") or r.get("title") or "")
         if text.strip():
-            articles.append(Article(doc_id=str(r["_id"]), title=str(r.get("title") or r["_id"]),
-                                    text=text, source="beir"))
+            articles.append(
+                Article(
+                    doc_id=str(r["_id"]),
+                    title=str(r.get("title") or r["_id"]),
+                    text=text,
+                    source="beir",
+                )
+            )
     qrels: dict[str, dict[str, int]] = {}
     for qrel in qrel_files:
         for line in qrel.read_text("utf-8").splitlines()[1:]:
@@ -136,11 +162,16 @@ def load_beir(folder: Path, *, sample: int | None = None, seed: int = 13) -> Eva
     items = []
     for r in _beir_records(queries):
         if str(r["_id"]) in qrels:
-            items.append(EvalItem(str(r["_id"]), str(r.get("text") or ""),
-                                  relevant=qrels[str(r["_id"])]))
-    return EvalSet(folder.name, "beir", articles, _sample(items, sample, seed),
-                   [f"{len(articles)} documents, qrels from "
-                    + ", ".join(q.name for q in qrel_files)])
+            items.append(
+                EvalItem(str(r["_id"]), str(r.get("text") or ""), relevant=qrels[str(r["_id"])])
+            )
+    return EvalSet(
+        folder.name,
+        "beir",
+        articles,
+        _sample(items, sample, seed),
+        [f"{len(articles)} documents, qrels from " + ", ".join(q.name for q in qrel_files)],
+    )
 
 
 def _beir_records(path: Path) -> list[dict[str, Any]]:
@@ -172,12 +203,21 @@ def load_jsonl(path: Path, corpus: Path, *, sample: int | None = None, seed: int
     items = []
     for lineno, r in _jsonl_objects(path, "question"):
         question, answers, doc_id = r["question"], r.get("answers", []), r.get("doc_id")
-        if not (isinstance(question, str) and question.strip() and isinstance(answers, list)
-                and all(isinstance(a, str) for a in answers)
-                and (doc_id is None or isinstance(doc_id, str))):
-            raise InputError(f"{path}:{lineno}: 'question' must be text, 'answers' a list of "
-                             "texts and 'doc_id' a text")
+        if not (
+            isinstance(question, str)
+            and question.strip()
+            and isinstance(answers, list)
+            and all(isinstance(a, str) for a in answers)
+            and (doc_id is None or isinstance(doc_id, str))
+        ):
+            raise InputError(
+                f"{path}:{lineno}: 'question' must be text, 'answers' a list of "
+                "texts and 'doc_id' a text"
+            )
         unanswerable = bool(r.get("unanswerable"))
-        items.append(EvalItem(str(r.get("id", lineno)), question, tuple(answers), doc_id, (),
-                              not unanswerable))
+        items.append(
+            EvalItem(
+                str(r.get("id", lineno)), question, tuple(answers), doc_id, (), not unanswerable
+            )
+        )
     return EvalSet(path.name, "jsonl", articles, _sample(items, sample, seed))

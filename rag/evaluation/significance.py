@@ -67,20 +67,25 @@ def _answered(item: Item, threshold: float) -> bool:
 
 
 # what "yes" means for each outcome, for the report's wording
-MEANING = {"sentence_accuracy@1": "a right first quote",
-           "recall@5": "the gold passage in the top 5",
-           "answer_rate_in_corpus": "answered", "false_answer_rate_out_of_corpus": "answered"}
+MEANING = {
+    "sentence_accuracy@1": "a right first quote",
+    "recall@5": "the gold passage in the top 5",
+    "answer_rate_in_corpus": "answered",
+    "false_answer_rate_out_of_corpus": "answered",
+}
 OUTCOMES: dict[str, Outcome] = {
     "sentence_accuracy@1": lambda i, t: bool(i["correct_first"]) if i["in_corpus"] else None,
-    "recall@5": lambda i, t: (i["gold_rank"] is not None and i["gold_rank"] <= 5)
-    if i["in_corpus"] else None,
+    "recall@5": lambda i, t: (
+        (i["gold_rank"] is not None and i["gold_rank"] <= 5) if i["in_corpus"] else None
+    ),
     "answer_rate_in_corpus": lambda i, t: _answered(i, t) if i["in_corpus"] else None,
     "false_answer_rate_out_of_corpus": lambda i, t: None if i["in_corpus"] else _answered(i, t),
 }
 
 
-def counts(items: Sequence[Item], threshold: float,
-           names: Sequence[str] = tuple(OUTCOMES)) -> dict[str, list[int]]:
+def counts(
+    items: Sequence[Item], threshold: float, names: Sequence[str] = tuple(OUTCOMES)
+) -> dict[str, list[int]]:
     """Each named rate as [numerator, denominator] over one run's per-question results."""
     out = {}
     for name in names:
@@ -95,13 +100,23 @@ FIELDS = frozenset({"qid", "in_corpus", "correct_first", "gold_rank", "abstained
 def _well_formed(items: Sequence[Any]) -> list[Item]:
     """The per-question results that carry every field the outcomes read (a hand-edited or
     older report may hold others; they are left out rather than failing the comparison)."""
-    return [i for i in items if isinstance(i, dict) and FIELDS.issubset(i)
-            and isinstance(i["qid"], str) and isinstance(i["confidence"], int | float)
-            and (i["gold_rank"] is None or isinstance(i["gold_rank"], int))]
+    return [
+        i
+        for i in items
+        if isinstance(i, dict)
+        and FIELDS.issubset(i)
+        and isinstance(i["qid"], str)
+        and isinstance(i["confidence"], int | float)
+        and (i["gold_rank"] is None or isinstance(i["gold_rank"], int))
+    ]
 
 
-def paired_flips(new: Sequence[Item], old: Sequence[Item], outcome: Outcome,
-                 thresholds: tuple[float, float] = (0.5, 0.5)) -> Flips:
+def paired_flips(
+    new: Sequence[Item],
+    old: Sequence[Item],
+    outcome: Outcome,
+    thresholds: tuple[float, float] = (0.5, 0.5),
+) -> Flips:
     """Compare two runs' per-question results, matched by question id."""
     before = {i["qid"]: i for i in _well_formed(old)}
     shared = gained = lost = 0
@@ -130,8 +145,10 @@ def paired_lines(new: dict[str, Any], old: dict[str, Any], run: str = "ours") ->
         f = paired_flips(new_items, old_items, outcome, thresholds)
         if f.shared:
             p = f"= {f.p_value:.2f}" if f.p_value >= 0.01 else "< 0.01"
-            lines.append(f"- {name}: {f.gained} questions changed to {MEANING[name]}, {f.lost} "
-                         f"the other way, of {f.shared} in both runs (exact McNemar p {p})")
+            lines.append(
+                f"- {name}: {f.gained} questions changed to {MEANING[name]}, {f.lost} "
+                f"the other way, of {f.shared} in both runs (exact McNemar p {p})"
+            )
     return lines
 
 

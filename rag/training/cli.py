@@ -1,0 +1,80 @@
+"""``rag train``: run the shipped training procedure and write its files to ``--out``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rag.errors import InputError
+
+
+def add_train_parser(sub: Any) -> None:
+    from rag.training.procedure import DEFAULT_EPOCHS, DEFAULT_FOLDS
+
+    sp = sub.add_parser("train", help="fit the scorer and train the reranker on a dataset")
+    sp.add_argument("dataset", type=Path, help="SQuAD .json, or our .jsonl with answers")
+    sp.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="folder for scorer.json and reranker.pt (never the installed package)",
+    )
+    sp.add_argument("--corpus", type=Path, help="articles for a .jsonl question file")
+    sp.add_argument("--sample", type=int, default=0, help="questions sampled (0: all)")
+    sp.add_argument("--seed", type=int, default=13)
+    sp.add_argument(
+        "--holdout",
+        type=int,
+        default=4,
+        help="SQuAD articles left out of the index (their questions are out of corpus)",
+    )
+    sp.add_argument(
+        "--epochs",
+        type=int,
+        default=DEFAULT_EPOCHS,
+        help="reranker epochs (about 15 minutes each on 2 cores, a minute on a GPU)",
+    )
+    sp.add_argument(
+        "--folds",
+        type=int,
+        default=DEFAULT_FOLDS,
+        help="cross-fitting folds; folds + 1 rerankers are trained",
+    )
+    sp.add_argument("--cache", type=Path, default=Path(".cache/eval"), help="scratch indexes")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rag.embedding import SentenceTransformerEmbedder
+    from rag.evaluation.datasets import load_dataset
+    from rag.evaluation.runner import cached_engine
+    from rag.settings import load_settings
+    from rag.training.procedure import check_options, train_models
+
+    if args.sample < 0:
+        raise InputError("--sample must be 0 (all) or more")
+    check_options(args.out, args.epochs, args.folds)  # before the (slow) scratch index
+    evalset = load_dataset(
+        args.dataset,
+        corpus=args.corpus,
+        holdout=args.holdout,
+        sample=args.sample or None,
+        seed=args.seed,
+    )
+    if evalset.kind == "beir":
+        raise InputError(
+            "training needs questions with answers (SQuAD JSON or our JSONL); "
+            "a BEIR folder only has relevance judgments"
+        )
+    settings = load_settings(rerank=False)
+    engine = cached_engine(evalset, settings, SentenceTransformerEmbedder(), args.cache)
+    trained = train_models(engine, evalset, args.out, epochs=args.epochs, folds=args.folds)
+    print(json.dumps(trained.checks), file=sys.stderr)
+    print(
+        f"trained on {trained.questions} questions; wrote {trained.scorer_path} and "
+        f"{trained.reranker_path}\nuse them with RAG_SCORER_PATH={trained.scorer_path} "
+        f"RAG_RERANKER_PATH={trained.reranker_path}"
+    )
+    return 0
