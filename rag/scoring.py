@@ -33,7 +33,7 @@ from rag.feature_schema import FeatureSchema, SchemaMismatch
 from rag.features import SENTENCE_SCHEMA
 from rag.settings import SHIPPED_SCORER
 
-SCORER_FILE = SHIPPED_SCORER
+SCORER_FILE = SHIPPED_SCORER  # the shipped file, the default of Settings.scorer_path
 # question-level features: the best candidate, then the best five and the whole pool
 CONFIDENCE_SCHEMA = FeatureSchema(
     1,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-Z_95 = 1.959964
+Z_95 = 1.959964  # the normal quantile of a two-sided 95% interval
 Item = dict[str, Any]
 
 

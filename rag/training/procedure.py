@@ -31,6 +31,7 @@ from rag.training.scorer_fitting import blend_from_logits, fit_linear
 
 log = logging.getLogger(__name__)
 
+# the files in --out get the shipped files' names, so a folder can replace rag/data/ as is
 SCORER_NAME = "scorer.json"
 RERANKER_NAME = "reranker.pt"
 DEFAULT_EPOCHS = 2  # 3 scored lower

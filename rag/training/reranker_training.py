@@ -28,10 +28,10 @@ from tqdm import tqdm
 from rag.reranking import PairModel, encode_pairs, sentence_mask
 
 TRAIN_DEPTH = 8  # candidates per question: what the reranker reads when answering
-LEARNING_RATE = 6e-5  # the copied layers: small, they start from a trained model (2x scored lower)
+LEARNING_RATE = 6e-5  # the copied layers start trained: small steps (twice this scored lower)
 HEAD_LEARNING_RATE = 1e-3  # the new heads start from scratch
 WARMUP_STEPS = 200  # at most; a tenth of the steps on small runs
-POINTWISE_WEIGHT = 0.5  # keeps logits comparable across questions, for the confidence model
+POINTWISE_WEIGHT = 0.5  # keeps logits comparable across questions (the confidence reads them)
 SPAN_WEIGHT = 0.5  # the answer-span loss; 0 turns it off (1.0 was not better)
 SPAN_EVIDENCE_WEIGHT = 1.0  # of the span evidence in the shipped score (best of 0, 0.5, 1, 2)
 IGNORE = -100  # no span target (a wrong sentence, or the answer is not found in it)

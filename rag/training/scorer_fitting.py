@@ -33,7 +33,7 @@ RERANK_DEPTH = 8  # candidates the reranker reads per question: what it was trai
 BLEND_WEIGHTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 # skip margins tried, smallest first: the reranker costs ~120 ms, so skip it when it can
 SKIP_MARGINS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, float("inf"))
-SKIP_TOLERANCE = 0.003  # accuracy@1 that skipping the reranker may cost (about 3 questions/1000)
+SKIP_TOLERANCE = 0.003  # accuracy@1 that skipping the reranker may cost (3 in 1,000 questions)
 # Not fitted, because tuning data like SQuAD has (almost) no such questions: the speaker
 # feature only fires on "What did X say?" questions, which news readers ask a lot.
 FIXED_WEIGHTS = {"speaker": 4.0}
