@@ -7,16 +7,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.admission import ComputeGate
+from api.bodylimit import BodyLimitMiddleware
 from api.errors import install_error_handlers
+from api.feedback import router as feedback_router
 from api.metrics import Metrics
+from api.ratelimit import RateLimiter
 from api.routes import router
-from api.security import BodyLimitMiddleware, RateLimiter
+from api.security import check_settings
 from rag.engine import Engine
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
@@ -41,8 +44,11 @@ def _warm(engine: Engine) -> None:
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the app; the model and index load in the lifespan, not at import."""
+    """Build the app; the model and index load in the lifespan, not at import.
+
+    Contradictory security settings are refused here with a one-line ``InputError``."""
     settings = settings or load_settings()
+    check_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,13 +60,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app = FastAPI(title="News QA", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    app.state.limiter = RateLimiter(settings.rate_limit_per_minute)
-    app.state.ask_limiter = anyio.CapacityLimiter(settings.max_concurrent_asks)
+    app.state.limiter = RateLimiter(settings.rate_limit_per_minute, rate_limit_file(settings))
+    app.state.gate = ComputeGate(settings.max_concurrent_asks, settings.max_queued_asks,
+                                 settings.request_deadline_s)
     app.state.metrics = Metrics()
     if engine is not None:
         app.state.engine = engine
     install_error_handlers(app)
-    app.middleware("http")(app.state.metrics.middleware)
+    app.add_middleware(app.state.metrics.middleware)
     app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes,
                        max_upload=settings.max_upload_bytes)
     if settings.cors_origins:
@@ -68,8 +75,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
                            allow_headers=["Authorization", "Content-Type"])
     app.include_router(router)
+    app.include_router(feedback_router)
     _static_routes(app)
     return app
+
+
+def rate_limit_file(settings: Settings) -> Path:
+    """RAG_RATE_LIMIT_DB, else ``ratelimit.sqlite`` in the index folder: every worker serving
+    that index shares it (the index store only manages its own ``gen-*`` entries there)."""
+    return settings.rate_limit_db or settings.index_dir / "ratelimit.sqlite"
 
 
 def _static_routes(app: FastAPI) -> None:

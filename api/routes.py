@@ -1,18 +1,28 @@
-"""HTTP routes: thin wrappers that validate, authorise, and call the engine."""
+"""HTTP routes: thin wrappers that validate, authorise, and call the engine.
+
+Model endpoints (``/ask``, ``/ask/stream``, ``/search``) check their input first, then spend
+one unit of the client's rate budget (``ModelBudget``), then wait for one compute slot
+(``api.admission``): a full queue is a 503 at once, a client that went away never reaches the
+model, and a stream holds exactly one slot from its first model step to its last.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
-import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
+from api.admission import Slot
+from api.deps import EngineDep, GateDep, ModelBudget, ReadAccess, SettingsDep, WriteAccess
 from api.schemas import (
     AnswerOut,
+    ArticleIn,
     AskRequest,
     DocumentOut,
     DocumentPage,
@@ -21,23 +31,23 @@ from api.schemas import (
     IngestOut,
     SearchOut,
 )
-from api.security import check_read, check_write, client_host
 from api.uploads import articles_from_request
 from rag.articles import normalize_date
 from rag.conversation import Turn
 from rag.engine import Engine
 from rag.errors import InputError, RagError
 from rag.models import Filters
+from rag.settings import Settings
 
 router = APIRouter()
-T = TypeVar("T")
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (401, 403, 404, 413, 422, 429, 503)}
-
-
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
+SSE_EVENT = {"type": "object", "required": ["event", "data"],
+             "properties": {"event": {"enum": ["retrieval", "quote", "done", "error"]},
+                            "data": {"type": "string"}}}
+SSE: dict[int | str, dict[str, Any]] = {200: {
+    "description": "Server-Sent Events: retrieval, quote..., done (or error)",
+    "content": {"text/event-stream": {"schema": SSE_EVENT}}}}
 
 
 def _filters(f: FiltersIn | None) -> Filters:
@@ -48,106 +58,132 @@ def _filters(f: FiltersIn | None) -> Filters:
                    date_to=normalize_date(f.date_to, "filters.date_to"))
 
 
-def _guard_ask(request: Request, body: AskRequest) -> Engine:
-    settings = request.app.state.settings
-    check_read(request, settings)
-    request.app.state.limiter.check(client_host(request))
-    engine = _engine(request)
-    engine.check_question(body.question)
-    return engine
-
-
-async def _limited(request: Request, fn: Callable[[], T]) -> T:
-    """Run CPU-bound engine work in a worker thread, at most ``max_concurrent_asks`` at once.
-
-    More threads than cores only contend for the GIL and the cores: with 32 clients on the
-    seed index (bench/http_bench.py) 40 threads gave 27 req/s, p95 1.8 s; 2 gave 33 req/s,
-    p95 1.1 s."""
-    limiter = request.app.state.ask_limiter
-    return await anyio.to_thread.run_sync(fn, limiter=limiter)
+def _check_input(engine: Engine, settings: Settings, question: str,
+                 top_k: int | None) -> None:
+    """Refuse bad input before it waits for a compute slot."""
+    engine.check_question(question)
+    if top_k is not None and not 1 <= top_k <= settings.max_top_k:
+        raise InputError(f"top_k must be between 1 and {settings.max_top_k}")
 
 
 @router.post("/ask", response_model=AnswerOut, responses=ERRORS, tags=["answers"],
-             summary="Answer a question with quoted, cited sentences")
-async def ask(request: Request, body: AskRequest) -> dict[str, Any]:
-    engine = _guard_ask(request, body)
+             summary="Answer a question with quoted, cited sentences",
+             dependencies=[ReadAccess, ModelBudget])
+async def ask(request: Request, body: AskRequest, engine: EngineDep, gate: GateDep,
+              settings: SettingsDep) -> dict[str, Any]:
+    _check_input(engine, settings, body.question, body.top_k)
     history = [Turn(t.question, t.answer) for t in body.history]
     filters = _filters(body.filters)
-    answer = await _limited(request, lambda: engine.ask(body.question, body.top_k, filters,
-                                                         history))
+    slot = await gate.acquire(request)
+    try:
+        answer = await slot.run(lambda: engine.ask(body.question, body.top_k, filters, history))
+    finally:
+        slot.release()
     return answer.to_dict()
 
 
-@router.post("/ask/stream", responses=ERRORS, tags=["answers"],
-             summary="The same answer as Server-Sent Events: retrieval, quote..., done")
-async def ask_stream(request: Request, body: AskRequest) -> StreamingResponse:
-    engine = _guard_ask(request, body)
+@router.post("/ask/stream", responses={**ERRORS, **SSE}, tags=["answers"],
+             response_class=StreamingResponse,
+             summary="The same answer as Server-Sent Events: retrieval, quote..., done",
+             dependencies=[ReadAccess, ModelBudget])
+async def ask_stream(request: Request, body: AskRequest, engine: EngineDep, gate: GateDep,
+                     settings: SettingsDep) -> StreamingResponse:
+    _check_input(engine, settings, body.question, body.top_k)
     filters = _filters(body.filters)
     history = [Turn(t.question, t.answer) for t in body.history]
     steps = engine.ask_steps(body.question, body.top_k, filters, history)
-    # run up to the first event now, so bad input is still a plain 4xx
-    first = await _limited(request, lambda: next(steps, None))
-    return StreamingResponse(_sse(request, first, steps), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    slot = await gate.acquire(request)
+    try:  # run up to the first event now, so bad input is still a plain 4xx
+        first = await slot.run(lambda: next(steps, None))
+    except BaseException:
+        slot.release()
+        raise
+    return _SlotStream(slot, _sse(slot, first, steps), media_type="text/event-stream",
+                       headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _sse(request: Request, first: tuple[str, Any] | None,
+class _SlotStream(StreamingResponse):
+    """A stream that gives its compute slot back however it ends (done, cut, never started)."""
+
+    def __init__(self, slot: Slot, content: AsyncIterator[str], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
+
+
+async def _sse(slot: Slot, first: tuple[str, Any] | None,
                steps: Iterator[tuple[str, Any]]) -> AsyncIterator[str]:
+    """The events; the slot is released as soon as the last model step is done, before the
+    quotes are written, so a slow reader does not hold it."""
     def event(name: str, data: Any) -> str:
         return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
     try:
         if first is not None:
             yield event("retrieval", {"passages": [p.to_dict() for p in first[1]]})
-        while (step := await _limited(request, lambda: next(steps, None))) is not None:
-            name, payload = step
-            if name == "done":
-                for citation in payload.citations:
-                    yield event("quote", citation.to_dict())
-                yield event("done", payload.to_dict())
+        done = None
+        while (step := await slot.run(lambda: next(steps, None))) is not None:
+            if step[0] == "done":
+                done = step[1]
+        slot.release()
+        if done is not None:
+            for citation in done.citations:
+                yield event("quote", citation.to_dict())
+            yield event("done", done.to_dict())
     except RagError as exc:
         yield event("error", {"code": exc.code, "message": exc.message})
     except Exception:  # noqa: BLE001 - the stream has started; report, never a traceback
         yield event("error", {"code": "internal", "message": "internal error"})
+    finally:
+        slot.release()
 
 
-@router.get("/search", response_model=SearchOut, responses=ERRORS, tags=["answers"])
-async def search(request: Request, q: str = Query(..., description="the query"),
-           top_k: int | None = None, source: str | None = None, doc_id: str | None = None,
-           date_from: str | None = None, date_to: str | None = None) -> dict[str, Any]:
-    check_read(request, request.app.state.settings)
+@router.get("/search", response_model=SearchOut, responses=ERRORS, tags=["answers"],
+            dependencies=[ReadAccess, ModelBudget])
+async def search(request: Request, engine: EngineDep, gate: GateDep, settings: SettingsDep,
+                 q: str = Query(..., description="the query"),
+                 top_k: int | None = None, source: str | None = None,
+                 doc_id: str | None = None, date_from: str | None = None,
+                 date_to: str | None = None) -> dict[str, Any]:
+    _check_input(engine, settings, q, top_k)
     filters = _filters(FiltersIn(source=source, doc_id=doc_id, date_from=date_from,
                                  date_to=date_to))
-    engine = _engine(request)
-    passages = await _limited(request, lambda: engine.search(q, top_k, filters))
+    slot = await gate.acquire(request)
+    try:
+        passages = await slot.run(lambda: engine.search(q, top_k, filters))
+    finally:
+        slot.release()
     return {"query": q, "passages": [p.to_dict() for p in passages]}
 
 
 @router.post("/documents", response_model=IngestOut, responses=ERRORS, tags=["documents"],
              summary="Ingest articles: a JSON list, or multipart file upload (field 'files')",
-             openapi_extra={"requestBody": {"content": {
-                 "application/json": {"schema": {"type": "array", "items": {
-                     "$ref": "#/components/schemas/ArticleIn"}}},
+             dependencies=[WriteAccess],
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": {"type": "array", "minItems": 1,
+                                                 "items": ArticleIn.model_json_schema()}},
                  "multipart/form-data": {"schema": {"type": "object", "properties": {
                      "files": {"type": "array", "items": {"type": "string",
                                                           "format": "binary"}}}}}}}})
-async def add_documents(request: Request) -> dict[str, Any]:
-    check_write(request, request.app.state.settings)
+async def add_documents(request: Request, engine: EngineDep) -> dict[str, Any]:
     articles, skipped = await articles_from_request(request)
     if not articles:
         raise InputError("no usable articles: " + "; ".join(skipped[:5]) if skipped
                          else "no articles given")
-    from starlette.concurrency import run_in_threadpool
-
-    report = await run_in_threadpool(_engine(request).ingest, articles)
+    report = await run_in_threadpool(engine.ingest, articles)
     return {**report.to_dict(), "skipped": skipped}
 
 
-@router.get("/documents", response_model=DocumentPage, responses=ERRORS, tags=["documents"])
-def list_documents(request: Request, limit: int = Query(50, ge=1, le=500),
+@router.get("/documents", response_model=DocumentPage, responses=ERRORS, tags=["documents"],
+            dependencies=[ReadAccess])
+def list_documents(engine: EngineDep, limit: int = Query(50, ge=1, le=500),
                    cursor: str | None = None) -> dict[str, Any]:
-    check_read(request, request.app.state.settings)
-    docs = sorted(_engine(request).documents(), key=lambda d: d["doc_id"])
+    docs = sorted(engine.documents(), key=lambda d: d["doc_id"])
     after = _decode_cursor(cursor)
     docs_after = docs if after is None else [d for d in docs if d["doc_id"] > after]
     page = docs_after[:limit]
@@ -173,16 +209,15 @@ def _decode_cursor(cursor: str | None) -> str | None:
 
 
 @router.get("/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS,
-            tags=["documents"])
-def get_document(request: Request, doc_id: str) -> dict[str, Any]:
-    check_read(request, request.app.state.settings)
-    return _engine(request).document(doc_id)
+            tags=["documents"], dependencies=[ReadAccess])
+def get_document(engine: EngineDep, doc_id: str) -> dict[str, Any]:
+    return engine.document(doc_id)
 
 
-@router.delete("/documents/{doc_id:path}", responses=ERRORS, tags=["documents"])
-def delete_document(request: Request, doc_id: str) -> dict[str, Any]:
-    check_write(request, request.app.state.settings)
-    _engine(request).delete(doc_id)
+@router.delete("/documents/{doc_id:path}", responses=ERRORS, tags=["documents"],
+               dependencies=[WriteAccess])
+def delete_document(engine: EngineDep, doc_id: str) -> dict[str, Any]:
+    engine.delete(doc_id)
     return {"deleted": doc_id}
 
 
@@ -192,18 +227,19 @@ def health() -> dict[str, str]:
 
 
 @router.get("/ready", tags=["operations"], responses={503: {"model": ErrorOut}})
-def ready(request: Request) -> dict[str, Any]:
-    engine = _engine(request)
+def ready(engine: EngineDep) -> dict[str, Any]:
     stats = engine.stats()  # raises 503 when there is no usable index
     return {"status": "ready", "model": stats["model"], "counts": stats["counts"],
-            "generation": stats["generation"], "reranker": engine.reranker is not None}
+            "generation": stats.get("generation"), "reranker": engine.reranker is not None}
 
 
-@router.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
-def metrics(request: Request) -> PlainTextResponse:
+@router.get("/metrics", tags=["operations"], response_class=PlainTextResponse,
+            responses={401: {"model": ErrorOut}}, dependencies=[ReadAccess])
+def metrics(request: Request, engine: EngineDep, gate: GateDep) -> PlainTextResponse:
+    """Prometheus metrics; behind a key when reads are (RAG_REQUIRE_KEY_FOR_READS)."""
     try:
-        counts = _engine(request).stats()["counts"]
+        counts = engine.stats()["counts"]
     except RagError:
         counts = None
-    body = request.app.state.metrics.render(counts)
+    body = request.app.state.metrics.render(counts, gate.busy, gate.waiting)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")

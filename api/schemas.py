@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 ALBANESE = "What did Albanese say about Japan?"
 
 
+def _encodable(value: str) -> str:
+    """Text that UTF-8 can carry: JSON's ``\\ud800`` escapes decode to lone surrogates, which
+    no tokenizer, file or JSON reply can hold; refused here as bad input (422)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"text is not valid Unicode (a lone surrogate at character "
+                         f"{exc.start})") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+
+
 class FiltersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    source: str | None = None
-    doc_id: str | None = None
-    date_from: str | None = Field(None, examples=["2024-01-01"])
-    date_to: str | None = Field(None, examples=["2024-12-31"])
+    source: Text | None = None
+    doc_id: Text | None = None
+    date_from: Text | None = Field(None, examples=["2024-01-01"])
+    date_to: Text | None = Field(None, examples=["2024-12-31"])
 
 
 class TurnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(max_length=10_000)
-    answer: str = Field("", max_length=100_000)
+    question: Text = Field(max_length=10_000)
+    answer: Text = Field("", max_length=100_000)
 
 
 class AskRequest(BaseModel):
@@ -32,7 +46,7 @@ class AskRequest(BaseModel):
              "history": [{"question": ALBANESE, "answer": "..."}]},
         ]},
     )
-    question: str
+    question: Text
     top_k: int | None = None
     filters: FiltersIn | None = None
     history: list[TurnIn] = Field(default_factory=list, max_length=20)
@@ -90,12 +104,12 @@ class SearchOut(BaseModel):
 
 class ArticleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=200)
-    title: str | None = None
-    text: str = Field(min_length=1)
-    url: str | None = None
-    date: str | None = None
-    source: str | None = None
+    id: Text = Field(min_length=1, max_length=200)
+    title: Text | None = None
+    text: Text = Field(min_length=1)
+    url: Text | None = None
+    date: Text | None = None
+    source: Text | None = None
 
 
 class IngestOut(BaseModel):
@@ -145,4 +159,6 @@ class ErrorOut(BaseModel):
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+    """The JSON error object; a message quoting bad input never carries lone surrogates."""
+    safe = message.encode("utf-8", "replace").decode("utf-8")
+    return {"error": {"code": code, "message": safe}}

@@ -1,23 +1,61 @@
-"""API keys, loopback-only writes, per-client rate limits and request body limits."""
+"""Who the client is, API keys, loopback-only writes, and refusing contradictory settings.
+
+The client is the socket peer. ``X-Forwarded-For`` names the client only when the peer is one
+of ``RAG_TRUSTED_PROXIES`` (default: none), and then the right-most address in it that is not
+itself a trusted proxy is the client (the left part of the header is whatever the client sent,
+so it is never believed). ``rag serve`` turns uvicorn's own header handling off, so the peer is
+the real socket address.
+"""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-import threading
-import time
-from collections import OrderedDict
+from functools import lru_cache
 
 from fastapi import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.schemas import error_body
-from rag.errors import AuthError, ForbiddenError, RateLimitError
+from rag.errors import AuthError, ForbiddenError, InputError
 from rag.settings import Settings
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse settings that contradict each other, in one line (at start, not per request)."""
+    if settings.require_key_for_reads and not settings.api_keys:
+        raise InputError("RAG_REQUIRE_KEY_FOR_READS=true needs RAG_API_KEYS: with no keys "
+                         "nobody could read")
+    _networks(tuple(settings.trusted_proxies))
+
+
+@lru_cache(maxsize=16)
+def _networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
+    try:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+    except ValueError as exc:
+        raise InputError(f"bad setting RAG_TRUSTED_PROXIES: {exc}") from None
+
+
+def _trusted(host: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in net for net in networks)
 
 
 def client_host(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The client's address: the peer, or what a trusted proxy says in X-Forwarded-For."""
+    peer = request.client.host if request.client else ""
+    networks = _networks(tuple(request.app.state.settings.trusted_proxies))
+    if not networks or not _trusted(peer, networks):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _trusted(hop, networks):
+            return hop
+    return peer
 
 
 def is_loopback(host: str) -> bool:
@@ -52,7 +90,8 @@ def check_write(request: Request, settings: Settings) -> None:
 
 
 def check_read(request: Request, settings: Settings) -> None:
-    if settings.require_key_for_reads and settings.api_keys:
+    """Reads are open unless RAG_REQUIRE_KEY_FOR_READS (``check_settings`` ensures keys)."""
+    if settings.require_key_for_reads:
         _check_key(request, settings)
 
 
@@ -62,81 +101,3 @@ def _check_key(request: Request, settings: Settings) -> None:
         raise AuthError("missing API key: send 'Authorization: Bearer <key>'")
     if not _key_ok(token, settings.api_keys):
         raise AuthError("invalid API key")
-
-
-class RateLimiter:
-    """A token bucket per client: ``per_minute`` requests, refilled continuously."""
-
-    def __init__(self, per_minute: int, max_clients: int = 10_000) -> None:
-        self.per_minute = per_minute
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._max_clients = max_clients
-
-    def check(self, client: str) -> None:
-        if self.per_minute <= 0:
-            return
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.pop(client, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - last) * self.per_minute / 60.0)
-            if tokens < 1.0:
-                self._buckets[client] = (tokens, now)
-                raise RateLimitError(f"rate limit of {self.per_minute} requests per minute "
-                                     "exceeded; retry later")
-            self._buckets[client] = (tokens - 1.0, now)
-            while len(self._buckets) > self._max_clients:
-                self._buckets.popitem(last=False)
-
-
-class BodyLimitMiddleware:
-    """Refuse request bodies over the limit (413), by header or by counting streamed bytes."""
-
-    def __init__(self, app: ASGIApp, max_body: int, max_upload: int) -> None:
-        self.app = app
-        self.max_body = max_body
-        self.max_upload = max_upload
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        is_upload = headers.get(b"content-type", b"").startswith(b"multipart/")
-        limit = self.max_upload if is_upload else self.max_body
-        declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _too_large(send, limit)
-            return
-        seen = 0
-        too_large = False
-
-        async def limited() -> Message:
-            nonlocal seen, too_large
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    too_large = True
-                    raise _BodyTooLarge()
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _BodyTooLarge:
-            await _too_large(send, limit)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    import json
-
-    body = json.dumps(error_body("payload_too_large",
-                                 f"request body is larger than {limit} bytes")).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})

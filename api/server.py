@@ -8,6 +8,7 @@ import os
 import uvicorn
 
 from api.app import create_app
+from api.security import check_settings
 from rag.articles import load_paths
 from rag.engine import Engine
 from rag.settings import Settings, load_settings
@@ -31,13 +32,17 @@ def app_factory() -> object:
 
 
 def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
+    """Serve until stopped. uvicorn's own X-Forwarded-For handling is off (by default it
+    believes the header from loopback peers); ``api.security`` decides whom to believe."""
+    check_settings(settings)
     logging.getLogger().setLevel(logging.INFO)
     ensure_index(settings)
     print(f"serving on http://{host}:{port}/ (index: {settings.index_dir})", flush=True)
     if workers > 1:
         os.environ["RAG_INDEX_DIR"] = str(settings.index_dir)
         uvicorn.run("api.server:app_factory", factory=True, host=host, port=port,
-                    workers=workers, log_level="info")
+                    workers=workers, log_level="info", proxy_headers=False)
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                    proxy_headers=False)
     return 0

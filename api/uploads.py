@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+import unicodedata
+from dataclasses import astuple
 from pathlib import Path
 
 from fastapi import Request
@@ -16,17 +18,45 @@ from rag.errors import InputError, RagError
 from rag.models import Article
 
 MAX_ARTICLES_PER_REQUEST = 1000
+MAX_FILE_NAME_CHARS = 200  # the longest document id
+MAX_FILE_NAME_BYTES = 255  # NAME_MAX: a longer name cannot be written to a temporary file
 
 
 async def articles_from_request(request: Request) -> tuple[list[Article], list[str]]:
     """Articles in the request, and a reason for each file or record that was skipped."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        return await _from_files(request)
-    if content_type.split(";")[0].strip() in ("application/json", ""):
-        return _from_json(await request.body()), []
-    raise InputError(f"unsupported content type {content_type!r}: send application/json or "
-                     "multipart/form-data")
+        articles, skipped = await _from_files(request)
+    elif content_type.split(";")[0].strip() in ("application/json", ""):
+        articles, skipped = _from_json(await request.body()), []
+    else:
+        raise InputError(f"unsupported content type {content_type!r}: send application/json "
+                         "or multipart/form-data")
+    usable = []
+    for article in articles:
+        problem = _unencodable(article)
+        if problem:
+            skipped.append(f"{_shown(article.doc_id)}: {problem}")
+        else:
+            usable.append(article)
+    return usable, skipped
+
+
+def _unencodable(article: Article) -> str | None:
+    """Why an article's text cannot be stored (lone surrogates from JSON escapes), or None."""
+    for value in astuple(article):
+        for text in value if isinstance(value, tuple) else (value,):
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    return "text is not valid Unicode (a lone surrogate)"
+    return None
+
+
+def _shown(name: str) -> str:
+    """A name as it can be shown in a reply (unencodable characters replaced)."""
+    return name.encode("utf-8", "replace").decode("utf-8")[:MAX_FILE_NAME_CHARS]
 
 
 def _from_json(raw: bytes) -> list[Article]:
@@ -60,8 +90,9 @@ async def _from_files(request: Request) -> tuple[list[Article], list[str]]:
         raise InputError("no files in the upload (use the form field 'files')")
     for upload in uploads:
         name = Path(upload.filename or "upload.txt").name
-        if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-            skipped.append(f"{name}: unsupported file type")
+        problem = _bad_file_name(name)
+        if problem:
+            skipped.append(f"{_shown(name)}: {problem}")
             continue
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / name
@@ -73,3 +104,15 @@ async def _from_files(request: Request) -> tuple[list[Article], list[str]]:
                 warnings.append(f"{name}: {exc.message}")
             skipped.extend(w.replace(str(path), name) for w in warnings)
     return articles, skipped
+
+
+def _bad_file_name(name: str) -> str | None:
+    """Why an uploaded file's name cannot be a document id, or None."""
+    if (len(name) > MAX_FILE_NAME_CHARS
+            or len(name.encode("utf-8", "replace")) > MAX_FILE_NAME_BYTES):
+        return f"file name longer than {MAX_FILE_NAME_CHARS} characters"
+    if name in ("", ".", "..") or any(unicodedata.category(c) in ("Cc", "Cs") for c in name):
+        return "file name is empty or has control characters"
+    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+        return "unsupported file type"
+    return None

@@ -73,6 +73,20 @@ class RateLimitError(RagError):
 
     code = "rate_limited"
 
+    def __init__(self, message: str, *, retry_after: float = 60.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds until the client may try again
+
+
+class OverloadedError(RagError):
+    """The server is at capacity (its queue for the models is full); try again shortly."""
+
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after: float = 2.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
 
 class PayloadTooLargeError(InputError):
     """A request body, upload or question is larger than the configured limit."""

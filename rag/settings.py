@@ -44,13 +44,21 @@ class Settings(BaseSettings):
     max_question_chars: int = 1000
     max_body_bytes: int = 1_000_000
     max_upload_bytes: int = 5_000_000
-    rate_limit_per_minute: int = 120  # per client on /ask; 0 disables
+    rate_limit_per_minute: int = 120  # per client on /ask, /ask/stream, /search; 0 disables
+    # the shared per-host counter file; None: ratelimit.sqlite in the index folder
+    rate_limit_db: Path | None = None
+    # peers (IPs or CIDR networks) whose X-Forwarded-For names the client; empty: none
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_concurrent_asks: int = Field(default=2, ge=1, le=64)  # questions computed at once
+    # requests waiting for a compute slot per worker; beyond that a 503 at once
+    # (32 waiting at ~0.2 s per question on 2 slots is ~3 s of wait at most)
+    max_queued_asks: int = Field(default=32, ge=0, le=10_000)
+    request_deadline_s: float = Field(default=20.0, gt=0)  # longest wait for a compute slot
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     require_key_for_reads: bool = False
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _csv(cls, value: object) -> list[str]:
         return _split_csv(value)

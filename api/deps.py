@@ -1,0 +1,59 @@
+"""FastAPI dependencies shared by the routers: the engine, access checks, the rate limit.
+
+Routes declare what they need in their signature (``engine: EngineDep``,
+``dependencies=[ReadAccess, ModelBudget]``) instead of calling checks by hand, so a new router
+(feedback, URL ingestion, ...) gets the same policy by naming the same dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.admission import ComputeGate
+from api.security import check_read, check_write, client_host
+from rag.engine import Engine
+from rag.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_gate(request: Request) -> ComputeGate:
+    gate: ComputeGate = request.app.state.gate
+    return gate
+
+
+def require_read(request: Request) -> None:
+    """Reads need a key only when RAG_REQUIRE_KEY_FOR_READS is set (401 otherwise)."""
+    check_read(request, get_settings(request))
+
+
+def require_write(request: Request) -> None:
+    """Writes need a key, or come from loopback when no keys are set (401/403)."""
+    check_write(request, get_settings(request))
+
+
+def spend_budget(request: Request) -> None:
+    """One request from this client's per-minute budget for model work (429 when spent).
+
+    A plain ``def``: FastAPI runs it in a worker thread, so the shared counter file never
+    blocks the event loop."""
+    request.app.state.limiter.check(client_host(request))
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+GateDep = Annotated[ComputeGate, Depends(get_gate)]
+ReadAccess = Depends(require_read)
+WriteAccess = Depends(require_write)
+# every endpoint that runs a model: read access first, then the client's budget
+ModelBudget = Depends(spend_budget)
