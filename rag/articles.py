@@ -1,4 +1,17 @@
-"""Loading articles from files: .txt, .md, .html, .json and .jsonl."""
+"""Loading articles from files: .txt, .md, .html, .json and .jsonl.
+
+Where the metadata comes from, first found wins:
+
+- ``.txt``/``.md``: YAML front matter (``rag.frontmatter``; the stored text is the body after
+  it), then the top of the text (``rag.newsparts.header``): the headline line, a byline, a
+  "Published:" line, a dateline's agency and dated year;
+- ``.html``: the page's metadata and main text through trafilatura (``rag.html``);
+- ``.json``/``.jsonl``: the record's fields.
+
+The title falls back to the first line when it is short, else to the text's first 150
+characters. The text is stored unchanged apart from front matter; headlines, bylines and
+captions stay in it (searchable) and ``rag.newsparts.quotable`` keeps them out of answers.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +19,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -31,9 +44,16 @@ class LoadResult:
 
 
 def load_paths(paths: Iterable[Path]) -> LoadResult:
-    """Read every supported file under ``paths`` (files or folders, recursively)."""
+    """Read every supported file under ``paths`` (files or folders, recursively).
+
+    Files of other types inside folders are skipped with one warning per file type.
+    """
     result = LoadResult()
-    files = list(_expand(paths))
+    others: dict[str, list[Path]] = {}
+    files = list(_expand(paths, others))
+    for suffix, skipped in sorted(others.items()):
+        result.warnings.append(f"{len(skipped)} {suffix or '(no suffix)'} file(s) such as "
+                               f"{skipped[0]}: unsupported file type")
     if not files:
         raise InputError("no supported files found (expected .txt, .md, .html, .json, .jsonl)")
     for path in files:
@@ -44,17 +64,17 @@ def load_paths(paths: Iterable[Path]) -> LoadResult:
     return result
 
 
-def _expand(paths: Iterable[Path]) -> Iterator[Path]:
+def _expand(paths: Iterable[Path], others: dict[str, list[Path]]) -> Iterator[Path]:
     for path in paths:
         if not path.exists():
             raise NotFoundError(f"no such file or folder: {path}")
         if path.is_dir():
-            yield from sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            found = sorted(p for p in path.rglob("*") if p.is_file()
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            for p in found:
+                if p.suffix.lower() not in SUPPORTED_SUFFIXES:
+                    others.setdefault(p.suffix.lower(), []).append(p)
+            yield from (p for p in found if p.suffix.lower() in SUPPORTED_SUFFIXES)
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:
             yield path
         else:
@@ -70,11 +90,48 @@ def load_file(path: Path, warnings: list[str]) -> list[Article]:
     if suffix == ".json":
         return _load_json(raw, str(path))
     if suffix in (".html", ".htm"):
-        from rag.html import extract_html
+        return [html_article(path.name, raw)]
+    return [news_article(path.name, raw)]
 
-        title, text = extract_html(raw)
-        return [text_article(path.name, text, title=title)]
-    return [text_article(path.name, raw)]
+
+def news_article(doc_id: str, raw: str, **given: Any) -> Article:
+    """A ``.txt``/``.md`` article: front matter, then the headline, byline and dateline.
+
+    ``given`` (``title``, ``date``, ``source``, ``url``, ``author``) fills what the text does not
+    say (a feed item's fields, say); the text's own front matter wins over it.
+    """
+    from rag.frontmatter import split_front_matter
+    from rag.newsparts import header
+
+    front, body = split_front_matter(raw)
+    top = header(body)
+    fields: dict[str, Any] = {k: v for k, v in given.items() if v}
+    for source in (top, front):
+        if source is not None:
+            fields.update({k: v for k, v in vars(source).items()
+                           if v and k in ("title", "date", "source", "url", "author", "tags")})
+    title = fields.pop("title", None) or top.headline
+    base = text_article(doc_id, body, title=title)
+    return replace(base, **fields)
+
+
+def html_article(doc_id: str, html: str, *, url: str | None = None, **given: Any) -> Article:
+    """An article from a web page: main text and metadata through trafilatura.
+
+    ``given`` fills what the page does not say (a feed item's title, date and feed name).
+    """
+    from rag.html import extract_page
+    from rag.newsparts import header
+
+    page = extract_page(html, url)
+    fields = {k: v for k, v in given.items() if v}
+    fields.update({k: v for k, v in (("date", page.date), ("author", page.author),
+                                     ("source", page.sitename), ("url", page.url or url)) if v})
+    title = page.title or fields.pop("title", None) or header(page.text).headline
+    fields.pop("title", None)
+    if fields.get("date"):
+        fields["date"] = normalize_date(fields["date"], "page")
+    return replace(text_article(doc_id, page.text, title=title), **fields)
 
 
 def _read_text(data: bytes, name: str) -> str:
@@ -92,9 +149,12 @@ def text_article(doc_id: str, text: str, *, title: str | None = None) -> Article
     if not text.strip():
         raise InputError("the article has no text")
     if title is None:
-        first = text.strip().split("\n", 1)[0].strip()
-        title = first if len(first) <= MAX_TITLE_CHARS else _shorten(text)
-    return Article(doc_id=_check_id(doc_id), title=title, text=text)
+        from rag.newsparts import header
+
+        first = text.strip().split("\n", 1)[0].strip().lstrip("#").strip()
+        title = header(text).headline or (
+            first if len(first) <= MAX_TITLE_CHARS else _shorten(text))
+    return Article(doc_id=_check_id(doc_id), title=" ".join(title.split()), text=text)
 
 
 def _shorten(text: str) -> str:

@@ -53,8 +53,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="index folder (default: $RAG_INDEX_DIR or ./index)")
         return sp
 
-    sp = cmd("ingest", "add files or folders of articles to the index")
-    sp.add_argument("paths", nargs="+", type=Path)
+    sp = cmd("ingest", "add files, folders, web pages or RSS/Atom feeds to the index")
+    sp.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     sp.add_argument("--rebuild", action="store_true", help="start a fresh index from these paths")
     sp = cmd("ask", "answer a question with quoted, cited sentences")
     sp.add_argument("question", nargs="?")
@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     cmd("documents", "list the articles in the index").add_argument("--json", action="store_true")
     cmd("delete", "remove an article from the index").add_argument("doc_id")
     cmd("stats", "show the index manifest and counts")
+    sp = cmd("watch", "poll RSS/Atom feeds and ingest new or changed items")
+    sp.add_argument("feeds", nargs="+", metavar="FEED_URL")
+    sp.add_argument("--every", type=_interval, help="30s, 10m, 1h (default $RAG_FEED_INTERVAL)")
+    sp.add_argument("--polls", type=int, help="stop after this many polls (default: never)")
     sp = cmd("serve", "run the HTTP API and chat widget")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, default=8000)
@@ -107,10 +111,29 @@ def _filters(args: argparse.Namespace) -> Filters:
                    date_to=normalize_date(args.date_to, "--date-to"))
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
-    from rag.articles import load_paths
+def _interval(value: str) -> float:
+    from rag.watch import parse_interval
 
-    loaded = load_paths(args.paths)
+    try:
+        return parse_interval(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from rag.watch import Watcher
+
+    settings, engine = _settings(args), _engine(args)
+    logging.getLogger("rag.watch").setLevel(logging.INFO)
+    Watcher(args.feeds, settings, engine.ingest).run(args.every or settings.feed_interval,
+                                                     polls=args.polls)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rag.remote import load_sources
+
+    loaded = load_sources(args.paths, _settings(args))
     for warning in loaded.warnings:
         print(f"warning: skipped {warning}", file=sys.stderr)
     if not loaded.articles:
@@ -221,7 +244,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ingest": cmd_ingest, "ask": cmd_ask, "search": cmd_search, "documents": cmd_documents,
-    "delete": cmd_delete, "stats": cmd_stats, "serve": cmd_serve,
+    "delete": cmd_delete, "stats": cmd_stats, "serve": cmd_serve, "watch": cmd_watch,
 }
 
 

@@ -17,13 +17,16 @@ class Article:
     url: str | None = None
     date: str | None = None
     source: str | None = None
+    author: str | None = None
+    tags: tuple[str, ...] = ()
 
     @property
     def content_hash(self) -> str:
-        payload = "\x1f".join(
-            [self.title, self.text, self.url or "", self.date or "", self.source or ""]
-        )
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        """Changes when any field does; articles without author and tags hash as before."""
+        parts = [self.title, self.text, self.url or "", self.date or "", self.source or ""]
+        if self.author or self.tags:
+            parts += [self.author or "", "\x1e".join(self.tags)]
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)

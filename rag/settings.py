@@ -58,6 +58,27 @@ class Settings(BaseSettings):
     require_key_for_reads: bool = False
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # fetching pages and feeds (rag.fetching, rag.feeds, rag.watch)
+    feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)  # polled by the server
+    feed_interval: float = Field(default=600.0, ge=1.0)  # seconds between polls, or "10m"
+    fetch_allow_private: bool = False  # let fetches reach loopback/private/link-local addresses
+    fetch_timeout_s: float = Field(default=10.0, gt=0, le=120)  # connect, and between bytes
+    fetch_max_bytes: int = Field(default=10_000_000, ge=1_000)  # per response; pages are ~100 kB
+    fetch_retries: int = Field(default=2, ge=0, le=5)  # after timeouts, 429 and 5xx, with backoff
+    feed_max_items: int = Field(default=100, ge=1, le=1000)  # newest items read per feed poll
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _feed_list(cls, value: object) -> list[str]:
+        return _split_csv(value)
+
+    @field_validator("feed_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        from rag.watch import parse_interval
+
+        return parse_interval(value) if isinstance(value, str) else value
+
     @field_validator("api_keys", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _csv(cls, value: object) -> list[str]:

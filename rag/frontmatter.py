@@ -1,0 +1,101 @@
+"""YAML front matter at the top of a Markdown or text article.
+
+A file may open with a ``---`` line, YAML, and a closing ``---`` (or ``...``) line. The keys
+read are ``title``, ``date``, ``source``, ``url``, ``author`` and ``tags``; others are ignored.
+The block is metadata, not article text: the stored text is the body after it, so offsets and
+quotes never point into the YAML. A block that is not valid YAML, or a field of the wrong type
+or a date that is not a date, is an ``InputError`` naming the field (the file is then skipped
+with that one-line reason; the rest of a batch is still ingested).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import yaml
+
+from rag.errors import InputError
+
+_BLOCK = re.compile(r"\A\ufeff?---[ \t]*\n(?P<yaml>.*?)\n?(?:---|\.\.\.)[ \t]*(?:\n|\Z)",
+                    re.DOTALL)
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    """The fields an article can take from its front matter (``None``/empty when absent)."""
+
+    title: str | None = None
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    author: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+def split_front_matter(text: str) -> tuple[FrontMatter | None, str]:
+    """``(front matter, body)``; ``(None, text)`` when the text does not open with a block."""
+    match = _BLOCK.match(text)
+    if match is None:
+        return None, text
+    try:
+        data = yaml.safe_load(match["yaml"]) if match["yaml"].strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 2})" if mark is not None else ""
+        raise InputError(f"front matter is not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise InputError("front matter must be a YAML mapping of fields")
+    body = text[match.end():].lstrip("\n")
+    return _fields(data), body
+
+
+def _fields(data: dict[Any, Any]) -> FrontMatter:
+    return FrontMatter(
+        title=_text(data, "title"),
+        date=_date(data.get("date")),
+        source=_text(data, "source"),
+        url=_text(data, "url"),
+        author=_author(data.get("author")),
+        tags=_tags(data.get("tags")),
+    )
+
+
+def _text(data: dict[Any, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool | list | dict):
+        raise InputError(f"front matter '{key}' must be text")
+    return " ".join(str(value).split())
+
+
+def _date(value: Any) -> str | None:
+    """YAML reads ``2024-03-22`` as a date and ``2024-03-22T10:00:00Z`` as a datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    from rag.articles import normalize_date
+
+    return normalize_date(str(value).strip(), "front matter")
+
+
+def _author(value: Any) -> str | None:
+    if isinstance(value, list):
+        names = [" ".join(str(v).split()) for v in value if str(v).strip()]
+        return ", ".join(names) or None
+    return _text({"author": value}, "author")
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise InputError("front matter 'tags' must be a list or comma-separated text")
+    return tuple(t for t in (" ".join(str(i).split()) for i in items) if t)
