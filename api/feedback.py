@@ -20,16 +20,26 @@ from rag.feedback import MAX_COMMENT_CHARS, MAX_TEXT_CHARS, FeedbackStore, feedb
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 413, 422, 429)}
+    code: {"model": ErrorOut} for code in (400, 401, 413, 422, 429)
+}
 MAX_LIST = 500  # one page of verdicts; the CLI reads the file directly for more
 
 
 class FeedbackIn(BaseModel):
     """A reader's verdict on one answer."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"question": "What did Albanese say about Japan?", "rating": "up",
-         "answer": "… Japan is a \"natural candidate\" … [1]"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": "What did Albanese say about Japan?",
+                    "rating": "up",
+                    "answer": '… Japan is a "natural candidate" … [1]',
+                }
+            ]
+        },
+    )
     question: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     rating: Literal["up", "down"]
     answer: str = Field(default="", max_length=MAX_TEXT_CHARS)
@@ -53,21 +63,35 @@ def _store(request: Request) -> FeedbackStore:
     return store
 
 
-@router.post("/feedback", status_code=201, response_model=FeedbackOut, responses=ERRORS,
-             tags=["answers"], summary="Rate an answer: thumbs up or down",
-             dependencies=[ReadAccess, ModelBudget])
+@router.post(
+    "/feedback",
+    status_code=201,
+    response_model=FeedbackOut,
+    responses=ERRORS,
+    tags=["answers"],
+    summary="Rate an answer: thumbs up or down",
+    dependencies=[ReadAccess, ModelBudget],
+)
 async def post_feedback(request: Request, body: FeedbackIn) -> dict[str, Any]:
     store = _store(request)
-    saved = await run_in_threadpool(store.add, body.rating, body.question, body.answer,
-                                    body.comment)
+    saved = await run_in_threadpool(
+        store.add, body.rating, body.question, body.answer, body.comment
+    )
     request.app.state.metrics.feedback.labels(saved.rating).inc()
     return saved.to_dict()
 
 
-@router.get("/feedback", response_model=list[FeedbackOut], responses=ERRORS,
-            tags=["answers"], summary="The latest verdicts, newest first",
-            dependencies=[WriteAccess])
-def list_feedback(request: Request,
-                  limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 50,
-                  rating: Literal["up", "down"] | None = None) -> list[dict[str, Any]]:
+@router.get(
+    "/feedback",
+    response_model=list[FeedbackOut],
+    responses=ERRORS,
+    tags=["answers"],
+    summary="The latest verdicts, newest first",
+    dependencies=[WriteAccess],
+)
+def list_feedback(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 50,
+    rating: Literal["up", "down"] | None = None,
+) -> list[dict[str, Any]]:
     return [f.to_dict() for f in _store(request).recent(limit, rating)]

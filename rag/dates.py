@@ -40,9 +40,13 @@ def explain_date(value: str) -> str:
         return f"the month {month_s} in {value!r} is not between 01 and 12"
     last = calendar.monthrange(year, month)[1]
     if not 1 <= day <= last:
-        return (f"the day {day_s} in {value!r} is not in {calendar.month_name[month]} {year} "
-                f"(01 to {last:02d})")
+        return (
+            f"the day {day_s} in {value!r} is not in {calendar.month_name[month]} {year} "
+            f"(01 to {last:02d})"
+        )
     if len(month_s) != 2 or len(day_s) != 2:
         return f"the month and the day in {value!r} need two digits each, e.g. {EXAMPLE}"
-    return (f"the time part {rest!r} of {value!r} is not ISO 8601; use e.g. "
-            f"{EXAMPLE}T10:00:00Z, or the date alone")
+    return (
+        f"the time part {rest!r} of {value!r} is not ISO 8601; use e.g. "
+        f"{EXAMPLE}T10:00:00Z, or the date alone"
+    )

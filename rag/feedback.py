@@ -81,7 +81,9 @@ class FeedbackStore:
         with self._connect() as conn:
             cur = conn.execute(
                 "INSERT INTO feedback (created_at, rating, question, answer, comment) "
-                "VALUES (?, ?, ?, ?, ?)", (now, rating, question, answer, comment))
+                "VALUES (?, ?, ?, ?, ?)",
+                (now, rating, question, answer, comment),
+            )
             row_id = int(cur.lastrowid or 0)
         return Feedback(row_id, now, rating, question, answer, comment)
 
@@ -95,7 +97,9 @@ class FeedbackStore:
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT id, created_at, rating, question, answer, comment FROM feedback "
-                f"{where} ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+                f"{where} ORDER BY id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
         return [Feedback(*row) for row in rows]
 
     def counts(self) -> dict[str, int]:

@@ -30,14 +30,32 @@ def test_ndcg_of_the_ideal_ranking_is_one() -> None:
 
 
 def _run(threshold: float = 0.4) -> dict:
-    curve = [{"threshold": t, "answer_rate": 1 - t, "accuracy": 0.8 + t / 10,
-              "false_answer_rate": (1 - t) / 4} for t in (0.0, 0.2, 0.4, 0.6, 0.8)]
-    return {"retrieval": {"recall@1": 0.5, "recall@5": 0.9, "recall@20": 0.95,
-                          "mrr@10": 0.6, "ndcg@10": 0.7},
-            "answers": {"sentence_accuracy@1": 0.8, "mean_answer_words": 31.0},
-            "abstention": {"threshold": threshold, "answer_rate_in_corpus": 0.6,
-                           "false_answer_rate_out_of_corpus": 0.1, "curve": curve},
-            "latency_ms": {"p50": 41.0, "p95": 90.0}}
+    curve = [
+        {
+            "threshold": t,
+            "answer_rate": 1 - t,
+            "accuracy": 0.8 + t / 10,
+            "false_answer_rate": (1 - t) / 4,
+        }
+        for t in (0.0, 0.2, 0.4, 0.6, 0.8)
+    ]
+    return {
+        "retrieval": {
+            "recall@1": 0.5,
+            "recall@5": 0.9,
+            "recall@20": 0.95,
+            "mrr@10": 0.6,
+            "ndcg@10": 0.7,
+        },
+        "answers": {"sentence_accuracy@1": 0.8, "mean_answer_words": 31.0},
+        "abstention": {
+            "threshold": threshold,
+            "answer_rate_in_corpus": 0.6,
+            "false_answer_rate_out_of_corpus": 0.1,
+            "curve": curve,
+        },
+        "latency_ms": {"p50": 41.0, "p95": 90.0},
+    }
 
 
 def test_table_names_the_units_of_latency_and_answer_length() -> None:
@@ -49,8 +67,12 @@ def test_table_names_the_units_of_latency_and_answer_length() -> None:
 
 def test_report_records_the_command_and_marks_the_threshold(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    report = {"dataset": "d.json", "command": "rag eval d.json --sample 10",
-              "runs": {"ours": _run()}, "notes": []}
+    report = {
+        "dataset": "d.json",
+        "command": "rag eval d.json --sample 10",
+        "runs": {"ours": _run()},
+        "notes": [],
+    }
     write_reports(tmp_path, report, None)
     md = (tmp_path / "report.md").read_text()
     assert "Command: `rag eval d.json --sample 10`" in md

@@ -25,17 +25,20 @@ def client(hash_seed_engine: Engine) -> Iterator[TestClient]:
         yield c
 
 
-def test_a_verdict_is_stored_listed_and_counted(client: TestClient,
-                                                hash_seed_engine: Engine) -> None:
+def test_a_verdict_is_stored_listed_and_counted(
+    client: TestClient, hash_seed_engine: Engine
+) -> None:
     answer = client.post("/ask", json={"question": ALBANESE}).json()["answer"]
-    posted = client.post("/feedback", json={"question": ALBANESE, "answer": answer,
-                                            "rating": "up"})
+    posted = client.post("/feedback", json={"question": ALBANESE, "answer": answer, "rating": "up"})
     assert posted.status_code == 201, posted.text
-    client.post("/feedback", json={"question": "Who won?", "rating": "down",
-                                   "comment": "nothing about it"})
+    client.post(
+        "/feedback", json={"question": "Who won?", "rating": "down", "comment": "nothing about it"}
+    )
     listed = client.get("/feedback").json()
     assert [(f["rating"], f["question"]) for f in listed] == [
-        ("down", "Who won?"), ("up", ALBANESE)]
+        ("down", "Who won?"),
+        ("up", ALBANESE),
+    ]
     assert listed[1]["answer"] == answer and listed[0]["comment"] == "nothing about it"
     assert [f["rating"] for f in client.get("/feedback?rating=up").json()] == ["up"]
     metrics = client.get("/metrics").text
@@ -45,13 +48,16 @@ def test_a_verdict_is_stored_listed_and_counted(client: TestClient,
     assert FeedbackStore(feedback_file(hash_seed_engine.settings)).counts() == {"up": 1, "down": 1}
 
 
-@pytest.mark.parametrize("body", [
-    {"question": ALBANESE, "rating": "sideways"},
-    {"question": "", "rating": "up"},
-    {"rating": "up"},
-    {"question": ALBANESE, "rating": "up", "answer": "x" * 20_001},
-    {"question": ALBANESE, "rating": "up", "extra": 1},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"question": ALBANESE, "rating": "sideways"},
+        {"question": "", "rating": "up"},
+        {"rating": "up"},
+        {"question": ALBANESE, "rating": "up", "answer": "x" * 20_001},
+        {"question": ALBANESE, "rating": "up", "extra": 1},
+    ],
+)
 def test_bad_verdicts_are_a_clear_4xx(client: TestClient, body: dict[str, object]) -> None:
     response = client.post("/feedback", json=body)
     assert 400 <= response.status_code < 500
@@ -78,8 +84,9 @@ def test_feedback_lives_beside_the_index_not_inside_it(tmp_path: Path) -> None:
     assert path.parent == tmp_path and "idx" in path.name
 
 
-def test_rag_feedback_lists_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rag_feedback_lists_verdicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     index = tmp_path / "index"
     store = FeedbackStore(feedback_file(Settings(index_dir=index)))
     store.add("up", ALBANESE, "… natural candidate … [1]")

@@ -1,8 +1,14 @@
 /*
  * News QA chat widget. Embed with one tag:
  *   <script src="http://HOST/widget.js" data-api="http://HOST" data-title="Ask the archive" defer></script>
- * Renders inside a Shadow DOM; adds only `window.NewsQAWidget` to the page.
- * Every piece of article or answer text is inserted as text, never as HTML.
+ * Options (all optional): data-api, data-title, data-theme (light|dark|auto), data-accent,
+ * data-position (bottom-right|bottom-left|top-right|top-left), data-placeholder,
+ * data-suggestions ("question one|question two"), data-open (true|false).
+ * A host page may set --newsqa-accent, --newsqa-bg, --newsqa-fg, --newsqa-muted,
+ * --newsqa-font and --newsqa-radius on <news-qa-widget> or any ancestor.
+ * Renders inside a Shadow DOM; adds only `window.NewsQAWidget` to the page. The stylesheet
+ * comes from the script's own origin. Every piece of article or answer text is inserted as
+ * text, never as HTML.
  */
 (function () {
   "use strict";
@@ -11,6 +17,11 @@
   var script = document.currentScript;
   var STORAGE_KEY = "newsqa-widget-conversation";
   var MAX_HISTORY = 6;
+  var POSITIONS = ["bottom-right", "bottom-left", "top-right", "top-left"];
+  var SENTENCE_END = /[.!?]["'\u201d\u2019)\]]*\s+/g;
+  var EXCERPT_CONTEXT = 300;  // characters of context around a highlighted quote
+  var CARD_CHARS = 220;       // characters of a passage shown on a source card
+  var uid = 0;
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -20,6 +31,7 @@
       else node.setAttribute(key, attrs[key]);
     });
     (children || []).forEach(function (child) {
+      if (child === null || child === undefined) return;
       node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
     });
     return node;
@@ -34,13 +46,92 @@
     }
   }
 
+  function originOf(url) {
+    try { return new URL(url, window.location.href).origin; } catch (e) { return ""; }
+  }
+
+  /* Where an excerpt may start at or after `pos`: the next sentence start before `stop`,
+     else the next word start; `pos` itself when it already follows whitespace. */
+  function startBoundary(text, pos, stop) {
+    if (pos <= 0 || /\s/.test(text.charAt(pos - 1))) return Math.max(0, pos);
+    SENTENCE_END.lastIndex = pos;
+    var m = SENTENCE_END.exec(text);
+    if (m && m.index + m[0].length <= stop) return m.index + m[0].length;
+    var space = text.slice(pos, stop).search(/\s/);
+    return space < 0 ? pos : pos + space + 1;
+  }
+
+  /* Where an excerpt may end at or before `pos` (and after `from`): the last sentence end,
+     else the last word end; `pos` when it is the end of the text or before whitespace. */
+  function endBoundary(text, pos, from) {
+    if (pos >= text.length || /\s/.test(text.charAt(pos))) return Math.min(pos, text.length);
+    var part = text.slice(from, pos), best = -1, m;
+    SENTENCE_END.lastIndex = 0;
+    while ((m = SENTENCE_END.exec(part)) !== null) best = m.index + m[0].length;
+    if (best > 0) return from + best;
+    var space = part.search(/\s\S*$/);
+    return space < 0 ? pos : from + space;
+  }
+
+  /* A thumb icon drawn as SVG (no emoji font needed); thumbs down is the same, turned over. */
+  function thumb() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M2 21h4V9H2v12zm20-11a2 2 0 0 0-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1" +
+                      "L13.2 1 6.6 7.6C6.2 8 6 8.5 6 9v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2" +
+                      "l3-7.1c.1-.2.2-.5.2-.7v-2z");
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function clip(text, limit) {
+    if (text.length <= limit) return text;
+    var cut = endBoundary(text, limit, 0);
+    return text.slice(0, cut > 0 ? cut : limit).replace(/\s+$/, "") + "\u2026";
+  }
+
+  function parseColor(value) {
+    var m = /rgba?\(([\d.]+)[, ]+([\d.]+)[, ]+([\d.]+)(?:[,/ ]+([\d.]+))?/.exec(value || "");
+    if (!m || (m[4] !== undefined && parseFloat(m[4]) === 0)) return null;
+    return [parseFloat(m[1]), parseFloat(m[2]), parseFloat(m[3])];
+  }
+
+  function luminance(rgb) {
+    return (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255;
+  }
+
+  /* "auto": the page's own background decides (a light page gets a light widget even when
+     the OS is dark); a page with no background follows its color-scheme, then the OS. */
+  function pageIsDark() {
+    var bg = parseColor(getComputedStyle(document.body || document.documentElement)
+      .backgroundColor) || parseColor(getComputedStyle(document.documentElement).backgroundColor);
+    if (bg) return luminance(bg) < 0.45;
+    var scheme = getComputedStyle(document.documentElement).colorScheme || "";
+    if (scheme.indexOf("dark") < 0) return false;
+    return scheme.indexOf("light") < 0 ||
+      window.matchMedia("(prefers-color-scheme: dark)").matches;
+  }
+
   function Widget(options) {
     this.api = (options.api || "").replace(/\/+$/, "");
-    this.title = options.title || "Ask the archive";
+    this.title = options.title || "Ask the news archive";
+    this.theme = options.theme === "light" || options.theme === "dark" ? options.theme : "auto";
+    this.accent = options.accent || "";
+    this.position = POSITIONS.indexOf(options.position) >= 0 ? options.position : "bottom-right";
+    this.placeholder = options.placeholder || "Ask a question\u2026";
+    this.suggestions = (options.suggestions || []).filter(function (s) { return s; });
+    this.cssHref = options.cssHref || this.api + "/widget.css";
     this.turns = this.load();
     this.busy = false;
+    this.controller = null;
+    this.docs = {};
     this.build(options.container || document.body);
+    this.applyTheme();
     this.renderAll();
+    if (options.open) this.toggle(true, false);
   }
 
   Widget.prototype.load = function () {
@@ -59,11 +150,13 @@
   };
 
   Widget.prototype.build = function (container) {
-    var host = el("div", { "class": "newsqa-host" });
+    var self = this;
+    var host = el("news-qa-widget", { "class": "newsqa-host" });
+    if (this.accent) host.style.setProperty("--newsqa-accent", this.accent);
     container.appendChild(host);
     var root = host.attachShadow({ mode: "open" });
-    root.appendChild(el("link", { rel: "stylesheet", href: this.api + "/widget.css" }));
-    var self = this;
+    root.appendChild(el("link", { rel: "stylesheet", href: this.cssHref }));
+    this.frame = el("div", { "class": "root pos-" + this.position });
     this.launcher = el("button", {
       "class": "launcher", type: "button", "aria-expanded": "false",
       "aria-controls": "newsqa-panel", text: this.title,
@@ -71,135 +164,355 @@
     this.launcher.addEventListener("click", function () { self.toggle(); });
     this.log = el("div", { "class": "log", role: "log", "aria-live": "polite",
                            "aria-relevant": "additions", "aria-label": "Conversation" });
-    this.status = el("p", { "class": "status", role: "status", "aria-live": "assertive" });
-    this.input = el("input", { type: "text", id: "newsqa-input", maxlength: "1000",
-                               autocomplete: "off", placeholder: "Ask a question\u2026" });
-    var label = el("label", { "for": "newsqa-input", "class": "visually-hidden",
-                              text: "Your question" });
-    this.send = el("button", { type: "submit", "class": "send", text: "Send" });
-    var form = el("form", { "class": "composer" }, [label, this.input, this.send]);
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      self.ask(self.input.value);
+    this.empty = this.buildEmpty();
+    this.status = el("p", { "class": "status", role: "status", "aria-live": "polite" });
+    this.panel = el("section", { "class": "panel", id: "newsqa-panel", role: "dialog",
+                                 "aria-label": this.title, hidden: "" }, [
+      this.buildHeader(), this.empty, this.log, this.status, this.buildComposer(),
+    ]);
+    this.panel.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") self.toggle(false);
     });
+    this.frame.appendChild(this.launcher);
+    this.frame.appendChild(this.panel);
+    root.appendChild(this.frame);
+    this.root = root;
+    this.host = host;
+    this.frame.style.visibility = "hidden";  // no flash of an unstyled launcher
+    var css = root.querySelector("link");
+    var reveal = function () { self.frame.style.visibility = ""; };
+    css.addEventListener("load", reveal);
+    css.addEventListener("error", reveal);
+    if (this.accent) this.accentText();
+  };
+
+  /* Text on the accent colour: dark on a light accent, white on a dark one. */
+  Widget.prototype.accentText = function () {
+    var probe = el("span");
+    probe.style.color = this.accent;
+    this.frame.appendChild(probe);
+    var rgb = parseColor(getComputedStyle(probe).color);
+    this.frame.removeChild(probe);
+    if (rgb) this.host.style.setProperty("--newsqa-accent-fg", luminance(rgb) > 0.6 ? "#111" : "#fff");
+  };
+
+  Widget.prototype.buildHeader = function () {
+    var self = this;
     var reset = el("button", { type: "button", "class": "reset", text: "New conversation" });
     reset.addEventListener("click", function () { self.reset(); });
     var close = el("button", { type: "button", "class": "close", "aria-label": "Close",
                                text: "\u00d7" });
     close.addEventListener("click", function () { self.toggle(false); });
-    this.panel = el("section", { "class": "panel", id: "newsqa-panel", role: "dialog",
-                                 "aria-label": this.title, hidden: "" }, [
-      el("header", {}, [el("h2", { text: this.title }), reset, close]),
-      this.log, this.status, form,
-    ]);
-    this.panel.addEventListener("keydown", function (event) {
-      if (event.key === "Escape") self.toggle(false);
-    });
-    root.appendChild(this.launcher);
-    root.appendChild(this.panel);
-    this.root = root;
+    return el("header", {}, [el("h2", { text: this.title }), reset, close]);
   };
 
-  Widget.prototype.toggle = function (open) {
+  Widget.prototype.buildEmpty = function () {
+    var self = this;
+    var box = el("div", { "class": "empty" }, [
+      el("p", { text: "Ask about the news articles in this archive. Every answer is quoted " +
+                      "from them, with its sources; when they don't say, you are told so." }),
+    ]);
+    if (this.suggestions.length) {
+      var list = el("ul", { "class": "suggestions", "aria-label": "Suggested questions" });
+      this.suggestions.forEach(function (text) {
+        var button = el("button", { type: "button", "class": "suggestion", text: text });
+        button.addEventListener("click", function () { self.ask(text); });
+        list.appendChild(el("li", {}, [button]));
+      });
+      box.appendChild(list);
+    }
+    return box;
+  };
+
+  Widget.prototype.buildComposer = function () {
+    var self = this;
+    this.input = el("input", { type: "text", id: "newsqa-input", maxlength: "1000",
+                               autocomplete: "off", placeholder: this.placeholder });
+    var label = el("label", { "for": "newsqa-input", "class": "visually-hidden",
+                              text: "Your question" });
+    this.send = el("button", { type: "submit", "class": "send", text: "Send" });
+    this.stop = el("button", { type: "button", "class": "stop", hidden: "",
+                               text: "Stop" });
+    this.stop.addEventListener("click", function () { self.cancel(); });
+    var form = el("form", { "class": "composer" }, [label, this.input, this.send, this.stop]);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.ask(self.input.value);
+    });
+    return form;
+  };
+
+  Widget.prototype.applyTheme = function () {
+    var self = this;
+    var pick = function () {
+      var dark = self.theme === "dark" || (self.theme === "auto" && pageIsDark());
+      self.frame.setAttribute("data-theme", dark ? "dark" : "light");
+    };
+    pick();
+    if (this.theme === "auto" && window.matchMedia) {
+      var query = window.matchMedia("(prefers-color-scheme: dark)");
+      if (query.addEventListener) query.addEventListener("change", pick);
+    }
+  };
+
+  Widget.prototype.toggle = function (open, focus) {
     var show = open === undefined ? this.panel.hasAttribute("hidden") : open;
     if (show) this.panel.removeAttribute("hidden");
     else this.panel.setAttribute("hidden", "");
     this.launcher.setAttribute("aria-expanded", String(show));
-    (show ? this.input : this.launcher).focus();
+    if (focus !== false) (show ? this.input : this.launcher).focus();
   };
 
   Widget.prototype.reset = function () {
+    this.cancel();
     this.turns = [];
     this.save();
     this.log.textContent = "";
+    this.empty.removeAttribute("hidden");
     this.status.textContent = "Started a new conversation.";
     this.input.focus();
   };
 
   Widget.prototype.renderAll = function () {
     var self = this;
+    if (this.turns.length) this.empty.setAttribute("hidden", "");
     this.turns.forEach(function (turn) {
-      var view = self.renderQuestion(turn.question);
-      if (turn.result) self.renderAnswer(view, turn.result);
+      var view = self.renderQuestion(turn);
+      if (turn.result) self.renderAnswer(view, turn);
+      else if (turn.error) self.renderError(view, turn.error);
+      else if (turn.stopped) self.renderStopped(view);
     });
   };
 
-  Widget.prototype.renderQuestion = function (question) {
-    var turn = el("div", { "class": "turn" });
-    turn.appendChild(el("p", { "class": "question", text: question }));
+  Widget.prototype.renderQuestion = function (turn) {
+    this.empty.setAttribute("hidden", "");
+    var node = el("div", { "class": "turn" });
+    node.appendChild(el("p", { "class": "question", text: turn.question }));
     var answer = el("div", { "class": "answer", "aria-busy": "true" });
     var quotes = el("div", { "class": "quotes" });
     answer.appendChild(quotes);
-    turn.appendChild(answer);
-    this.log.appendChild(turn);
-    this.log.scrollTop = this.log.scrollHeight;
-    return { turn: turn, answer: answer, quotes: quotes, shown: {} };
+    node.appendChild(answer);
+    this.log.appendChild(node);
+    var view = { turn: node, answer: answer, quotes: quotes, shown: {} };
+    this.scrollTo(view);
+    return view;
+  };
+
+  /* Show the turn from its top when it is taller than the log, else all of it. */
+  Widget.prototype.scrollTo = function (view) {
+    var top = view.turn.offsetTop - 8;
+    this.log.scrollTop = Math.min(top, this.log.scrollHeight - this.log.clientHeight);
+  };
+
+  Widget.prototype.doc = function (docId) {
+    if (!this.docs[docId]) {
+      this.docs[docId] = fetch(this.api + "/documents/" + encodeURIComponent(docId))
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); });
+      var self = this;
+      this.docs[docId].catch(function () { delete self.docs[docId]; });
+    }
+    return this.docs[docId];
   };
 
   Widget.prototype.renderQuote = function (view, citation) {
     if (view.shown[citation.n]) return;
     view.shown[citation.n] = true;
     var self = this;
-    var chip = el("button", { type: "button", "class": "chip",
+    var id = "newsqa-preview-" + (++uid);
+    var chip = el("button", { type: "button", "class": "chip", "aria-expanded": "false",
+                              "aria-describedby": id,
                               "aria-label": "Show source " + citation.n + " in context",
                               text: "[" + citation.n + "]" });
+    var meta = el("span", { "class": "meta", text: citation.date || "" });
+    var preview = el("span", { "class": "preview", role: "tooltip", id: id, hidden: "" }, [
+      el("strong", { text: citation.title || citation.doc_id }), meta,
+      el("span", { "class": "sentence", text: citation.quote }),
+    ]);
+    var show = function () {
+      preview.classList.remove("above");
+      preview.removeAttribute("hidden");
+      var room = self.log.getBoundingClientRect(), box = preview.getBoundingClientRect();
+      if (box.bottom > room.bottom && chip.getBoundingClientRect().top - room.top > box.height) {
+        preview.classList.add("above");  // no room below the quote: open upwards
+      }
+      self.doc(citation.doc_id).then(function (doc) {
+        meta.textContent = [doc.source, doc.date].filter(Boolean).join(" \u00b7 ");
+      }).catch(function () { /* the preview keeps its title and sentence */ });
+    };
+    var hide = function () { preview.setAttribute("hidden", ""); };
+    chip.addEventListener("mouseenter", show);
+    chip.addEventListener("focus", show);
+    chip.addEventListener("mouseleave", hide);
+    chip.addEventListener("blur", hide);
+    chip.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && !preview.hasAttribute("hidden")) {
+        event.stopPropagation();
+        hide();
+      }
+    });
     chip.addEventListener("click", function () { self.showSource(view, citation, chip); });
-    view.quotes.appendChild(el("blockquote", { "class": "quote" }, [citation.quote, " ", chip]));
+    view.quotes.appendChild(el("blockquote", { "class": "quote" },
+                               [citation.quote, " ", chip, preview]));
   };
 
-  Widget.prototype.renderAnswer = function (view, result) {
-    var self = this;
+  Widget.prototype.renderAnswer = function (view, turn) {
+    var self = this, result = turn.result;
     view.answer.removeAttribute("aria-busy");
-    if (result.abstained) {
-      view.answer.appendChild(el("p", { "class": "abstain",
-        text: "The articles don't say." }));
-      if (result.passages && result.passages.length) {
-        view.answer.appendChild(el("p", { "class": "hint", text: "Closest passages:" }));
-        var list = el("ul", { "class": "passages" });
-        result.passages.slice(0, 3).forEach(function (p) {
-          var text = p.text.length > 220 ? p.text.slice(0, 219) + "\u2026" : p.text;
-          list.appendChild(el("li", { text: text }));
-        });
-        view.answer.appendChild(list);
-      }
-      return;
+    var asked = turn.question.trim().toLowerCase();
+    if (result.resolved_question && result.resolved_question.trim().toLowerCase() !== asked) {
+      view.turn.insertBefore(el("p", { "class": "resolved" }, [
+        "Interpreted as: ", el("q", { text: result.resolved_question })]), view.answer);
     }
-    (result.citations || []).forEach(function (c) { self.renderQuote(view, c); });
-    var sources = el("ol", { "class": "sources", "aria-label": "Sources" });
-    (result.citations || []).forEach(function (c) {
-      var item = el("li", { value: String(c.n) });
-      var url = c.url && safeUrl(c.url);
-      item.appendChild(url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer",
-                                       text: c.title }) : el("span", { text: c.title }));
-      if (c.date) item.appendChild(el("span", { "class": "date", text: " \u00b7 " + c.date }));
-      sources.appendChild(item);
+    if (result.abstained) {
+      view.answer.appendChild(el("p", { "class": "abstain", text: "The articles don't say." }));
+      var passages = (result.passages || []).slice(0, 3);
+      if (passages.length) {
+        view.answer.appendChild(el("p", { "class": "hint", text: "Closest passages:" }));
+        var cards = el("ul", { "class": "cards passages", "aria-label": "Closest passages" });
+        passages.forEach(function (p) { cards.appendChild(self.passageCard(p)); });
+        view.answer.appendChild(cards);
+      }
+    } else {
+      (result.citations || []).forEach(function (c) { self.renderQuote(view, c); });
+      var sources = el("ol", { "class": "cards sources", "aria-label": "Sources" });
+      (result.citations || []).forEach(function (c) { sources.appendChild(self.sourceCard(c)); });
+      view.answer.appendChild(sources);
+    }
+    view.answer.appendChild(this.actions(turn));
+    this.scrollTo(view);
+  };
+
+  /* A card: the title (linked when the article has a safe URL), source and date, and text. */
+  Widget.prototype.card = function (tag, attrs, info, text) {
+    var title = el("span", { "class": "title", text: info.title || info.doc_id });
+    var meta = el("span", { "class": "meta", text: info.date || "" });
+    var item = el(tag, attrs, [title, meta, text ? el("span", { "class": "excerpt-text",
+                                                                  text: text }) : null]);
+    var fill = function (doc) {
+      var url = doc.url && safeUrl(doc.url);
+      var heading = url ? el("a", { "class": "title", href: url, target: "_blank",
+                                    rel: "noopener noreferrer", text: doc.title })
+        : el("span", { "class": "title", text: doc.title });
+      item.replaceChild(heading, item.firstChild);
+      meta.textContent = [doc.source, doc.date].filter(Boolean).join(" \u00b7 ");
+      return heading;
+    };
+    fill({ title: info.title || info.doc_id, url: info.url, date: info.date });
+    this.doc(info.doc_id).then(fill).catch(function () { /* keeps what the answer said */ });
+    return item;
+  };
+
+  Widget.prototype.sourceCard = function (c) {
+    return this.card("li", { value: String(c.n), "class": "card" }, c, "");
+  };
+
+  Widget.prototype.passageCard = function (p) {
+    var item = this.card("li", { "class": "card" }, { doc_id: p.doc_id },
+                         clip(p.text.slice(startBoundary(p.text, 0, 160)), CARD_CHARS));
+    var text = item.querySelector(".excerpt-text");
+    this.doc(p.doc_id).then(function (doc) {  // the article says where a word starts
+      var from = startBoundary(doc.text, p.start, Math.min(p.end, p.start + 160));
+      text.textContent = (from > 0 ? "\u2026" : "") + clip(doc.text.slice(from, p.end), CARD_CHARS);
+    }).catch(function () { /* the passage text alone */ });
+    return item;
+  };
+
+  Widget.prototype.actions = function (turn) {
+    var self = this;
+    var bar = el("div", { "class": "actions" });
+    var status = el("span", { "class": "action-status", role: "status" });
+    if (!turn.result.abstained) {
+      var copy = el("button", { type: "button", "class": "copy", text: "Copy answer" });
+      copy.addEventListener("click", function () { self.copy(turn, status); });
+      bar.appendChild(copy);
+    }
+    ["up", "down"].forEach(function (rating) {
+      var button = el("button", {
+        type: "button", "class": "rate rate-" + rating,
+        "aria-pressed": String(turn.rating === rating),
+        "aria-label": rating === "up" ? "Helpful answer" : "Unhelpful answer",
+        title: rating === "up" ? "Helpful" : "Not helpful" }, [thumb()]);
+      button.addEventListener("click", function () { self.rate(turn, rating, bar, status); });
+      bar.appendChild(button);
     });
-    view.answer.appendChild(sources);
+    bar.appendChild(status);
+    return bar;
+  };
+
+  Widget.prototype.answerText = function (result) {
+    var lines = [result.answer || ""];
+    (result.citations || []).forEach(function (c, i) {
+      if (i === 0) lines.push("", "Sources:");
+      lines.push("[" + c.n + "] " + c.title + (c.url ? " " + c.url : "") +
+                 (c.date ? " (" + c.date + ")" : ""));
+    });
+    return lines.join("\n");
+  };
+
+  Widget.prototype.copy = function (turn, status) {
+    var text = this.answerText(turn.result);
+    var done = function () { status.textContent = "Copied."; };
+    var fail = function () { status.textContent = "Could not copy: select the text instead."; };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(text).then(done, fail);
+    } else {
+      fail();
+    }
+  };
+
+  Widget.prototype.rate = function (turn, rating, bar, status) {
+    var self = this;
+    status.textContent = "Sending\u2026";
+    fetch(this.api + "/feedback", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ question: turn.question, rating: rating,
+                             answer: (turn.result && turn.result.answer) || "" }),
+    }).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      turn.rating = rating;
+      self.save();
+      Array.prototype.forEach.call(bar.querySelectorAll(".rate"), function (b) {
+        b.setAttribute("aria-pressed", String(b.classList.contains("rate-" + rating)));
+      });
+      status.textContent = "Thanks for the feedback.";
+    }).catch(function () { status.textContent = "Could not send the feedback."; });
+  };
+
+  Widget.prototype.renderError = function (view, message) {
+    view.answer.removeAttribute("aria-busy");
+    view.answer.appendChild(el("p", { "class": "error", role: "alert", text: message }));
+    this.scrollTo(view);
+  };
+
+  Widget.prototype.renderStopped = function (view) {
+    view.answer.removeAttribute("aria-busy");
+    view.answer.appendChild(el("p", { "class": "stopped", text: "Stopped." }));
+    this.scrollTo(view);
   };
 
   Widget.prototype.showSource = function (view, citation, chip) {
     var self = this;
     var existing = view.turn.querySelector(".excerpt[data-n='" + citation.n + "']");
     if (existing) { existing.remove(); chip.setAttribute("aria-expanded", "false"); return; }
-    fetch(this.api + "/documents/" + encodeURIComponent(citation.doc_id))
-      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
-      .then(function (doc) {
-        var start = Math.max(0, citation.start - 300);
-        var end = Math.min(doc.text.length, citation.end + 300);
-        var box = el("figure", { "class": "excerpt", "data-n": String(citation.n),
-                                 tabindex: "-1" }, [
-          el("figcaption", { text: "[" + citation.n + "] " + doc.title }),
-          el("p", {}, [
-            (start > 0 ? "\u2026" : "") + doc.text.slice(start, citation.start),
-            el("mark", { text: doc.text.slice(citation.start, citation.end) }),
-            doc.text.slice(citation.end, end) + (end < doc.text.length ? "\u2026" : ""),
-          ]),
-        ]);
-        view.answer.appendChild(box);
-        chip.setAttribute("aria-expanded", "true");
-        box.focus();
-      })
-      .catch(function () { self.status.textContent = "Could not load the source."; });
+    this.doc(citation.doc_id).then(function (doc) {
+      var text = doc.text;
+      var start = startBoundary(text, Math.max(0, citation.start - EXCERPT_CONTEXT),
+                                citation.start);
+      var end = endBoundary(text, Math.min(text.length, citation.end + EXCERPT_CONTEXT),
+                            citation.end);
+      var box = el("figure", { "class": "excerpt", "data-n": String(citation.n),
+                               tabindex: "-1" }, [
+        el("figcaption", { text: "[" + citation.n + "] " + doc.title }),
+        el("p", {}, [
+          (start > 0 ? "\u2026" : "") + text.slice(start, citation.start),
+          el("mark", { text: text.slice(citation.start, citation.end) }),
+          text.slice(citation.end, end) + (end < text.length ? "\u2026" : ""),
+        ]),
+      ]);
+      view.answer.appendChild(box);
+      chip.setAttribute("aria-expanded", "true");
+      box.focus();
+    }).catch(function () { self.status.textContent = "Could not load the source."; });
   };
 
   Widget.prototype.history = function () {
@@ -208,20 +521,33 @@
       .map(function (t) { return { question: t.question, answer: t.result.answer || "" }; });
   };
 
+  Widget.prototype.setBusy = function (busy) {
+    this.busy = busy;
+    this.send.disabled = busy;
+    if (busy) { this.send.setAttribute("hidden", ""); this.stop.removeAttribute("hidden"); }
+    else { this.stop.setAttribute("hidden", ""); this.send.removeAttribute("hidden"); }
+  };
+
+  Widget.prototype.cancel = function () {
+    if (this.controller) this.controller.abort();
+  };
+
   Widget.prototype.ask = function (text) {
     var question = (text || "").trim();
     if (!question || this.busy) return;
     var self = this;
     var turn = { question: question };
     var body = JSON.stringify({ question: question, history: this.history() });
+    var controller = window.AbortController ? new AbortController() : null;
+    this.controller = controller;
     this.turns.push(turn);
     this.input.value = "";
-    this.busy = true;
-    this.send.disabled = true;
+    this.setBusy(true);
     this.status.textContent = "Searching the articles\u2026";
-    var view = this.renderQuestion(question);
+    var view = this.renderQuestion(turn);
     fetch(this.api + "/ask/stream", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: body,
+      signal: controller ? controller.signal : undefined,
     }).then(function (response) {
       if (!response.ok) {
         return response.json().catch(function () { return {}; }).then(function (data) {
@@ -230,18 +556,37 @@
       }
       return self.readStream(response, view, turn);
     }).catch(function (error) {
-      var message = error && error.message && error.message.indexOf("Failed to fetch") < 0
-        ? error.message : "The service is not reachable. Please try again.";
-      turn.error = message;
-      view.answer.removeAttribute("aria-busy");
-      view.answer.appendChild(el("p", { "class": "error", role: "alert", text: message }));
+      if (error && error.name === "AbortError") {
+        turn.stopped = true;
+        self.renderStopped(view);
+        return;
+      }
+      return self.explain(error).then(function (message) {
+        turn.error = message;
+        self.renderError(view, message);
+      });
     }).then(function () {
-      self.busy = false;
-      self.send.disabled = false;
-      if (!turn.error) self.status.textContent = "";
+      self.controller = null;
+      self.setBusy(false);
+      self.status.textContent = "";
       self.save();
       self.input.focus();
     });
+  };
+
+  /* A failed fetch says nothing about why. When the service is on another origin and still
+     answers a no-cors probe, the reason is CORS: this page's origin is not allowed. */
+  Widget.prototype.explain = function (error) {
+    var network = !error || !error.message || error instanceof TypeError;
+    if (!network) return Promise.resolve(error.message);
+    var unreachable = "The service is not reachable. Please try again.";
+    var api = this.api || window.location.origin;
+    if (originOf(api) === window.location.origin) return Promise.resolve(unreachable);
+    return fetch(api + "/health", { mode: "no-cors", cache: "no-store" }).then(function () {
+      return "The service is up but does not accept questions from this site (" +
+        window.location.origin + "): its address must be added to the service's " +
+        "allowed origins (RAG_CORS_ORIGINS).";
+    }, function () { return unreachable; });
   };
 
   Widget.prototype.describe = function (status, data) {
@@ -263,9 +608,18 @@
       });
       if (!data) return;
       var payload = JSON.parse(data);
-      if (name === "quote") self.renderQuote(view, payload);
-      else if (name === "done") { turn.result = payload; self.renderAnswer(view, payload); }
-      else if (name === "error") throw new Error("Sorry: " + payload.message);
+      if (name === "retrieval") {
+        var n = (payload.passages || payload || []).length;
+        self.status.textContent = "Reading " + n + " passage" + (n === 1 ? "" : "s") + "\u2026";
+      } else if (name === "quote") {
+        self.renderQuote(view, payload);
+        self.scrollTo(view);
+      } else if (name === "done") {
+        turn.result = payload;
+        self.renderAnswer(view, turn);
+      } else if (name === "error") {
+        throw new Error("Sorry: " + payload.message);
+      }
     }
     function pump() {
       return reader.read().then(function (chunk) {
@@ -285,15 +639,24 @@
   };
 
   window.NewsQAWidget = {
-    version: "0.1.0",
+    version: "0.2.0",
     mount: function (options) { return new Widget(options || {}); },
   };
 
-  if (script && script.getAttribute("data-api") !== null) {
+  if (script && script.src) {
+    var attr = function (name) { return script.getAttribute("data-" + name); };
+    var scriptUrl = script.src || window.location.href;
     var start = function () {
       window.NewsQAWidget.instance = window.NewsQAWidget.mount({
-        api: script.getAttribute("data-api") || "",
-        title: script.getAttribute("data-title") || undefined,
+        api: attr("api") || originOf(scriptUrl),
+        cssHref: new URL("widget.css", scriptUrl).href,
+        title: attr("title") || undefined,
+        theme: attr("theme") || undefined,
+        accent: attr("accent") || undefined,
+        position: attr("position") || undefined,
+        placeholder: attr("placeholder") || undefined,
+        suggestions: (attr("suggestions") || "").split("|").map(function (s) { return s.trim(); }),
+        open: attr("open") === "true" || attr("open") === "",
       });
     };
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

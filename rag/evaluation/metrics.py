@@ -27,6 +27,7 @@ def ndcg_at_k(relevances: Sequence[float], ideal: Sequence[float], k: int = 10) 
     unclaimed in ``ideal``. Without that, two overlapping passages that both hold the one gold
     answer would both count, and the ranking would score above the ideal one (nDCG > 1).
     """
+
     def dcg(values: Sequence[float]) -> float:
         return sum(v / math.log2(i + 2) for i, v in enumerate(values[:k]))
 
@@ -65,18 +66,23 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def coverage_curve(
-    inside: Sequence[tuple[float, bool]], outside: Sequence[float], thresholds: Sequence[float],
+    inside: Sequence[tuple[float, bool]],
+    outside: Sequence[float],
+    thresholds: Sequence[float],
 ) -> list[dict[str, float]]:
     """For each threshold: the answer rate and accuracy on in-corpus questions
     (``(confidence, correct)`` pairs) and the false-answer rate on out-of-corpus ones."""
     curve = []
     for t in thresholds:
         answered = [ok for conf, ok in inside if conf >= t]
-        curve.append({
-            "threshold": round(t, 4),
-            "answer_rate": len(answered) / len(inside) if inside else 0.0,
-            "accuracy": sum(answered) / len(answered) if answered else 0.0,
-            "false_answer_rate": (sum(1 for c in outside if c >= t) / len(outside)
-                                  if outside else 0.0),
-        })
+        curve.append(
+            {
+                "threshold": round(t, 4),
+                "answer_rate": len(answered) / len(inside) if inside else 0.0,
+                "accuracy": sum(answered) / len(answered) if answered else 0.0,
+                "false_answer_rate": (
+                    sum(1 for c in outside if c >= t) / len(outside) if outside else 0.0
+                ),
+            }
+        )
     return curve

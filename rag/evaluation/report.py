@@ -9,16 +9,27 @@ from typing import Any
 from rag.evaluation.significance import interval_lines, paired_lines
 
 ROWS = [
-    ("retrieval", "recall@1"), ("retrieval", "recall@5"), ("retrieval", "recall@20"),
-    ("retrieval", "mrr@10"), ("retrieval", "ndcg@10"),
-    ("answers", "sentence_accuracy@1"), ("answers", "answered_accuracy"),
-    ("answers", "any_citation_accuracy"), ("answers", "mean_answer_words"),
-    ("abstention", "answer_rate_in_corpus"), ("abstention", "false_answer_rate_out_of_corpus"),
-    ("citations", "exactness"), ("latency_ms", "p50"), ("latency_ms", "p95"),
+    ("retrieval", "recall@1"),
+    ("retrieval", "recall@5"),
+    ("retrieval", "recall@20"),
+    ("retrieval", "mrr@10"),
+    ("retrieval", "ndcg@10"),
+    ("answers", "sentence_accuracy@1"),
+    ("answers", "answered_accuracy"),
+    ("answers", "any_citation_accuracy"),
+    ("answers", "mean_answer_words"),
+    ("abstention", "answer_rate_in_corpus"),
+    ("abstention", "false_answer_rate_out_of_corpus"),
+    ("citations", "exactness"),
+    ("latency_ms", "p50"),
+    ("latency_ms", "p95"),
 ]
 # the unit a row's numbers are in, shown beside its name (rates and scores have none)
-UNITS = {("latency_ms", "p50"): "ms", ("latency_ms", "p95"): "ms",
-         ("answers", "mean_answer_words"): "words"}
+UNITS = {
+    ("latency_ms", "p50"): "ms",
+    ("latency_ms", "p95"): "ms",
+    ("answers", "mean_answer_words"): "words",
+}
 RECALL_KS = (1, 5, 20)  # the k of the recall@k rows, plotted as they are named
 
 
@@ -40,8 +51,11 @@ def table(runs: dict[str, dict[str, Any]], compare: dict[str, Any] | None = None
         cells = [_label(section, key)] + [_fmt(v) for v in values]
         if compare:
             old = _value(compare.get("runs", {}).get(names[0], {}), section, key)
-            cells.append(_fmt(values[0] - old, signed=True)
-                         if values[0] is not None and old is not None else "-")
+            cells.append(
+                _fmt(values[0] - old, signed=True)
+                if values[0] is not None and old is not None
+                else "-"
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -70,8 +84,11 @@ def how_sure(report: dict[str, Any], compare: dict[str, Any] | None) -> list[str
     if paired:
         lines += ["", "Question by question against the compared report (ours):", *paired]
     elif compare:
-        lines += ["", "The compared report shares no questions with this one "
-                      "(or has no per-question results): no paired comparison."]
+        lines += [
+            "",
+            "The compared report shares no questions with this one "
+            "(or has no per-question results): no paired comparison.",
+        ]
     return lines
 
 
@@ -79,9 +96,18 @@ def write_reports(out: Path, report: dict[str, Any], compare: dict[str, Any] | N
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2), "utf-8")
     plots = _plots(out, report["runs"])
-    md = [f"# Evaluation: {report['dataset']}", "",
-          f"Command: `{report['command']}`", "", *[f"- {n}" for n in report.get("notes", [])],
-          "", table(report["runs"], compare), "", *how_sure(report, compare), ""]
+    md = [
+        f"# Evaluation: {report['dataset']}",
+        "",
+        f"Command: `{report['command']}`",
+        "",
+        *[f"- {n}" for n in report.get("notes", [])],
+        "",
+        table(report["runs"], compare),
+        "",
+        *how_sure(report, compare),
+        "",
+    ]
     md += [f"![{name}]({name})" for name in plots]
     (out / "report.md").write_text("\n".join(md) + "\n", "utf-8")
 
@@ -97,8 +123,13 @@ def _plots(out: Path, runs: dict[str, dict[str, Any]]) -> list[str]:
     for name, summary in runs.items():
         r = summary["retrieval"]
         ax.plot(RECALL_KS, [r[f"recall@{k}"] for k in RECALL_KS], marker="o", label=name)
-    ax.set(xlabel="k (passages read)", ylabel="recall@k", title="Passage recall@k",
-           xticks=RECALL_KS, ylim=(0, 1))
+    ax.set(
+        xlabel="k (passages read)",
+        ylabel="recall@k",
+        title="Passage recall@k",
+        xticks=RECALL_KS,
+        ylim=(0, 1),
+    )
     ax.legend()
     fig.tight_layout()
     fig.savefig(out / "recall_at_k.png", dpi=110)
@@ -116,16 +147,33 @@ def _coverage_plot(plt: Any, out: Path, abstention: dict[str, dict[str, Any]]) -
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, part in abstention.items():
         curve = [p for p in part["curve"] if p["answer_rate"] > 0]
-        line, = ax.plot([p["answer_rate"] for p in curve], [p["accuracy"] for p in curve],
-                        label=f"{name}: accuracy (answered, in corpus)")
-        ax.plot([p["answer_rate"] for p in curve], [p["false_answer_rate"] for p in curve],
-                linestyle="--", color=line.get_color(),
-                label=f"{name}: false answers (out of corpus)")
+        (line,) = ax.plot(
+            [p["answer_rate"] for p in curve],
+            [p["accuracy"] for p in curve],
+            label=f"{name}: accuracy (answered, in corpus)",
+        )
+        ax.plot(
+            [p["answer_rate"] for p in curve],
+            [p["false_answer_rate"] for p in curve],
+            linestyle="--",
+            color=line.get_color(),
+            label=f"{name}: false answers (out of corpus)",
+        )
         rate = part["answer_rate_in_corpus"]
-        ax.axvline(rate, color=line.get_color(), linestyle=":", linewidth=1,
-                   label=f"{name}: threshold {part['threshold']:.3f} (answers {rate:.3f})")
-    ax.set(xlabel="answer rate (in corpus)", ylabel="rate",
-           title="Coverage vs accuracy over the threshold", xlim=(0, 1), ylim=(0, 1))
+        ax.axvline(
+            rate,
+            color=line.get_color(),
+            linestyle=":",
+            linewidth=1,
+            label=f"{name}: threshold {part['threshold']:.3f} (answers {rate:.3f})",
+        )
+    ax.set(
+        xlabel="answer rate (in corpus)",
+        ylabel="rate",
+        title="Coverage vs accuracy over the threshold",
+        xlim=(0, 1),
+        ylim=(0, 1),
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "coverage_curve.png", dpi=110)
