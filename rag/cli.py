@@ -39,12 +39,36 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors as one line on stderr, exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+        self.exit(2, f"error: {_did_you_mean(message)} (see `{self.prog} --help`)\n")
+
+
+def _did_you_mean(message: str) -> str:
+    """argparse's "invalid choice: 'aks' (choose from ...)" as "... did you mean 'ask'?"."""
+    import difflib
+    import re
+
+    found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if found is None:
+        return message
+    choices = re.findall(r"'([^']*)'", found.group(2))
+    close = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}?" if close else f"choose from {', '.join(choices)}"
+    return f"{message[:found.start()]}unknown choice {found.group(1)!r}: {hint}"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("newsqa-rag")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rag", description="Extractive QA over news articles.")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def cmd(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -57,16 +81,20 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
     sp.add_argument("--rebuild", action="store_true", help="start a fresh index from these paths")
     sp = cmd("ask", "answer a question with quoted, cited sentences")
-    sp.add_argument("question", nargs="?")
+    sp.add_argument("question", nargs="*", help="the question (quotes are optional)")
     sp.add_argument("--questions", type=Path, help="JSONL file of {id, question} for batch mode")
     _add_query_options(sp)
     sp = cmd("search", "show the passages retrieval finds for a query")
-    sp.add_argument("query")
+    sp.add_argument("query", nargs="+", help="the query (quotes are optional)")
     sp.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     _add_query_options(sp)
     cmd("documents", "list the articles in the index").add_argument("--json", action="store_true")
     cmd("delete", "remove an article from the index").add_argument("doc_id")
     cmd("stats", "show the index manifest and counts")
+    sp = cmd("feedback", "list readers' thumbs up/down on answers, newest first")
+    sp.add_argument("--limit", type=int, default=50)
+    sp.add_argument("--rating", choices=["up", "down"])
+    sp.add_argument("--json", action="store_true")
     sp = cmd("watch", "poll RSS/Atom feeds and ingest new or changed items")
     sp.add_argument("feeds", nargs="+", metavar="FEED_URL")
     sp.add_argument("--every", type=_interval, help="30s, 10m, 1h (default $RAG_FEED_INTERVAL)")
@@ -104,11 +132,21 @@ def _engine(args: argparse.Namespace) -> Any:
 
 
 def _filters(args: argparse.Namespace) -> Filters:
-    from rag.articles import normalize_date
+    from rag.dates import check_date
 
     return Filters(source=args.source, doc_id=args.doc_id,
-                   date_from=normalize_date(args.date_from, "--date-from"),
-                   date_to=normalize_date(args.date_to, "--date-to"))
+                   date_from=check_date(args.date_from, "--date-from"),
+                   date_to=check_date(args.date_to, "--date-to"))
+
+
+def _check_source(engine: Any, source: str | None) -> None:
+    """A --source no article has is said plainly, instead of an abstention."""
+    if not source:
+        return
+    sources = {d.get("source") or "" for d in engine.documents()}
+    if source.casefold() not in {s.casefold() for s in sources}:
+        known = ", ".join(sorted(s for s in sources if s)) or "none recorded"
+        raise NotFoundError(f"no article matches source={source!r} (sources: {known})")
 
 
 def _interval(value: str) -> float:
@@ -149,9 +187,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     engine = _engine(args)
     if args.questions is not None:
         return _ask_batch(engine, args)
-    if args.question is None:
+    question = " ".join(args.question)
+    if not question:
         raise InputError("give a question, or --questions FILE.jsonl")
-    answer = engine.ask(args.question, top_k=args.top_k, filters=_filters(args))
+    filters = _filters(args)
+    _check_source(engine, filters.source)
+    answer = engine.ask(question, top_k=args.top_k, filters=filters)
     print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else render(answer))
     return 0
 
@@ -204,12 +245,23 @@ def _clip(text: str, limit: int = 160) -> str:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    passages = _engine(args).search(args.query, args.top_k, _filters(args), args.mode)
+    engine, filters = _engine(args), _filters(args)
+    _check_source(engine, filters.source)
+    passages = engine.search(" ".join(args.query), args.top_k, filters, args.mode)
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False))
-    for i, p in enumerate([] if args.json else passages, start=1):
-        print(f"{i}. {p.chunk_id} score={p.score:.4f} [{p.start}:{p.end}]\n   {_clip(p.text)}")
-    if not passages and not args.json:
+        return 0
+    # shown in the reader's order (by best sentence); the retrieval rank says where the
+    # fused score alone had put each passage, so the scores read in the order shown
+    by_score = sorted(range(len(passages)), key=lambda i: -passages[i].score)
+    fused_rank = {i: r for r, i in enumerate(by_score, start=1)}
+    for i, p in enumerate(passages):
+        doc = engine.document(p.doc_id)
+        where = ", ".join(x for x in (doc.get("source"), doc.get("date")) if x)
+        print(f"{i + 1}. {_clip(doc['title'], 90)}" + (f" ({where})" if where else "")
+              + f"\n   {p.doc_id} [{p.start}:{p.end}]  retrieval rank {fused_rank[i]}, "
+              f"fused score {p.score:.4f}\n   {_clip(p.text)}")
+    if not passages:
         print("no passages matched")
     return 0
 
@@ -220,7 +272,8 @@ def cmd_documents(args: argparse.Namespace) -> int:
         print(json.dumps(docs, ensure_ascii=False))
         return 0
     for d in docs:
-        print(f"{d['doc_id']}\t{d['chunks']} chunks\t{d['date'] or '-'}\t{_clip(d['title'], 80)}")
+        print(f"{_clip(d['title'], 80)}\n   {d.get('source') or '-'} | {d.get('date') or '-'} | "
+              f"{d['doc_id']} | {d['chunks']} chunks")
     print(f"{len(docs)} document(s)")
     return 0
 
@@ -228,6 +281,25 @@ def cmd_documents(args: argparse.Namespace) -> int:
 def cmd_delete(args: argparse.Namespace) -> int:
     _engine(args).delete(args.doc_id)
     print(f"deleted {args.doc_id}")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from rag.feedback import FeedbackStore, feedback_file
+
+    store = FeedbackStore(feedback_file(_settings(args)))
+    rows = store.recent(args.limit, args.rating)
+    if args.json:
+        print(json.dumps([f.to_dict() for f in rows], ensure_ascii=False))
+        return 0
+    from datetime import datetime
+
+    for f in rows:
+        when = datetime.fromtimestamp(f.created_at).strftime("%Y-%m-%d %H:%M")
+        print(f"{when}  {f.rating:<4}  {_clip(f.question, 100)}"
+              + (f"\n      comment: {_clip(f.comment, 100)}" if f.comment else ""))
+    totals = store.counts()
+    print(f"{totals['up']} up, {totals['down']} down in {store.path}")
     return 0
 
 
@@ -245,6 +317,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ingest": cmd_ingest, "ask": cmd_ask, "search": cmd_search, "documents": cmd_documents,
     "delete": cmd_delete, "stats": cmd_stats, "serve": cmd_serve, "watch": cmd_watch,
+    "feedback": cmd_feedback,
 }
 
 

@@ -31,7 +31,7 @@ def explain_date(value: str) -> str:
     """One line saying which part of ``value`` keeps it from being an ISO 8601 date."""
     found = _PARTS.fullmatch(value.strip())
     if found is None:
-        return f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. {EXAMPLE}"
+        return f"{value!r} is not an ISO 8601 date; write it as YYYY-MM-DD, e.g. {EXAMPLE}"
     year_s, month_s, day_s, rest = found.groups()
     year, month, day = int(year_s), int(month_s), int(day_s)
     if len(year_s) != 4:

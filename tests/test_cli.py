@@ -144,3 +144,75 @@ def test_console_script_runs_as_a_real_process(tmp_path: Path) -> None:
                           timeout=300)
     assert done.returncode == 0 and "natural candidate" in done.stdout
     assert done.stderr.strip() == ""
+
+
+# -- what a newcomer types (issue 23); the hash embedder keeps these in the fast lane -------
+
+
+@pytest.fixture
+def hash_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """`rag ...` in-process over a private index built with the hash embedder."""
+    from rag.embedding import HashEmbedder
+
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setattr(engine, "SentenceTransformerEmbedder", lambda *a, **k: HashEmbedder())
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        code = cli.main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
+
+
+HERALD = {"id": "herald-1", "title": "Little penguins return to Manly", "source": "AP",
+          "date": "2024-04-10", "url": "https://example.org/penguins",
+          "text": "Rangers counted 42 little penguins at Manly beach on Monday, the minister "
+                  "said. The colony is the last on the mainland near Sydney."}
+
+
+def test_version_and_did_you_mean(hash_run, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("rag ")
+    with pytest.raises(SystemExit) as done:
+        cli.main(["aks", ALBANESE])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and "did you mean 'ask'?" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("value", "part"), [
+    ("2024-13-01", "month 13"), ("2024-02-30", "day 30"), ("2024-4-9", "two digits"),
+    ("24-04-09", "year"), ("2024-04-09T25:00", "time part"), ("last week", "YYYY-MM-DD"),
+])
+def test_a_bad_date_names_the_bad_part(hash_run, value: str, part: str) -> None:  # type: ignore[no-untyped-def]
+    hash_run("ingest", str(SEEDS))
+    code, _, err = hash_run("ask", ALBANESE, "--date-from", value)
+    assert code == 2 and part in err and "--date-from" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unquoted_questions_titles_sources_and_dates(hash_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "herald.jsonl").write_text(json.dumps(HERALD) + "\n")
+    hash_run("ingest", str(SEEDS), str(tmp_path / "herald.jsonl"))
+    code, out, err = hash_run("ask", "How", "many", "little", "penguins", "did", "rangers",
+                              "count?", "--source", "ap", "--json")  # unquoted; source "AP"
+    assert code == 0, err
+    assert json.loads(out)["question"] == "How many little penguins did rangers count?"
+    code, out, err = hash_run("ask", "How many penguins?", "--source", "Reuters")
+    assert code == 2 and "no article matches source='Reuters'" in err and "AP" in err
+
+    code, out, _ = hash_run("documents")  # title first, then source, date and id
+    assert code == 0 and "Little penguins return to Manly" in out
+    assert "AP | 2024-04-10 | herald-1" in out and "2 document(s)" in out
+
+    code, out, _ = hash_run("search", "little", "penguins", "Manly")
+    assert code == 0 and out.startswith("1. Little penguins return to Manly (AP, 2024-04-10)")
+    assert "retrieval rank" in out
+
+
+def test_feedback_command_with_nothing_stored(hash_run) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = hash_run("feedback")
+    assert code == 0 and "0 up, 0 down" in out
