@@ -68,7 +68,9 @@ def evaluate(engine: Engine, evalset: EvalSet, *, mode: Mode = "hybrid", split: 
     items = [i for i in evalset.items if split == "all" or split_of(i.qid) == split]
     texts = {a.doc_id: a.text for a in evalset.articles}
     results = []
-    for item in tqdm(items, desc=f"eval {mode}", file=sys.stderr, disable=not progress):
+    bar = tqdm(items, desc=f"eval {mode}", unit="question", file=sys.stderr,
+               dynamic_ncols=True, disable=not progress)  # with an ETA: evaluations take minutes
+    for item in bar:
         results.append(_one(engine, item, texts, mode))
     return results
 
