@@ -56,7 +56,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if not settings.api_keys:
             log.warning("RAG_API_KEYS is not set: document writes are allowed from loopback only")
         await run_in_threadpool(_warm, app.state.engine)
+        from rag.watch import start_background
+
+        polling = start_background(settings, app.state.engine.ingest)  # RAG_FEEDS, if any
         yield
+        if polling is not None:
+            polling.set()
 
     app = FastAPI(title="News QA", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings

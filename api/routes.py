@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
@@ -30,8 +31,10 @@ from api.schemas import (
     FiltersIn,
     IngestOut,
     SearchOut,
+    UrlIn,
 )
 from api.uploads import articles_from_request
+from rag import jsonio
 from rag.articles import normalize_date
 from rag.conversation import Turn
 from rag.engine import Engine
@@ -162,21 +165,47 @@ async def search(request: Request, engine: EngineDep, gate: GateDep, settings: S
 
 
 @router.post("/documents", response_model=IngestOut, responses=ERRORS, tags=["documents"],
-             summary="Ingest articles: a JSON list, or multipart file upload (field 'files')",
+             summary="Ingest articles: a JSON list, {\"url\": page or feed}, or a multipart "
+                     "upload (field 'files')",
              dependencies=[WriteAccess],
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": {"type": "array", "minItems": 1,
-                                                 "items": ArticleIn.model_json_schema()}},
+                 "application/json": {"schema": {"oneOf": [
+                     {"type": "array", "minItems": 1, "items": ArticleIn.model_json_schema()},
+                     UrlIn.model_json_schema()]}},
                  "multipart/form-data": {"schema": {"type": "object", "properties": {
                      "files": {"type": "array", "items": {"type": "string",
                                                           "format": "binary"}}}}}}}})
-async def add_documents(request: Request, engine: EngineDep) -> dict[str, Any]:
-    articles, skipped = await articles_from_request(request)
+async def add_documents(request: Request, engine: EngineDep,
+                        settings: SettingsDep) -> dict[str, Any]:
+    url = await _url_in(request)
+    if url is not None:  # fetched within rag.fetching's rules (no private addresses, limits)
+        from rag.remote import load_url
+
+        skipped: list[str] = []
+        articles = await run_in_threadpool(load_url, url, settings, skipped)
+    else:
+        articles, skipped = await articles_from_request(request)
     if not articles:
         raise InputError("no usable articles: " + "; ".join(skipped[:5]) if skipped
                          else "no articles given")
     report = await run_in_threadpool(engine.ingest, articles)
     return {**report.to_dict(), "skipped": skipped}
+
+
+async def _url_in(request: Request) -> str | None:
+    """The URL of a ``{"url": ...}`` JSON body; None for any other body."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return None
+    try:
+        data = jsonio.loads(await request.body())
+    except ValueError:
+        return None  # articles_from_request names the problem
+    if not isinstance(data, dict) or "url" not in data:
+        return None
+    try:
+        return UrlIn.model_validate(data).url
+    except ValidationError as exc:
+        raise InputError(f"url: {exc.errors()[0]['msg']}") from None
 
 
 @router.get("/documents", response_model=DocumentPage, responses=ERRORS, tags=["documents"],

@@ -112,6 +112,13 @@ class ArticleIn(BaseModel):
     source: Text | None = None
 
 
+class UrlIn(BaseModel):
+    """``POST /documents {"url": ...}``: a web page or an RSS/Atom feed the server fetches."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: Text = Field(min_length=8, max_length=2000, examples=["https://example.org/feed.xml"])
+
+
 class IngestOut(BaseModel):
     added: list[str]
     replaced: list[str]

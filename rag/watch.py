@@ -57,6 +57,7 @@ class PollResult:
     unchanged: int = 0
     skipped: int = 0
     ingested: tuple[str, ...] = ()
+    index: str = ""  # what the index did with them ("1 added, 0 replaced, 2 unchanged")
 
 
 class Watcher:
@@ -95,9 +96,14 @@ class Watcher:
         except Exception:  # noqa: BLE001 - a background poller must outlive one bad poll
             log.exception("poll %s: failed unexpectedly", feed)
             return PollResult(feed, "failed")
-        log.info("poll %s: %s; %d new, %d changed, %d unchanged, %d skipped; %d ingested "
-                 "in %.1fs", feed, result.status, result.new, result.changed, result.unchanged,
-                 result.skipped, len(result.ingested), time.monotonic() - started)
+        took = time.monotonic() - started
+        if result.status == "not modified":
+            log.info("poll %s: not modified (304) in %.1fs", feed, took)
+        else:
+            log.info("poll %s: %d item(s): %d new, %d changed, %d unchanged, %d skipped; "
+                     "%s in %.1fs", feed, result.new + result.changed + result.unchanged
+                     + result.skipped, result.new, result.changed, result.unchanged,
+                     result.skipped, result.index or "nothing to ingest", took)
         return result
 
     def _poll(self, feed: str) -> PollResult:
@@ -128,8 +134,49 @@ class Watcher:
                 continue
             counts["new" if old is None else "changed"] += 1
             fresh[item.key] = item.fingerprint
-        if articles:
-            self.ingest(articles)
+        report = self.ingest(articles) if articles else None
         state.seen.update(fresh)
         state.etag, state.last_modified = got.etag, got.last_modified
-        return PollResult(feed, "ok", ingested=tuple(a.doc_id for a in articles), **counts)
+        return PollResult(feed, "ok", ingested=tuple(a.doc_id for a in articles),
+                          index=_describe(report, len(articles)), **counts)
+
+
+def _describe(report: Any, sent: int) -> str:
+    """``Engine.ingest``'s report in words; other ingest callables: the count sent."""
+    if report is None:
+        return ""
+    if all(hasattr(report, k) for k in ("added", "replaced", "unchanged")):
+        return (f"index: {len(report.added)} added, {len(report.replaced)} replaced, "
+                f"{len(report.unchanged)} unchanged")
+    return f"{sent} sent to the index"
+
+
+def start_background(settings: Settings, ingest: Callable[[list[Article]], Any],
+                     ) -> threading.Event | None:
+    """Poll ``RAG_FEEDS`` every ``RAG_FEED_INTERVAL`` in a daemon thread; set the returned
+    event to stop it. With several server workers on one index, only the one that holds
+    ``feeds.lock`` beside the index folder polls (the lock goes with its process)."""
+    if not settings.feeds:
+        return None
+    import fcntl
+
+    lock_path = settings.index_dir.parent / f".{settings.index_dir.name}-feeds.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(lock_path, "a")  # noqa: SIM115 - held for the life of the thread
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        log.info("another worker polls the feeds")
+        return None
+    stop = threading.Event()
+
+    def loop() -> None:
+        try:
+            Watcher(settings.feeds, settings, ingest).run(settings.feed_interval, stop=stop)
+        finally:
+            handle.close()
+
+    threading.Thread(target=loop, name="feed-poller", daemon=True).start()
+    log.info("polling %d feed(s) every %.0fs", len(settings.feeds), settings.feed_interval)
+    return stop

@@ -10,7 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from rag.engine import Engine
 from rag.errors import InputError
 from rag.fetching import check_url, fetch
 from rag.models import Article
@@ -222,3 +225,76 @@ def test_intervals() -> None:
     assert Settings(feed_interval="10m").feed_interval == 600  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         parse_interval("soon")
+
+
+def _app_client(engine: Engine, **overrides: object) -> TestClient:
+    """The API over ``engine`` with an API key, so that writes are authorised."""
+    settings = engine.settings.model_copy(update={"api_keys": ["k"], **overrides})
+    engine.settings = settings
+    return TestClient(create_app(settings, engine))
+
+
+AUTH = {"Authorization": "Bearer k"}
+
+
+def test_post_documents_takes_a_url_for_authorised_writers(site: NewsSite,
+                                                           hash_engine: Engine) -> None:
+    with _app_client(hash_engine, fetch_allow_private=True, fetch_retries=0) as c:
+        assert c.post("/documents", json={"url": site.url("feed.rss")}).status_code == 401
+        ok = c.post("/documents", json={"url": site.url("feed.rss")}, headers=AUTH)
+        assert ok.status_code == 200, ok.text
+        assert len(ok.json()["added"]) == 3 and ok.json()["skipped"] == []
+        doc = c.get("/documents/" + site.url("news/water-restrictions.html")).json()
+        assert doc["title"] == "Water restrictions lifted after wet autumn"
+        assert doc["source"] == "Valley Courier"
+        missing = c.post("/documents", json={"url": site.url("gone.html")}, headers=AUTH)
+        assert missing.status_code == 422 and "404" in missing.json()["error"]["message"]
+        bad = c.post("/documents", json={"url": "file:///etc/passwd"}, headers=AUTH)
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "fetch_refused"
+
+
+def test_the_server_refuses_to_fetch_loopback_urls_by_default(site: NewsSite,
+                                                              hash_engine: Engine) -> None:
+    with _app_client(hash_engine) as c:
+        refused = c.post("/documents", json={"url": site.url("feed.rss")}, headers=AUTH)
+    assert refused.status_code == 422  # bad input, as api.errors maps it
+    assert refused.json()["error"]["code"] == "fetch_refused" and site.requests == []
+
+
+def test_the_server_polls_rag_feeds_in_the_background(site: NewsSite,
+                                                      hash_engine: Engine) -> None:
+    with _app_client(hash_engine, feeds=[site.url("feed.atom")], feed_interval=1.0,
+                     fetch_allow_private=True) as c:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            listed = c.get("/documents")
+            if listed.status_code == 200 and listed.json()["documents"]:
+                break
+            time.sleep(0.2)
+        [doc] = listed.json()["documents"]
+    assert doc["title"] == "Night markets return to the waterfront"
+
+
+@pytest.mark.model
+def test_cli_ingests_urls_and_watches_a_feed(site: NewsSite, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str],
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    from rag.cli import main
+
+    monkeypatch.setenv("RAG_FETCH_ALLOW_PRIVATE", "true")
+    monkeypatch.setenv("RAG_FETCH_RETRIES", "0")
+    index = ["--index", str(tmp_path / "index")]
+    assert main(["ingest", site.url("feed.atom"), site.url("gone.html"), *index]) == 0
+    out, err = capsys.readouterr()
+    assert "1 added" in out
+    [warning] = err.strip().splitlines()
+    assert warning.startswith("warning: skipped") and "gone.html: answered 404" in warning
+    caplog.set_level("INFO", logger="rag.watch")
+    assert main(["watch", site.url("feed.atom"), "--every", "1s", "--polls", "2", *index]) == 0
+    polls = [r.getMessage() for r in caplog.records if r.name == "rag.watch"]
+    assert len(polls) == 2 and "1 new" in polls[0] and "1 unchanged" in polls[0]
+    assert "not modified" in polls[1]
+    with pytest.raises(SystemExit) as usage:
+        main(["watch", site.url("feed.atom"), "--every", "soon", *index])
+    assert usage.value.code == 2 and "not a duration" in capsys.readouterr().err
