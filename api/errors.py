@@ -33,9 +33,17 @@ from rag.errors import (
 log = logging.getLogger(__name__)
 
 HTTP_STATUS: dict[type[RagError], int] = {
-    PayloadTooLargeError: 413, InputError: 422, NotFoundError: 404, AuthError: 401,
-    ForbiddenError: 403, RateLimitError: 429, IndexMissingError: 503, IndexCorruptError: 503,
-    IndexMismatchError: 409, ModelFileError: 503, OverloadedError: 503,
+    PayloadTooLargeError: 413,
+    InputError: 422,
+    NotFoundError: 404,
+    AuthError: 401,
+    ForbiddenError: 403,
+    RateLimitError: 429,
+    IndexMissingError: 503,
+    IndexCorruptError: 503,
+    IndexMismatchError: 409,
+    ModelFileError: 503,
+    OverloadedError: 503,
     StoreUnavailableError: 503,
 }
 CLIENT_CLOSED = 499  # nginx's "client closed request": logged and counted, never read
@@ -67,8 +75,9 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code,
-                            headers=headers or None)
+        return JSONResponse(
+            error_body(code, str(exc.detail)), exc.status_code, headers=headers or None
+        )
 
     @app.exception_handler(ClientGone)
     async def client_gone(request: Request, exc: ClientGone) -> JSONResponse:
@@ -86,7 +95,12 @@ PROBED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 def _allowed_methods(request: Request) -> str:
     """Every method some route fully matches on this path (Starlette's own 405 names only
     the first route's, and routes for one path may be several)."""
-    allowed = [method for method in PROBED_METHODS
-               if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
-                      for route in request.app.router.routes)]
+    allowed = [
+        method
+        for method in PROBED_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
     return ", ".join(allowed)

@@ -8,16 +8,15 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.features import Question, sentence_features, sentence_text, speaker_score
+from rag.features import Question, sentence_features, speaker_score
 from rag.models import Citation
 from rag.retrieval import Ranked
 from rag.scoring import Scorer
-from rag.store import IndexData
+from rag.stores.base import doc_of
+from rag.stores.view import View
 
 EXTRA_MARGIN = 0.25  # a second or third sentence must score within this of the best one
-# Chunks retrieved before reranking by their best sentence. 40 was tried, with the scorer
-# refitted: the gold passage's pool recall rose (report half recall@20 0.986 -> 0.991), but
-# recall@5 (0.969 -> 0.968) and sentence accuracy@1 (0.821 -> 0.819) did not, so 20 stays.
+# chunks retrieved before reranking by their best sentence (40 did not raise recall@5)
 POOL_DEPTH = 20
 TITLE_WORDS = 12  # of the article title, put before each sentence the cross-encoder reads
 
@@ -40,30 +39,31 @@ class Reading:
     reranked: bool = False  # whether the cross-encoder read the best candidates
 
 
-def candidate_rows(data: IndexData, ranked: Ranked) -> tuple[list[int], dict[int, int],
-                                                               dict[int, float]]:
+def candidate_rows(data: View, ranked: Ranked) -> tuple[list[int], dict[int, int],
+                                                          dict[int, float]]:
     """Sentence rows overlapping the ranked chunks, with their best chunk rank and similarity."""
     rank: dict[int, int] = {}
     dense: dict[int, float] = {}
+    data.load(int(r) for r in ranked.rows)
     for position, (row, sim) in enumerate(zip(ranked.rows, ranked.dense, strict=True)):
-        for s in range(int(data.chunk_sent_lo[row]), int(data.chunk_sent_hi[row])):
+        for s in data.chunk_sentences(int(row)):
             if s not in rank:
                 rank[s] = position
             dense[s] = max(dense.get(s, -1.0), float(sim))
     return sorted(rank), rank, dense
 
 
-def pool_features(q: Question, data: IndexData, pool: Ranked,
+def pool_features(q: Question, data: View, pool: Ranked,
                   query_vector: np.ndarray) -> tuple[list[int], np.ndarray]:
     """Candidate sentence rows of the pool and their feature matrix."""
     rows, rank, dense = candidate_rows(data, pool)
     if not rows:
         return [], np.zeros((0, 0))
-    sims = np.asarray(data.sentence_vectors[rows], dtype=np.float32) @ query_vector
+    sims = np.asarray(data.sentence_vectors(rows), dtype=np.float32) @ query_vector
     return rows, sentence_features(q, data, rows, rank, dense, sims)
 
 
-def read(q: Question, data: IndexData, pool: Ranked, query_vector: np.ndarray, scorer: Scorer,
+def read(q: Question, data: View, pool: Ranked, query_vector: np.ndarray, scorer: Scorer,
          top_k: int, reranker: Reranker | None = None) -> Reading:
     """Score every sentence of the pool (the reranker, when given and the linear scores are
     close, rescoring the best ones);
@@ -76,24 +76,20 @@ def read(q: Question, data: IndexData, pool: Ranked, query_vector: np.ndarray, s
     if reranker is not None and scorer.rerank is not None and scorer.rerank.wanted(scores):
         scores, cross = rerank_scores(q, data, rows, scores, reranker, scorer.rerank.depth,
                                       scorer.rerank.weight)
-    confidence = scorer.confidence(features, scores, data.sent_doc[rows], cross)
+    confidence = scorer.confidence(features, scores, doc_of(np.asarray(rows, np.int64)), cross)
     score_of = dict(zip(rows, scores.tolist(), strict=True))
     best = {}
     for i, chunk in enumerate(pool.rows):
-        lo, hi = int(data.chunk_sent_lo[chunk]), int(data.chunk_sent_hi[chunk])
-        best[i] = max((score_of[s] for s in range(lo, hi) if s in score_of), default=-1e9)
-    # Tried on the fit half's out-of-fold logits and not kept (recall@5 0.965-0.972 against
-    # 0.9716 for this order): a chunk ranked by its best sentence not already in a higher
-    # chunk (overlapping chunks share sentences), or by its best sentence plus its fused or
-    # dense retrieval score.
+        best[i] = max((score_of[s] for s in data.chunk_sentences(int(chunk)) if s in score_of),
+                      default=-1e9)
     order = sorted(best, key=lambda i: (-best[i], -pool.scores[i]))[:top_k]
-    ranked = Ranked(pool.rows[order], pool.scores[order], pool.dense[order], pool.bm25[order])
+    ranked = Ranked(pool.rows[order], pool.scores[order], pool.dense[order])
     by_score = np.argsort(-scores, kind="stable")
     return Reading(q, ranked, [rows[i] for i in by_score], scores[by_score], confidence,
                    cross is not None)
 
 
-def rerank_scores(q: Question, data: IndexData, rows: list[int], scores: np.ndarray,
+def rerank_scores(q: Question, data: View, rows: list[int], scores: np.ndarray,
                   reranker: Reranker, depth: int, weight: float) -> tuple[np.ndarray, np.ndarray]:
     """Blend the reranker's logits into the ``depth`` best linear scores.
 
@@ -106,11 +102,11 @@ def rerank_scores(q: Question, data: IndexData, rows: list[int], scores: np.ndar
     return scores + weight * cross, cross
 
 
-def reranker_text(data: IndexData, row: int) -> str:
+def reranker_text(data: View, row: int) -> str:
     """What the cross-encoder reads for a sentence: the start of its article's title, then the
     sentence (the title tells it who "he" or "the company" in the sentence is)."""
-    title = " ".join(data.articles[int(data.sent_doc[row])].title.split()[:TITLE_WORDS])
-    text = sentence_text(data, row)
+    title = " ".join(data.article(doc_of(row)).title.split()[:TITLE_WORDS])
+    text = data.sentence_text(row)
     return f"{title}: {text}" if title else text
 
 
@@ -123,7 +119,7 @@ class Composition:
     reason: str | None
 
 
-def compose(reading: Reading, data: IndexData, threshold: float,
+def compose(reading: Reading, data: View, threshold: float,
             max_sentences: int = 3) -> Composition:
     """The best one to three sentences as quotes with ``[n]`` markers, or an abstention."""
     q, rows, scores, confidence = reading.question, reading.rows, reading.scores, reading.confidence
@@ -146,14 +142,14 @@ def compose(reading: Reading, data: IndexData, threshold: float,
     return Composition(citations, answer, confidence, False, None)
 
 
-def _speaker_quoted(q: Question, data: IndexData, rows: list[int]) -> bool:
+def _speaker_quoted(q: Question, data: View, rows: list[int]) -> bool:
     """Some top candidate is said by the speaker the question asks about."""
-    return any(speaker_score(q, data, r, sentence_text(data, r)) >= 0.8 for r in rows)
+    return any(speaker_score(q, data, r, data.sentence_text(r)) >= 0.8 for r in rows)
 
 
-def _citation(n: int, data: IndexData, row: int, score: float) -> Citation:
-    article = data.articles[int(data.sent_doc[row])]
-    start, end = int(data.sent_start[row]), int(data.sent_end[row])
+def _citation(n: int, data: View, row: int, score: float) -> Citation:
+    article = data.article(doc_of(row))
+    start, end = data.sentence_span(row)
     return Citation(n=n, doc_id=article.doc_id, title=article.title, url=article.url,
                     date=article.date, start=start, end=end, quote=article.text[start:end],
                     score=round(score, 4))

@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text)
         sp.add_argument("--index", type=Path,
                         help="index folder (default: $RAG_INDEX_DIR or ./index)")
+        sp.add_argument("--database-url", metavar="URL",
+                        help="use PostgreSQL + pgvector instead of the index folder "
+                             "(default: $RAG_DATABASE_URL)")
         return sp
 
     sp = cmd("ingest", "add files, folders, web pages or RSS/Atom feeds to the index")
@@ -95,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=50)
     sp.add_argument("--rating", choices=["up", "down"])
     sp.add_argument("--json", action="store_true")
+    cmd("compact", "merge the index's segments and drop deleted rows")
     sp = cmd("watch", "poll RSS/Atom feeds and ingest new or changed items")
     sp.add_argument("feeds", nargs="+", metavar="FEED_URL")
     sp.add_argument("--every", type=_interval, help="30s, 10m, 1h (default $RAG_FEED_INTERVAL)")
@@ -104,8 +108,10 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=8000)
     sp.add_argument("--workers", type=int, default=1)
     from rag.evaluation.cli import add_eval_parser
+    from rag.training.cli import add_train_parser
 
     add_eval_parser(sub)
+    add_train_parser(sub)
     return p
 
 
@@ -122,6 +128,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings()
     if getattr(args, "index", None):
         settings = settings.model_copy(update={"index_dir": args.index})
+    if getattr(args, "database_url", None):
+        settings = settings.model_copy(update={"database_url": args.database_url})
     return settings
 
 
@@ -284,6 +292,16 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    before = engine.stats()["counts"]
+    engine.compact()
+    after = engine.stats()["counts"]
+    print(f"compacted: {before.get('segments', '-')} segment(s) -> {after.get('segments', '-')}; "
+          f"{after['chunks']} chunks")
+    return 0
+
+
 def cmd_feedback(args: argparse.Namespace) -> int:
     from rag.feedback import FeedbackStore, feedback_file
 
@@ -316,8 +334,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ingest": cmd_ingest, "ask": cmd_ask, "search": cmd_search, "documents": cmd_documents,
-    "delete": cmd_delete, "stats": cmd_stats, "serve": cmd_serve, "watch": cmd_watch,
-    "feedback": cmd_feedback,
+    "delete": cmd_delete, "stats": cmd_stats, "compact": cmd_compact, "serve": cmd_serve,
+    "watch": cmd_watch, "feedback": cmd_feedback,
 }
 
 
@@ -332,6 +350,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("transformers").setLevel(logging.ERROR)
     try:
         handler = COMMANDS.get(args.command)
+        if handler is None and args.command == "train":
+            from rag.training.cli import cmd_train
+
+            handler = cmd_train
         if handler is None:
             from rag.evaluation.cli import cmd_eval
 

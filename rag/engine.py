@@ -1,19 +1,18 @@
-"""The engine: one object that owns the embedder and the loaded index, used by CLI and API.
+"""The engine: one object that owns the models and the store, used by the CLI and the API.
 
-Reads take an immutable snapshot of the index, so a query sees the index before or after an
-update, never half of it. Writes are serialised by a lock (and a file lock across processes),
-build a new generation on disk, and swap it in. Other processes notice the new manifest.
+Reads go through a :class:`~rag.stores.view.View` of the store's latest committed state, so a
+question sees the archive before or after a write, never half of it. Writes embed articles in
+bounded batches outside any lock, then hand them to the store, which commits each batch
+atomically; other processes and hosts sharing the store see it on their next question.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from rag.chunking import Chunker, ChunkingParams
 from rag.conversation import Turn, resolve
 from rag.embedding import Embedder, SentenceTransformerEmbedder
 from rag.errors import (
+    IndexCorruptError,
     IndexMismatchError,
     IndexMissingError,
     InputError,
@@ -31,34 +31,43 @@ from rag.errors import (
     PayloadTooLargeError,
 )
 from rag.features import analyse
-from rag.ingest import apply_changes, empty_index
+from rag.ingest import prepare
 from rag.models import NO_FILTERS, Answer, Article, Filters, IngestReport, Passage
 from rag.retrieval import Mode, retrieve, to_passages
 from rag.scoring import Scorer, load_scorer
 from rag.settings import Settings
-from rag.store import MANIFEST, IndexData, check_compatible, load_index, read_manifest, save_index
+from rag.stores import open_store
+from rag.stores.base import DocumentSummary, PreparedArticle, Store, StoreInfo
+from rag.stores.view import View
 
 log = logging.getLogger(__name__)
 
+# Articles handed to the store per write while ingesting: each write is one segment (local)
+# or one transaction (PostgreSQL), so memory stays bounded on a large ingest.
+WRITE_BATCH_CHUNKS = 2000
+
 
 class Engine:
-    """Ingest, search and answer over one index directory."""
+    """Ingest, search and answer over one store (a local index directory or PostgreSQL)."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None,
-                 scorer: Scorer | None = None) -> None:
+                 scorer: Scorer | None = None, store: Store | None = None) -> None:
         self.settings = settings
         self.root = Path(settings.index_dir)
         self._embedder = embedder
         self._reranker: Reranker | None = None
         self._reranker_checked = False
-        self.scorer = scorer or load_scorer()
-        self._data: IndexData | None = None
-        self._manifest_key: tuple[int, int] = (-1, -1)  # (inode, mtime) of the loaded one
-        self._write_lock = threading.RLock()
+        self.scorer = scorer or load_scorer(settings.scorer_path)
+        self._store = store
         # One BLAS thread: OpenBLAS workers spin after each dense search and starve the
         # model's own threads; measured p50/p95 of ask at 100k chunks 50/148 ms -> 44/51 ms.
         threadpool_limits(1, user_api="blas")
-        self._read_lock = threading.Lock()
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings)
+        return self._store
 
     # -- components -------------------------------------------------------------------------
     @property
@@ -76,12 +85,13 @@ class Engine:
             embedder = self.embedder
             # duck-typed: the bundled model's embedder shares its model thread via ``run``
             if self.settings.rerank and callable(getattr(embedder, "run", None)):
-                from rag.reranking import RERANKER_FILE, CrossEncoderReranker
+                from rag.reranking import CrossEncoderReranker
 
-                if RERANKER_FILE.exists():
-                    self._reranker = CrossEncoderReranker(embedder)
+                path = self.settings.reranker_path
+                if path.exists():
+                    self._reranker = CrossEncoderReranker(embedder, path)
                 else:
-                    log.warning("no reranker weights at %s: answering without it", RERANKER_FILE)
+                    log.warning("no reranker weights at %s: answering without it", path)
         return self._reranker
 
     def reset_reranker(self) -> None:
@@ -104,33 +114,39 @@ class Engine:
         count = (lambda t: len(tokenizer.tokenize(t))) if tokenizer else (lambda t: len(t.split()))
         return Chunker(count, self.chunk_params)
 
-    def _base_manifest(self) -> dict[str, Any]:
-        return {"model": self.embedder.name, "dimension": self.embedder.dimension,
-                "chunking": self.chunk_params.to_dict()}
-
-    # -- snapshots ------------------------------------------------------------------------
-    def snapshot(self) -> IndexData:
-        """The current index; reloaded when another process or worker saved a newer one."""
-        manifest_path = self.root / MANIFEST
-        try:
-            stat = manifest_path.stat()
-            key = (stat.st_ino, stat.st_mtime_ns)  # each save replaces the file: a new inode
-        except FileNotFoundError:
-            raise IndexMissingError(
-                f"no index at {self.root}: build one with `rag ingest PATH...` "
-                "(e.g. `rag ingest seeds/`)") from None
-        with self._read_lock:
-            if self._data is None or key != self._manifest_key:
-                self._data = load_index(self.root, self.embedder.name, self.embedder.dimension)
-                self._manifest_key = key
-                log.info("loaded index generation %s (%s chunks)", self._data.generation,
-                         self._data.vectors.ntotal)
-            return self._data
-
-    def has_index(self) -> bool:
-        return (self.root / MANIFEST).exists()
+    def _store_info(self) -> StoreInfo:
+        return StoreInfo(self.embedder.name, self.embedder.dimension,
+                         json.loads(json.dumps(self.chunk_params.to_dict())))
 
     # -- reads -----------------------------------------------------------------------------
+    def has_index(self) -> bool:
+        return self.store.info() is not None
+
+    def snapshot(self) -> View:
+        """A view of the latest committed state of the store."""
+        info = self.store.info()
+        if info is None:
+            raise IndexMissingError(
+                f"no index at {self._where()}: build one with `rag ingest PATH...` "
+                "(e.g. `rag ingest seeds/`)")
+        return View(self.store.reader())
+
+    def _checked_snapshot(self) -> View:
+        """A view, refusing a store built with another embedding model."""
+        view = self.snapshot()
+        info = self.store.info()
+        assert info is not None
+        if info.model != self.embedder.name or info.dimension != self.embedder.dimension:
+            raise IndexCorruptError(
+                f"the index at {self._where()} was built with model {info.model!r} "
+                f"(dimension {info.dimension}), but this service uses {self.embedder.name!r} "
+                f"(dimension {self.embedder.dimension}); rebuild it with "
+                "`rag ingest --rebuild PATH...`")
+        return view
+
+    def _where(self) -> str:
+        return "the database" if self.settings.database_url else str(self.root)
+
     def check_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():
             raise InputError("the question is empty")
@@ -151,12 +167,12 @@ class Engine:
         """Passages for the query: the retrieved pool reranked by its best sentences."""
         query = self.check_question(query)
         k = self._check_top_k(top_k)
-        data = self.snapshot()
+        data = self._checked_snapshot()
         vector = self.embedder.embed([query])[0]
         reading = self._read(data, query, vector, k, filters, mode)
         return to_passages(data, reading.ranked)
 
-    def _read(self, data: IndexData, question: str, vector: Any, k: int, filters: Filters,
+    def _read(self, data: View, question: str, vector: Any, k: int, filters: Filters,
               mode: Mode) -> Reading:
         pool = retrieve(data, question, vector, max(k, POOL_DEPTH), filters, mode)
         return read(analyse(question, data), data, pool, vector, self.scorer, k, self.reranker)
@@ -179,9 +195,9 @@ class Engine:
         question = self.check_question(question)
         k = self._check_top_k(top_k)
         resolved = resolve(question, history)
-        data = self.snapshot()
         t_load = time.perf_counter()
         _models = (self.embedder, self.reranker)  # loaded on the first question: timed apart
+        data = self._checked_snapshot()
         t0 = time.perf_counter()
         vector = self.embedder.embed([resolved])[0]
         t1 = time.perf_counter()
@@ -201,94 +217,114 @@ class Engine:
             resolved_question=resolved if history else None,
         )
 
-    def documents(self) -> list[dict[str, Any]]:
-        data = self.snapshot()
-        counts: dict[int, int] = {}
-        for d in data.chunk_doc.tolist():
-            counts[d] = counts.get(d, 0) + 1
-        return [{"doc_id": a.doc_id, "title": a.title, "url": a.url, "date": a.date,
-                 "source": a.source, "chars": len(a.text), "chunks": counts.get(i, 0),
-                 "content_hash": a.content_hash, "ingested_at": a.ingested_at}
-                for i, a in enumerate(data.articles)]
+    def documents(self, limit: int | None = None, after: str | None = None,
+                  ) -> list[dict[str, Any]]:
+        """Documents ordered by id (all of them when ``limit`` is None), after ``after``."""
+        self.snapshot()  # a missing index is an error, not an empty list
+        out: list[DocumentSummary] = []
+        while limit is None or len(out) < limit:
+            want = 1000 if limit is None else min(1000, limit - len(out))
+            page = self.store.list_documents(want, after)
+            out.extend(page)
+            if len(page) < want:
+                break
+            after = page[-1].doc_id
+        return [{"doc_id": d.doc_id, "title": d.title, "url": d.url, "date": d.date,
+                 "source": d.source, "author": d.author, "chars": d.chars, "chunks": d.chunks,
+                 "content_hash": d.content_hash, "ingested_at": d.ingested_at} for d in out]
 
     def document(self, doc_id: str) -> dict[str, Any]:
-        for a in self.snapshot().articles:
-            if a.doc_id == doc_id:
-                return {"doc_id": a.doc_id, "title": a.title, "text": a.text, "url": a.url,
-                        "date": a.date, "source": a.source, "content_hash": a.content_hash,
-                        "ingested_at": a.ingested_at}
-        raise NotFoundError(f"no document with id {doc_id!r}")
+        self.snapshot()
+        a = self.store.document(doc_id)
+        if a is None:
+            raise NotFoundError(f"no document with id {doc_id!r}")
+        return {"doc_id": a.doc_id, "title": a.title, "text": a.text, "url": a.url,
+                "date": a.date, "source": a.source, "author": a.author,
+                "content_hash": a.content_hash, "ingested_at": a.ingested_at}
 
     def stats(self) -> dict[str, Any]:
-        data = self.snapshot()
-        m = data.manifest
-        return {"index_dir": str(self.root), "generation": m.get("generation"),
-                "model": m.get("model"), "dimension": m.get("dimension"),
-                "counts": m.get("counts"), "chunking": m.get("chunking"),
-                "built_at": m.get("built_at"), "format_version": m.get("format_version")}
+        self.snapshot()
+        info = self.store.info()
+        assert info is not None
+        return {"index": self._where(), "index_dir": str(self.root),
+                "backend": "postgres" if self.settings.database_url else "local",
+                "model": info.model, "dimension": info.dimension,
+                "counts": self.store.counts(), "chunking": info.chunking}
 
     # -- writes ----------------------------------------------------------------------------
-    @contextmanager
-    def _writing(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with self._write_lock, open(self.root / ".lock", "w") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock_file, fcntl.LOCK_UN)
-
-    def _current_or_empty(self, rebuild: bool) -> IndexData:
-        if rebuild or not self.has_index():
-            return empty_index(self._base_manifest(), self.embedder.dimension)
-        check_compatible(read_manifest(self.root), self.embedder.name, self.embedder.dimension)
-        return self.snapshot()
-
     def ingest(self, articles: Sequence[Article], *, rebuild: bool = False,
                progress: bool = False) -> IngestReport:
         """Add new articles, replace changed ones (by content hash), skip unchanged ones."""
-        with self._writing():
-            old = self._current_or_empty(rebuild)
-            known = {a.doc_id: a.content_hash for a in old.articles}
-            latest = {a.doc_id: a for a in articles}  # the last copy of a repeated id wins
-            added = [a for a in latest.values() if a.doc_id not in known]
-            changed = [a for a in latest.values()
-                       if a.doc_id in known and known[a.doc_id] != a.content_hash]
-            unchanged = [i for i in latest if i in known and known[i] == latest[i].content_hash]
-            if (added or changed) and not rebuild and self.has_index():
-                self._check_chunking(old)
-            if added or changed or rebuild or not self.has_index():
-                new = apply_changes(old, added + changed, set(), self.embedder, self._chunker(),
-                                    progress=progress)
-                self._publish(new)
-            return IngestReport(added=tuple(a.doc_id for a in added),
-                                replaced=tuple(a.doc_id for a in changed),
-                                unchanged=tuple(unchanged),
-                                chunks=int(self.snapshot().vectors.ntotal))
+        if rebuild:
+            if not self.settings.database_url and self._store is None:
+                from rag.stores.local import remove_old_layout
 
-    def _check_chunking(self, data: IndexData) -> None:
-        """Refuse to add articles chunked otherwise than the index's others were."""
-        stored = data.manifest.get("chunking")
-        stored = stored if isinstance(stored, dict) else {}
-        current = json.loads(json.dumps(self.chunk_params.to_dict()))
-        differ = [f"{key} {stored.get(key)!r} there, {value!r} here"
-                  for key, value in current.items() if stored.get(key) != value]
-        if differ:
+                remove_old_layout(self.root)  # an index of the old layout cannot be opened
+            self.store.reset()
+        info = self._store_info()
+        latest = {a.doc_id: a for a in articles}  # the last copy of a repeated id wins
+        known = self.store.content_hashes(list(latest))
+        todo = [a for a in latest.values() if known.get(a.doc_id) != a.content_hash]
+        self._check_compatible(info, chunking=bool(todo))
+        unchanged = tuple(d for d, a in latest.items() if known.get(d) == a.content_hash)
+        bar = _progress_bar(todo, self._chunker(), progress)
+        prepared = prepare(todo, self.embedder, self._chunker(), bar)
+        if not todo and self.store.info() is None:
+            self.store.write(info, [])  # an empty index, so that reads find one
+        while batch := _take_chunks(prepared, WRITE_BATCH_CHUNKS):
+            self.store.write(info, batch)
+        if bar is not None:
+            bar.close()  # type: ignore[attr-defined]
+        return IngestReport(added=tuple(a.doc_id for a in todo if a.doc_id not in known),
+                            replaced=tuple(a.doc_id for a in todo if a.doc_id in known),
+                            unchanged=unchanged, chunks=self.store.counts()["chunks"])
+
+    def _check_compatible(self, info: StoreInfo, chunking: bool = True) -> None:
+        """Refuse to add articles embedded (or, when ``chunking``, chunked) otherwise than the
+        stored ones."""
+        stored = self.store.info()
+        if stored is None:
+            return
+        if stored.model != info.model or stored.dimension != info.dimension:
+            raise IndexCorruptError(
+                f"the index at {self._where()} was built with model {stored.model!r} "
+                f"(dimension {stored.dimension}), but this service uses {info.model!r}; "
+                "rebuild it with `rag ingest --rebuild PATH...`")
+        differ = [f"{key} {stored.chunking.get(key)!r} there, {value!r} here"
+                  for key, value in info.chunking.items() if stored.chunking.get(key) != value]
+        if differ and chunking:
             raise IndexMismatchError(
-                f"the index at {self.root} was chunked otherwise ({'; '.join(differ)}); "
+                f"the index at {self._where()} was chunked otherwise ({'; '.join(differ)}); "
                 "rebuild it with `rag ingest --rebuild PATH...`, or set RAG_CHUNK_TOKENS and "
                 "RAG_CHUNK_OVERLAP_TOKENS to the index's values")
 
     def delete(self, doc_id: str) -> None:
-        with self._writing():
-            old = self.snapshot()
-            if doc_id not in {a.doc_id for a in old.articles}:
-                raise NotFoundError(f"no document with id {doc_id!r}")
-            self._publish(apply_changes(old, [], {doc_id}, self.embedder, self._chunker()))
+        info = self.store.info()
+        if info is None or not self.store.write(info, [], [doc_id]).deleted:
+            raise NotFoundError(f"no document with id {doc_id!r}")
 
-    def _publish(self, data: IndexData) -> None:
-        manifest = save_index(self.root, data)
-        with self._read_lock:
-            self._data = IndexData(**{**data.__dict__, "manifest": manifest})
-            stat = (self.root / MANIFEST).stat()
-            self._manifest_key = (stat.st_ino, stat.st_mtime_ns)
+    def compact(self) -> None:
+        """Merge the store's segments and drop deleted rows (``rag compact``)."""
+        self.snapshot()
+        self.store.compact()
+
+
+def _take_chunks(items: Iterator[PreparedArticle], limit: int) -> list[PreparedArticle]:
+    batch: list[PreparedArticle] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += len(item.chunk_start)
+        if size >= limit:
+            break
+    return batch
+
+
+def _progress_bar(articles: Sequence[Article], chunker: Chunker, wanted: bool) -> object | None:
+    """A tqdm bar over the chunks to embed, when asked for and the work is not tiny."""
+    if not wanted or len(articles) < 2:
+        return None
+    from tqdm import tqdm
+
+    total = sum(len(chunker.split(a)) for a in islice(articles, 0, None))
+    return tqdm(total=total, unit="chunk", desc="embedding", dynamic_ncols=True)

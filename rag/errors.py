@@ -50,6 +50,13 @@ class IndexMismatchError(IndexCorruptError):
     code = "index_mismatch"
 
 
+class StoreUnavailableError(RagError):
+    """The store cannot be used: an unreachable database, a missing extension, a schema from
+    a newer version."""
+
+    code = "store_unavailable"
+
+
 class ModelFileError(RagError):
     """A shipped model file (the reranker's weights) is missing or damaged."""
 

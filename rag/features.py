@@ -8,18 +8,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.feature_schema import FeatureSchema
 from rag.speakers import SpeakerQuestion, parse_speaker_question, speaks
-from rag.store import IndexData
+from rag.stores.base import doc_of
+from rag.stores.view import View
 from rag.text import content_terms
 
-FEATURES = ("dense", "chunk_dense", "lex", "lex_ctx", "bigram", "entity", "rank", "speaker",
-            "short", "missing_rare", "proximity", "dense_ctx", "when_new", "number_new",
-            "who_new", "where_new", "dense_top", "lex_top", "dense_x_lex")
-_KIND_COLUMNS = {"when": 12, "how_many": 13, "who": 14, "where": 15}
-# Tried and not kept: the number of the sentence's content words the question lacks (a
-# sentence that only restates the question has none) and a cause cue ("because", "due to")
-# for "why" questions; refitted on the fit half's train part, blend-part accuracy@1 0.758 ->
-# 0.752 alone, 0.852 -> 0.852 with the reranker.
+# The columns the scorer weighs; ``rag/data/scorer.json`` stores its weights under these names
+# with the schema's digest (bump the version when a feature changes meaning).
+SENTENCE_SCHEMA = FeatureSchema(1, (
+    "dense", "chunk_dense", "lex", "lex_ctx", "bigram", "entity", "rank", "speaker", "short",
+    "missing_rare", "proximity", "dense_ctx", "when_new", "number_new", "who_new", "where_new",
+    "dense_top", "lex_top", "dense_x_lex"))
+FEATURES = SENTENCE_SCHEMA.names
+# the feature that fires when a sentence holds a value of the type the question asks for
+_KIND_FEATURES = {"when": "when_new", "how_many": "number_new", "who": "who_new",
+                  "where": "where_new"}
 
 _DATE = re.compile(
     r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b|\b(?:January|February|March|April|May|June|July|August|"
@@ -48,7 +52,7 @@ class Question:
     entities: tuple[str, ...] = ()  # capitalised words, as written
 
 
-def analyse(text: str, data: IndexData) -> Question:
+def analyse(text: str, data: View) -> Question:
     """Terms with their IDF in this index, the expected answer type, entities, any speaker."""
     terms = tuple(dict.fromkeys(content_terms(text)))
     lowered = text.lower()
@@ -58,17 +62,11 @@ def analyse(text: str, data: IndexData) -> Question:
                     entities)
 
 
-def _idf(terms: tuple[str, ...], data: IndexData) -> dict[str, float]:
-    if data.bm25 is None:
+def _idf(terms: tuple[str, ...], data: View) -> dict[str, float]:
+    n, dfs = data.term_stats(terms)
+    if n == 0:
         return dict.fromkeys(terms, 1.0)
-    vocab = data.bm25.vocab_dict
-    indptr = data.bm25.scores["indptr"]
-    n = float(data.bm25.scores["num_docs"])
-    out = {}
-    for t in terms:
-        df = float(indptr[vocab[t] + 1] - indptr[vocab[t]]) if t in vocab else 0.0
-        out[t] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-    return out
+    return {t: math.log(1.0 + (n - dfs[t] + 0.5) / (dfs[t] + 0.5)) for t in terms}
 
 
 def _coverage(q: Question, terms: set[str]) -> float:
@@ -91,44 +89,48 @@ def _type_new(q: Question, sentence: str) -> float:
 
 
 def sentence_features(
-    q: Question, data: IndexData, rows: list[int], chunk_rank: dict[int, int],
+    q: Question, data: View, rows: list[int], chunk_rank: dict[int, int],
     chunk_dense: dict[int, float], sentence_dense: np.ndarray,
 ) -> np.ndarray:
-    """One row of ``FEATURES`` per candidate sentence row."""
-    out = np.zeros((len(rows), len(FEATURES)), dtype=np.float64)
+    """One row of ``SENTENCE_SCHEMA`` per candidate sentence row."""
+    col = SENTENCE_SCHEMA.column
+    out = np.zeros((len(rows), len(SENTENCE_SCHEMA)), dtype=np.float64)
     bigrams = set(zip(q.terms, q.terms[1:], strict=False))
     top_idf = max(q.weights.values(), default=0.0)
     rare = [t for t, w in q.weights.items() if w >= top_idf * 0.8]
     ctx_dense = _context_dense(data, rows, sentence_dense)
-    kind_column = _KIND_COLUMNS.get(q.kind)
+    kind_feature = _KIND_FEATURES.get(q.kind)
     for i, row in enumerate(rows):
-        text = sentence_text(data, row)
+        text = data.sentence_text(row)
         terms = content_terms(text)
         around = _neighbours(data, row)
-        context = set(terms).union(*(content_terms(sentence_text(data, r))
+        context = set(terms).union(*(content_terms(data.sentence_text(r))
                                      for r in _neighbour_rows(data, row)))
-        out[i, :12] = (
-            float(sentence_dense[i]),
-            chunk_dense[row],
-            _coverage(q, set(terms)),
-            _coverage(q, context),
-            len(bigrams & set(zip(terms, terms[1:], strict=False))) / len(bigrams)
+        values = {
+            "dense": float(sentence_dense[i]),
+            "chunk_dense": chunk_dense[row],
+            "lex": _coverage(q, set(terms)),
+            "lex_ctx": _coverage(q, context),
+            "bigram": len(bigrams & set(zip(terms, terms[1:], strict=False))) / len(bigrams)
             if bigrams else 0.0,
-            sum(1 for e in q.entities if e in text or e in around) / len(q.entities)
+            "entity": sum(1 for e in q.entities if e in text or e in around) / len(q.entities)
             if q.entities else 0.5,
-            1.0 / (1.0 + chunk_rank[row]),
-            speaker_score(q, data, row, text),
-            1.0 if len(terms) < 4 else 0.0,
-            sum(1 for t in rare if t not in context) / len(rare) if rare else 0.0,
-            _proximity(q, terms),
-            ctx_dense[i],
-        )
-        if kind_column is not None:
-            out[i, kind_column] = _type_new(q, text)
+            "rank": 1.0 / (1.0 + chunk_rank[row]),
+            "speaker": speaker_score(q, data, row, text),
+            "short": 1.0 if len(terms) < 4 else 0.0,
+            "missing_rare": sum(1 for t in rare if t not in context) / len(rare) if rare else 0.0,
+            "proximity": _proximity(q, terms),
+            "dense_ctx": ctx_dense[i],
+        }
+        if kind_feature is not None:
+            values[kind_feature] = _type_new(q, text)
+        for name, value in values.items():
+            out[i, col(name)] = value
     if len(rows):
-        out[:, 16] = out[:, 0] >= out[:, 0].max() - 1e-9
-        out[:, 17] = out[:, 2] >= out[:, 2].max() - 1e-9
-        out[:, 18] = out[:, 0] * out[:, 2]
+        dense, lex = out[:, col("dense")], out[:, col("lex")]
+        out[:, col("dense_top")] = dense >= dense.max() - 1e-9
+        out[:, col("lex_top")] = lex >= lex.max() - 1e-9
+        out[:, col("dense_x_lex")] = dense * lex
     return out
 
 
@@ -140,39 +142,38 @@ def _proximity(q: Question, terms: list[str]) -> float:
     return len(positions) / (positions[-1] - positions[0] + 1)
 
 
-def _context_dense(data: IndexData, rows: list[int], dense: np.ndarray) -> np.ndarray:
+def _context_dense(data: View, rows: list[int], dense: np.ndarray) -> np.ndarray:
     """Similarity of each sentence averaged with its neighbours in the same article."""
     out = np.array(dense, dtype=np.float64)
     by_row = dict(zip(rows, out.tolist(), strict=True))
     for i, row in enumerate(rows):
         values = [by_row[row]]
         for other in (row - 1, row + 1):
-            if other in by_row and data.sent_doc[other] == data.sent_doc[row]:
+            if other in by_row and doc_of(other) == doc_of(row):
                 values.append(by_row[other])
         out[i] = sum(values) / len(values)
     return out
 
 
-def speaker_score(q: Question, data: IndexData, row: int, text: str) -> float:
+def speaker_score(q: Question, data: View, row: int, text: str) -> float:
     if q.speaker is None:
         return 0.0
     previous: list[str] = []
     prev = row - 1
-    while prev >= 0 and data.sent_doc[prev] == data.sent_doc[row] and len(previous) < 4:
-        previous.insert(0, sentence_text(data, prev))
+    while doc_of(prev) == doc_of(row) and data.has_sentence(prev) and len(previous) < 4:
+        previous.insert(0, data.sentence_text(prev))
         prev -= 1
     return speaks(text, previous, q.speaker)
 
 
-def sentence_text(data: IndexData, row: int) -> str:
-    article = data.articles[int(data.sent_doc[row])]
-    return article.text[int(data.sent_start[row]) : int(data.sent_end[row])]
+def sentence_text(data: View, row: int) -> str:
+    return data.sentence_text(row)
 
 
-def _neighbour_rows(data: IndexData, row: int) -> list[int]:
+def _neighbour_rows(data: View, row: int) -> list[int]:
     return [other for other in (row - 1, row + 1)
-            if 0 <= other < len(data.sent_doc) and data.sent_doc[other] == data.sent_doc[row]]
+            if doc_of(other) == doc_of(row) and data.has_sentence(other)]
 
 
-def _neighbours(data: IndexData, row: int) -> str:
-    return " ".join(sentence_text(data, other) for other in _neighbour_rows(data, row))
+def _neighbours(data: View, row: int) -> str:
+    return " ".join(data.sentence_text(other) for other in _neighbour_rows(data, row))

@@ -58,12 +58,9 @@ class Passage:
     end: int
     text: str
     score: float
-    row: int = field(default=-1, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("row")
-        return data
+        return asdict(self)
 
 
 @dataclass(frozen=True)

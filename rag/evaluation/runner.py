@@ -19,7 +19,7 @@ from rag.evaluation.significance import OUTCOMES, counts
 from rag.models import Answer, Passage
 from rag.retrieval import Mode
 from rag.settings import Settings
-from rag.store import FORMAT_VERSION
+from rag.stores.base import STORE_FORMAT
 from rag.text import SPLITTER_VERSION
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def cached_engine(evalset: EvalSet, settings: Settings, embedder: Embedder,
                   cache_dir: Path) -> Engine:
     """An engine over a scratch index of the dataset's articles, reused across runs."""
     key = hashlib.sha256()
-    for part in (embedder.name, str(FORMAT_VERSION), str(settings.chunk_tokens),
+    for part in (embedder.name, str(STORE_FORMAT), str(settings.chunk_tokens),
                  str(settings.chunk_overlap_tokens), str(SPLITTER_VERSION)):
         key.update(part.encode())
     for article in sorted(evalset.articles, key=lambda a: a.doc_id):
@@ -57,7 +57,13 @@ def cached_engine(evalset: EvalSet, settings: Settings, embedder: Embedder,
     root = cache_dir / f"{evalset.kind}-{key.hexdigest()[:16]}"
     engine = Engine(settings.model_copy(update={"index_dir": root, "abstain_threshold": 0.0}),
                     embedder)
-    if not engine.has_index():
+    if settings.database_url:  # one database: make it hold exactly this dataset's articles
+        wanted = {a.doc_id for a in evalset.articles}
+        engine.ingest(evalset.articles, progress=True)
+        for doc in engine.documents():
+            if doc["doc_id"] not in wanted:
+                engine.delete(doc["doc_id"])
+    elif not engine.has_index():
         log.warning("building the evaluation index in %s (cached for later runs)", root)
         engine.ingest(evalset.articles, progress=True)
     return engine

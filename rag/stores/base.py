@@ -1,0 +1,188 @@
+"""The store port: what retrieval, answering and the engine need from where articles are kept.
+
+Two protocols, kept small so that a backend is one class each:
+
+- :class:`StoreReader` is a consistent view for answering one question: dense and lexical
+  top-k with filters applied inside the store, chunk and sentence vectors by handle, the term
+  statistics the features weigh, and the texts and sentence spans of given articles.
+- :class:`Store` adds writes (an article and all its rows at once), documents, counts,
+  compaction, and hands out readers.
+
+Chunks and sentences are named by integer *handles* that pack the article's key and the
+chunk's or sentence's ordinal within the article (``doc_key << ORDINAL_BITS | ordinal``):
+the article of a handle is ``handle >> ORDINAL_BITS`` and the sentences of an article are
+consecutive handles, so "the sentence before" is ``handle - 1`` when it has the same article.
+Handles stay valid while the article is unchanged; replacing an article gives it a new key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from rag.models import Article, Filters
+
+ORDINAL_BITS = 20  # up to about a million chunks or sentences in one article
+ORDINAL_MASK = (1 << ORDINAL_BITS) - 1
+STORE_FORMAT = 2  # the local store's layout version; 1 was the generation-folder index
+
+
+def handle(doc_key: int, ordinal: int) -> int:
+    return (int(doc_key) << ORDINAL_BITS) | int(ordinal)
+
+
+def doc_of(handles: Any) -> Any:
+    """The article key of a handle, or of each handle in an array."""
+    if isinstance(handles, np.ndarray):
+        return handles >> ORDINAL_BITS
+    return int(handles) >> ORDINAL_BITS
+
+
+def ordinal_of(h: int) -> int:
+    return int(h) & ORDINAL_MASK
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """An article as stored: ``text`` is exactly what every offset refers to."""
+
+    doc_id: str
+    title: str
+    text: str
+    url: str | None
+    date: str | None
+    source: str | None
+    content_hash: str
+    ingested_at: str
+    author: str | None = None
+    doc_key: int = 0
+
+
+@dataclass(frozen=True)
+class DocData:
+    """One article with its quotable sentence spans and its chunks (sentence ranges are
+    ordinals into ``sent_start``/``sent_end``, ``[lo, hi)``)."""
+
+    article: ArticleRecord
+    sent_start: np.ndarray
+    sent_end: np.ndarray
+    chunk_start: np.ndarray
+    chunk_end: np.ndarray
+    chunk_sent_lo: np.ndarray
+    chunk_sent_hi: np.ndarray
+
+
+@dataclass(frozen=True)
+class PreparedArticle:
+    """An article ready to store: its chunks and quotable sentences with their vectors.
+
+    ``chunk_terms`` are the lexical terms of each chunk (``rag.text.content_terms``)."""
+
+    article: Article
+    chunk_start: np.ndarray
+    chunk_end: np.ndarray
+    chunk_sent_lo: np.ndarray
+    chunk_sent_hi: np.ndarray
+    sent_start: np.ndarray
+    sent_end: np.ndarray
+    chunk_vectors: np.ndarray  # (chunks, dimension) float32, L2-normalised
+    sentence_vectors: np.ndarray  # (sentences, dimension)
+    chunk_terms: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    doc_id: str
+    title: str
+    url: str | None
+    date: str | None
+    source: str | None
+    chars: int
+    chunks: int
+    content_hash: str
+    ingested_at: str
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What an index was built with; adding to it with other values is refused."""
+
+    model: str
+    dimension: int
+    chunking: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    added: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+
+
+class StoreReader(Protocol):
+    """A consistent view of the store for one question (or one evaluation pass)."""
+
+    def chunk_count(self) -> int: ...
+
+    def dense_search(self, vector: np.ndarray, k: int,
+                     filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk handles and cosine similarities, best first (approximate when large)."""
+        ...
+
+    def lexical_search(self, terms: Sequence[str], k: int,
+                       filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk handles and lexical scores (> 0), best first."""
+        ...
+
+    def chunk_vectors(self, handles: np.ndarray) -> np.ndarray: ...
+
+    def sentence_vectors(self, handles: Sequence[int]) -> np.ndarray: ...
+
+    def term_stats(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """The number of chunks and each term's chunk frequency."""
+        ...
+
+    def documents(self, doc_keys: Collection[int]) -> dict[int, DocData]:
+        """Texts and spans of the given articles; keys that no longer exist are left out."""
+        ...
+
+
+class Store(Protocol):
+    """Articles with their chunks, sentences, vectors and lexical index, kept somewhere."""
+
+    def info(self) -> StoreInfo | None:
+        """What the store was built with; None when it holds nothing yet."""
+        ...
+
+    def reader(self) -> StoreReader:
+        """A view of the latest committed state (cheap when nothing changed)."""
+        ...
+
+    def write(self, info: StoreInfo, add: Sequence[PreparedArticle],
+              delete: Collection[str] = ()) -> WriteResult:
+        """Add or replace (same ``doc_id``) articles and delete others, atomically."""
+        ...
+
+    def content_hashes(self, doc_ids: Collection[str]) -> dict[str, str]: ...
+
+    def document(self, doc_id: str) -> ArticleRecord | None: ...
+
+    def list_documents(self, limit: int, after: str | None = None) -> list[DocumentSummary]:
+        """A page of documents ordered by ``doc_id``, starting after ``after``."""
+        ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def compact(self) -> None:
+        """Merge what has piled up and drop deleted rows (readers keep working)."""
+        ...
+
+    def reset(self) -> None:
+        """Remove everything (``rag ingest --rebuild``)."""
+        ...
+
+    def close(self) -> None: ...

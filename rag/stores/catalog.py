@@ -1,0 +1,141 @@
+"""The local store's catalog: one SQLite file (WAL) with articles, segments and tombstones.
+
+It is the local store's source of truth: a segment folder exists for readers only once the
+transaction naming it has committed, so a crash at any moment leaves the last committed state
+(SQLite's journal makes the commit atomic and durable with ``synchronous=FULL``). Readers are
+never blocked by a writer (WAL). ``meta.version`` goes up with every commit; readers compare
+it to the version their view was built from.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Collection, Iterable
+from pathlib import Path
+from typing import Any
+
+from rag.models import Filters
+from rag.stores.base import ArticleRecord, StoreInfo
+
+CATALOG = "catalog.sqlite"
+ARTICLE_COLUMNS = ("doc_id, title, text, url, date, source, content_hash, ingested_at, author, "
+                   "doc_key")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    doc_key INTEGER PRIMARY KEY, doc_id TEXT UNIQUE NOT NULL, title TEXT NOT NULL,
+    text TEXT NOT NULL, url TEXT, date TEXT, source TEXT, author TEXT,
+    content_hash TEXT NOT NULL, ingested_at TEXT NOT NULL, segment TEXT NOT NULL,
+    chunks INTEGER NOT NULL, sentences INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS articles_source ON articles (lower(source));
+CREATE INDEX IF NOT EXISTS articles_date ON articles (date);
+CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, rows INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS dead (doc_key INTEGER PRIMARY KEY, segment TEXT NOT NULL);
+"""
+
+
+class Catalog:
+    """Thread-local SQLite connections to one catalog file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def connection(self) -> sqlite3.Connection:
+        con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=FULL")
+            con.executescript(SCHEMA)
+            self._local.con = con
+        return con
+
+    def close(self) -> None:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+    # -- meta ------------------------------------------------------------------------------
+    def meta(self) -> dict[str, Any]:
+        rows = self.connection().execute("SELECT key, value FROM meta").fetchall()
+        return {k: json.loads(v) for k, v in rows}
+
+    def version(self) -> int:
+        row = self.connection().execute("SELECT value FROM meta WHERE key='version'").fetchone()
+        return int(json.loads(row[0])) if row else 0
+
+    def info(self) -> StoreInfo | None:
+        meta = self.meta()
+        if "model" not in meta:
+            return None
+        return StoreInfo(meta["model"], int(meta["dimension"]), meta.get("chunking") or {})
+
+    @staticmethod
+    def set_meta(con: sqlite3.Connection, **values: Any) -> None:
+        con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                        [(k, json.dumps(v)) for k, v in values.items()])
+
+    # -- reads -----------------------------------------------------------------------------
+    def segments(self) -> list[tuple[str, int]]:
+        return self.connection().execute("SELECT name, rows FROM segments ORDER BY name").fetchall()
+
+    def dead_keys(self) -> list[int]:
+        return [r[0] for r in self.connection().execute("SELECT doc_key FROM dead")]
+
+    def articles(self, doc_keys: Iterable[int]) -> dict[int, ArticleRecord]:
+        keys = list(doc_keys)
+        out: dict[int, ArticleRecord] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.connection().execute(
+                    f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE doc_key IN ({marks})", part):
+                out[row[-1]] = ArticleRecord(*row)
+        return out
+
+    def article(self, doc_id: str) -> ArticleRecord | None:
+        row = self.connection().execute(
+            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE doc_id = ?", (doc_id,)).fetchone()
+        return ArticleRecord(*row) if row else None
+
+    def keys_of(self, doc_ids: Collection[str]) -> dict[str, tuple[int, str, str]]:
+        """doc_id -> (doc_key, segment, content_hash) for the ids that exist."""
+        out = {}
+        ids = list(doc_ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for doc_id, key, seg, h in self.connection().execute(
+                    "SELECT doc_id, doc_key, segment, content_hash FROM articles "
+                    f"WHERE doc_id IN ({marks})", part):
+                out[doc_id] = (key, seg, h)
+        return out
+
+    def filtered_keys(self, f: Filters) -> list[int]:
+        """Keys of the articles that pass ``f`` (source compared case-insensitively)."""
+        where, args = filter_sql(f)
+        return [r[0] for r in self.connection().execute(
+            f"SELECT doc_key FROM articles WHERE {where}", args)]
+
+
+def filter_sql(f: Filters, date: str = "date", source: str = "source",
+               doc_id: str = "doc_id", mark: str = "?") -> tuple[str, list[str]]:
+    """A WHERE clause for ``f``; dates compare on their first ten characters (YYYY-MM-DD)."""
+    parts, args = ["1=1"], []
+    if f.source is not None:
+        parts.append(f"lower({source}) = lower({mark})")
+        args.append(f.source)
+    if f.doc_id is not None:
+        parts.append(f"{doc_id} = {mark}")
+        args.append(f.doc_id)
+    if f.date_from:
+        parts.append(f"substr({date}, 1, 10) >= {mark}")
+        args.append(f.date_from[:10])
+    if f.date_to:
+        parts.append(f"substr({date}, 1, 10) <= {mark}")
+        args.append(f.date_to[:10])
+    return " AND ".join(parts), args

@@ -1,0 +1,293 @@
+"""The embedded local store (the default): a catalog plus append-only segments, no server.
+
+Layout of the index directory::
+
+    catalog.sqlite     articles (texts and metadata), segments, tombstones, meta (WAL)
+    segments/seg-N/    immutable arrays of one batch of articles (``rag.stores.segment``)
+    .lock              serialises writers across processes (fcntl)
+
+A write costs what the change costs: it writes one small segment for the new articles and
+records replaced or deleted ones as tombstones, in one catalog transaction. When a size tier
+holds ``MERGE_FACTOR`` segments they are merged into one (dropping tombstoned rows), so the
+number of segments stays logarithmic in the archive; ``rag compact`` merges everything.
+Folders left by a crash (written but never committed, or merged away but not yet removed) are
+deleted by the next writer, so leftovers never pile up.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import math
+import shutil
+import threading
+import time
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from rag.errors import IndexCorruptError
+from rag.stores import segment
+from rag.stores.base import (
+    STORE_FORMAT,
+    ArticleRecord,
+    DocumentSummary,
+    PreparedArticle,
+    StoreInfo,
+    WriteResult,
+)
+from rag.stores.catalog import CATALOG, Catalog
+from rag.stores.local_reader import LocalReader
+
+log = logging.getLogger(__name__)
+
+MERGE_FACTOR = 8  # segments of one size tier merged together (Lucene's default is 10)
+TIER_BASE_ROWS = 1000  # tier 0 holds segments under this many chunks; each tier is 8x larger
+REBUILD_HINT = "rebuild it with `rag ingest --rebuild PATH...`"
+
+
+class LocalStore:
+    """``Store`` over an index directory; many processes may read and write it at once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        _refuse_old_layout(self.root)
+        self.catalog = Catalog(self.root / CATALOG)
+        self._lock = threading.RLock()
+        self._reader: LocalReader | None = None
+        self._loaded: dict[str, segment.Segment] = {}
+
+    def info(self) -> StoreInfo | None:
+        if not (self.root / CATALOG).exists():
+            return None
+        info = self.catalog.info()
+        version = self.catalog.meta().get("format_version")
+        if info is not None and version != STORE_FORMAT:
+            raise IndexCorruptError(
+                f"index at {self.root} has format {version!r}, this version reads "
+                f"{STORE_FORMAT}; {REBUILD_HINT}")
+        return info
+
+    # -- reading ---------------------------------------------------------------------------
+    def reader(self) -> LocalReader:
+        version = self.catalog.version()
+        current = self._reader
+        if current is not None and current.version == version:
+            return current
+        for _ in range(5):  # a merge may remove a folder between listing and opening it
+            try:
+                reader = self._build_reader()
+                break
+            except FileNotFoundError:
+                time.sleep(0.05)
+        else:
+            raise IndexCorruptError(f"index at {self.root} lists a missing segment; "
+                                    + REBUILD_HINT)
+        with self._lock:
+            self._reader = reader
+        return reader
+
+    def _build_reader(self) -> LocalReader:
+        con = self.catalog.connection()
+        con.execute("BEGIN")  # one read transaction: segments and tombstones agree
+        try:
+            version = self.catalog.version()
+            names = [n for n, _ in self.catalog.segments()]
+            dead = set(self.catalog.dead_keys())
+        finally:
+            con.execute("COMMIT")
+        segments = []
+        for name in names:
+            if name not in self._loaded:
+                try:
+                    self._loaded[name] = segment.load(self.root / "segments" / name)
+                except FileNotFoundError:
+                    raise
+                except (OSError, ValueError, KeyError) as exc:
+                    raise IndexCorruptError(
+                        f"index segment {name} in {self.root} is damaged ({exc}); "
+                        + REBUILD_HINT) from None
+            segments.append(self._loaded[name])
+        for stale in set(self._loaded) - set(names):
+            del self._loaded[stale]
+        return LocalReader(self.catalog, version, segments, dead)
+
+    def content_hashes(self, doc_ids: Collection[str]) -> dict[str, str]:
+        if not (self.root / CATALOG).exists():
+            return {}
+        return {d: h for d, (_, _, h) in self.catalog.keys_of(doc_ids).items()}
+
+    def document(self, doc_id: str) -> ArticleRecord | None:
+        if not (self.root / CATALOG).exists():
+            return None
+        return self.catalog.article(doc_id)
+
+    def list_documents(self, limit: int, after: str | None = None) -> list[DocumentSummary]:
+        rows = self.catalog.connection().execute(
+            "SELECT doc_id, title, url, date, source, length(text), chunks, content_hash, "
+            "ingested_at, author FROM articles WHERE doc_id > ? ORDER BY doc_id LIMIT ?",
+            (after or "", limit)).fetchall()
+        return [DocumentSummary(*row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        row = self.catalog.connection().execute(
+            "SELECT count(*), coalesce(sum(chunks), 0), coalesce(sum(sentences), 0) "
+            "FROM articles").fetchone()
+        return {"articles": row[0], "chunks": row[1], "sentences": row[2],
+                "segments": len(self.catalog.segments())}
+
+    # -- writing ---------------------------------------------------------------------------
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        (self.root / "segments").mkdir(parents=True, exist_ok=True)  # before the catalog
+        with self._lock, open(self.root / ".lock", "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                self._remove_orphans()
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def write(self, info: StoreInfo, add: Sequence[PreparedArticle],
+              delete: Collection[str] = ()) -> WriteResult:
+        with self._writing():
+            known = self.catalog.keys_of([p.article.doc_id for p in add] + list(delete))
+            meta = self.catalog.meta()
+            next_key = int(meta.get("next_doc_key", 1))
+            name = None
+            if add:
+                name = f"seg-{int(meta.get('next_segment', 1)):08d}"
+                items = [(next_key + i, p) for i, p in enumerate(add)]
+                self._new_folder(name, lambda f: segment.write(f, items, info.dimension))
+            gone = [d for d in delete if d in known]
+            self._commit(info, add, gone, known, next_key, name)
+            self._merge_tiers(info.dimension)
+        replaced = tuple(p.article.doc_id for p in add if p.article.doc_id in known)
+        added = tuple(p.article.doc_id for p in add if p.article.doc_id not in known)
+        return WriteResult(added, replaced, tuple(gone))
+
+    def _commit(self, info: StoreInfo, add: Sequence[PreparedArticle], gone: list[str],
+                known: dict[str, tuple[int, str, str]], next_key: int, name: str | None) -> None:
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        con = self.catalog.connection()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            dropped = [known[d] for d in [p.article.doc_id for p in add] + gone if d in known]
+            con.executemany("INSERT OR REPLACE INTO dead VALUES (?, ?)",
+                            [(key, seg) for key, seg, _ in dropped])
+            con.executemany("DELETE FROM articles WHERE doc_key = ?",
+                            [(key,) for key, _, _ in dropped])
+            con.executemany(
+                "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [_article_row(next_key + i, p, now, name or "") for i, p in enumerate(add)])
+            if name is not None:
+                con.execute("INSERT INTO segments VALUES (?, ?)",
+                            (name, sum(len(p.chunk_start) for p in add)))
+            meta = self.catalog.meta()
+            Catalog.set_meta(
+                con, format_version=STORE_FORMAT, model=info.model, dimension=info.dimension,
+                chunking=info.chunking, version=int(meta.get("version", 0)) + 1,
+                next_doc_key=next_key + len(add),
+                next_segment=int(meta.get("next_segment", 1)) + (1 if name else 0))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _new_folder(self, name: str, fill: object) -> None:
+        tmp = self.root / "segments" / f".tmp-{name}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        fill(tmp)  # type: ignore[operator]
+        tmp.rename(self.root / "segments" / name)
+        segment.fsync_dir(self.root / "segments")
+
+    def _remove_orphans(self) -> None:
+        """Delete folders no committed state refers to (called under the writer lock)."""
+        listed = {n for n, _ in self.catalog.segments()}
+        for path in (self.root / "segments").iterdir():
+            if path.name not in listed:
+                log.info("removing leftover segment folder %s", path.name)
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _merge_tiers(self, dimension: int) -> None:
+        tiers: dict[int, list[str]] = {}
+        for name, rows in self.catalog.segments():
+            tier = 0 if rows < TIER_BASE_ROWS else 1 + int(math.log(rows / TIER_BASE_ROWS, 8))
+            tiers.setdefault(tier, []).append(name)
+        for names in tiers.values():
+            if len(names) >= MERGE_FACTOR:
+                self._merge(names, dimension)
+
+    def _merge(self, names: list[str], dimension: int) -> None:
+        """Replace the segments ``names`` by one, dropping tombstoned articles."""
+        reader = self.reader()
+        parts = [s for s in reader.segments if s.name in names]
+        meta = self.catalog.meta()
+        new = f"seg-{int(meta.get('next_segment', 1)):08d}"
+        rows: list[int] = []
+        self._new_folder(new, lambda f: rows.append(
+            segment.merge(f, parts, reader.dead, dimension)))
+        con = self.catalog.connection()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            marks = ",".join("?" * len(names))
+            con.execute(f"DELETE FROM segments WHERE name IN ({marks})", names)
+            con.execute(f"DELETE FROM dead WHERE segment IN ({marks})", names)
+            con.execute(f"UPDATE articles SET segment = ? WHERE segment IN ({marks})",
+                        [new, *names])
+            con.execute("INSERT INTO segments VALUES (?, ?)", (new, rows[0]))
+            Catalog.set_meta(con, version=int(meta.get("version", 0)) + 1,
+                             next_segment=int(meta.get("next_segment", 1)) + 1)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        log.info("merged %d segments into %s (%d chunks)", len(names), new, rows[0])
+        self._remove_orphans()
+
+    def compact(self) -> None:
+        info = self.info()
+        if info is None:
+            return
+        with self._writing():
+            names = [n for n, _ in self.catalog.segments()]
+            if len(names) > 1 or self.catalog.dead_keys():
+                self._merge(names, info.dimension)
+
+    def reset(self) -> None:
+        with self._writing():
+            con = self.catalog.connection()
+            con.execute("BEGIN IMMEDIATE")
+            for table in ("articles", "segments", "dead"):
+                con.execute(f"DELETE FROM {table}")
+            version = int(self.catalog.meta().get("version", 0)) + 1
+            con.execute("DELETE FROM meta")
+            Catalog.set_meta(con, version=version)
+            con.execute("COMMIT")
+            self._remove_orphans()
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+def _article_row(key: int, p: PreparedArticle, now: str, seg: str) -> tuple[object, ...]:
+    a = p.article
+    return (key, a.doc_id, a.title, a.text, a.url, a.date, a.source,
+            getattr(a, "author", None), a.content_hash, now, seg, len(p.chunk_start),
+            len(p.sent_start))
+
+
+def _refuse_old_layout(root: Path) -> None:
+    if (root / "manifest.json").exists() and not (root / CATALOG).exists():
+        raise IndexCorruptError(
+            f"index at {root} was written by an older version (one generation folder per "
+            f"write); {REBUILD_HINT}")
+
+
+def remove_old_layout(root: Path) -> None:
+    """Delete the files of the generation-folder layout (for ``--rebuild``)."""
+    if not (root / "manifest.json").exists():
+        return
+    for path in root.iterdir():
+        if path.name == "manifest.json" or path.name.startswith(("gen-", ".gen-", ".manifest")):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()

@@ -1,0 +1,133 @@
+"""A read view of the local store: its segments and tombstones as of one catalog version."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.models import Filters
+from rag.stores import lexical
+from rag.stores.base import ORDINAL_BITS, ORDINAL_MASK, DocData
+from rag.stores.catalog import Catalog
+from rag.stores.segment import Segment
+
+
+@dataclass
+class LocalReader:
+    """Immutable once built; safe to share between threads."""
+
+    catalog: Catalog
+    version: int
+    segments: list[Segment]
+    dead: set[int]
+    alive: list[np.ndarray | None] = field(default_factory=list)  # chunk mask per segment
+    where: dict[int, tuple[int, int]] = field(default_factory=dict)  # doc_key -> (seg, art)
+    total_rows: int = 0
+    avg_length: float = 1.0
+
+    def __post_init__(self) -> None:
+        dead = np.array(sorted(self.dead), dtype=np.int64)
+        lengths = 0.0
+        for s, seg in enumerate(self.segments):
+            keys = seg.articles[:, 0]
+            gone = np.isin(keys, dead) if len(dead) else np.zeros(len(keys), dtype=bool)
+            self.alive.append(~gone[seg.chunks[:, 0]] if gone.any() else None)
+            self.where.update((int(k), (s, a)) for a, k in enumerate(keys) if not gone[a])
+            self.total_rows += seg.rows
+            lengths += float(np.sum(seg.postings.lengths))
+        self.avg_length = lengths / self.total_rows if self.total_rows else 1.0
+
+    def chunk_count(self) -> int:
+        return sum(int(m.sum()) if m is not None else seg.rows
+                   for seg, m in zip(self.segments, self.alive, strict=True))
+
+    # -- search ----------------------------------------------------------------------------
+    def _allowed(self, filters: Filters) -> list[np.ndarray | None]:
+        if filters.is_empty():
+            return list(self.alive)
+        keys = np.array(self.catalog.filtered_keys(filters), dtype=np.int64)
+        out = []
+        for seg, alive in zip(self.segments, self.alive, strict=True):
+            ok = np.isin(seg.articles[:, 0], keys)[seg.chunks[:, 0]] if seg.rows else \
+                np.zeros(0, dtype=bool)
+            out.append(ok if alive is None else ok & alive)
+        return out
+
+    def dense_search(self, vector: np.ndarray, k: int,
+                     filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        vector = np.asarray(vector, dtype=np.float32)
+        handles, sims = [], []
+        for seg, allowed in zip(self.segments, self._allowed(filters), strict=True):
+            if allowed is not None and not allowed.any():
+                continue
+            rows, s = seg.dense(vector, k, allowed)
+            handles.append(seg.chunk_handles[rows])
+            sims.append(s)
+        return _best(handles, sims, k)
+
+    def lexical_search(self, terms: Sequence[str], k: int,
+                       filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        n, dfs = self.term_stats(terms)
+        weights = {t: lexical.idf(n, dfs[t]) for t in dfs}
+        handles, scores = [], []
+        for seg, allowed in zip(self.segments, self._allowed(filters), strict=True):
+            s = lexical.score(seg.postings, list(terms), weights, self.avg_length)
+            if allowed is not None:
+                s = np.where(allowed, s, 0.0)
+            hit = np.flatnonzero(s > 0)
+            top = hit[np.argsort(-s[hit], kind="stable")[:k]]
+            handles.append(seg.chunk_handles[top])
+            scores.append(s[top])
+        return _best(handles, scores, k)
+
+    def term_stats(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        unique = dict.fromkeys(terms)
+        return self.total_rows, {t: sum(seg.postings.df(t) for seg in self.segments)
+                                 for t in unique}
+
+    # -- rows by handle --------------------------------------------------------------------
+    def _locate(self, handles: Sequence[int], kind: str) -> list[tuple[int, int]]:
+        out = []
+        for h in handles:
+            s, a = self.where[int(h) >> ORDINAL_BITS]
+            lo = self.segments[s].articles[a, 1 if kind == "chunk" else 3]
+            out.append((s, int(lo) + (int(h) & ORDINAL_MASK)))
+        return out
+
+    def chunk_vectors(self, handles: np.ndarray) -> np.ndarray:
+        return _gather(self.segments, self._locate(list(handles), "chunk"), "vectors")
+
+    def sentence_vectors(self, handles: Sequence[int]) -> np.ndarray:
+        return _gather(self.segments, self._locate(list(handles), "sentence"),
+                       "sentence_vectors")
+
+    def documents(self, doc_keys: Collection[int]) -> dict[int, DocData]:
+        keys = [k for k in doc_keys if k in self.where]
+        out = {}
+        for key, record in self.catalog.articles(keys).items():
+            s, a = self.where[key]
+            seg = self.segments[s]
+            _, clo, chi, slo, shi = (int(x) for x in seg.articles[a])
+            chunks, sents = np.asarray(seg.chunks[clo:chi]), np.asarray(seg.sentences[slo:shi])
+            out[key] = DocData(record, sents[:, 0], sents[:, 1], chunks[:, 1], chunks[:, 2],
+                               chunks[:, 3], chunks[:, 4])
+        return out
+
+
+def _gather(segments: list[Segment], places: list[tuple[int, int]], name: str) -> np.ndarray:
+    if not places:
+        d = segments[0].vectors.shape[1] if segments else 0
+        return np.zeros((0, d), dtype=np.float32)
+    return np.stack([np.asarray(getattr(segments[s], name)[r], dtype=np.float32)
+                     for s, r in places])
+
+
+def _best(handles: list[np.ndarray], scores: list[np.ndarray],
+          k: int) -> tuple[np.ndarray, np.ndarray]:
+    if not handles:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    h, s = np.concatenate(handles).astype(np.int64), np.concatenate(scores).astype(np.float64)
+    order = np.argsort(-s, kind="stable")[:k]
+    return h[order], s[order]

@@ -1,0 +1,299 @@
+"""The PostgreSQL + pgvector store: many API hosts and ingest processes share one database.
+
+Dense search is pgvector's HNSW (inner product on normalised vectors, iterative scans so
+that filters do not starve the result), lexical search is BM25 in SQL over a postings table
+(``rag.stores.pg_schema``), filters are SQL on the articles table. An article and all its
+rows are written in one transaction; concurrent writers of the same ``doc_id`` are serialised
+by an advisory lock on it, writers of different articles run side by side. Connections come
+from a pool (psycopg 3 + psycopg_pool); vectors travel as pgvector's types.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import numpy as np
+
+from rag.errors import StoreUnavailableError
+from rag.models import Filters
+from rag.stores import lexical
+from rag.stores.base import (
+    ArticleRecord,
+    DocData,
+    DocumentSummary,
+    PreparedArticle,
+    StoreInfo,
+    WriteResult,
+    handle,
+)
+from rag.stores.catalog import filter_sql
+from rag.stores.pg_schema import content_ddl, migrate
+
+log = logging.getLogger(__name__)
+
+POOL_MAX = 8  # connections per process: API worker threads plus one writer
+CONNECT_TIMEOUT_S = 10
+EF_SEARCH = 128  # as the local store's HNSW segments
+_ARTICLE = ("doc_id, title, text, url, date, source, content_hash, ingested_at, author, "
+            "doc_key")
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+class PostgresStore:
+    """``Store`` over a PostgreSQL database with the pgvector extension."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._prepare_database()
+        from pgvector.psycopg import register_vector
+        from psycopg_pool import ConnectionPool
+
+        self.pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX, open=False,
+                                   configure=register_vector, kwargs={"autocommit": True})
+        self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+        self._info: StoreInfo | None = None
+
+    def _prepare_database(self) -> None:
+        import psycopg
+
+        try:
+            con = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnavailableError(
+                f"cannot reach the database at {_redact(self.url)} ({reason}); check "
+                "RAG_DATABASE_URL / --database-url") from None
+        with con:
+            try:
+                con.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            except psycopg.Error:
+                raise StoreUnavailableError(
+                    "the database has no pgvector extension: install pgvector on the server "
+                    "and run `CREATE EXTENSION vector;` as a superuser") from None
+            try:
+                migrate(con)
+            except ValueError as exc:
+                raise StoreUnavailableError(f"{exc}; upgrade rag to use it") from None
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def _fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        with self.pool.connection() as con:
+            return con.execute(sql, args).fetchall()
+
+    def info(self) -> StoreInfo | None:
+        if self._info is None:
+            meta = dict(self._fetch("SELECT key, value FROM rag_meta"))
+            if "model" in meta:
+                self._info = StoreInfo(meta["model"], int(meta["dimension"]),
+                                       meta.get("chunking") or {})
+        return self._info
+
+    def reader(self) -> PostgresReader:
+        return PostgresReader(self)
+
+    # -- documents -------------------------------------------------------------------------
+    def content_hashes(self, doc_ids: Collection[str]) -> dict[str, str]:
+        return dict(self._fetch("SELECT doc_id, content_hash FROM articles "
+                                "WHERE doc_id = ANY(%s)", (list(doc_ids),)))
+
+    def document(self, doc_id: str) -> ArticleRecord | None:
+        rows = self._fetch(f"SELECT {_ARTICLE} FROM articles WHERE doc_id = %s", (doc_id,))
+        return ArticleRecord(*rows[0]) if rows else None
+
+    def list_documents(self, limit: int, after: str | None = None) -> list[DocumentSummary]:
+        rows = self._fetch(
+            "SELECT doc_id, title, url, date, source, length(text), chunks, content_hash, "
+            "ingested_at, author FROM articles WHERE doc_id COLLATE \"C\" > %s "
+            "ORDER BY doc_id COLLATE \"C\" "
+            "LIMIT %s", (after or "", limit))
+        return [DocumentSummary(*row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        row = self._fetch("SELECT count(*), coalesce(sum(chunks), 0), "
+                          "coalesce(sum(sentences), 0) FROM articles")[0]
+        return {"articles": int(row[0]), "chunks": int(row[1]), "sentences": int(row[2])}
+
+    # -- writes ----------------------------------------------------------------------------
+    def write(self, info: StoreInfo, add: Sequence[PreparedArticle],
+              delete: Collection[str] = ()) -> WriteResult:
+        ids = sorted({p.article.doc_id for p in add} | set(delete))
+        with self.pool.connection() as con, con.transaction():
+            self._ensure_content(con, info)
+            for doc_id in ids:  # sorted: two writers never wait on each other in a cycle
+                con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (doc_id,))
+            known = dict(con.execute("SELECT doc_id, doc_key FROM articles "
+                                     "WHERE doc_id = ANY(%s)", (ids,)).fetchall())
+            if known:
+                self._drop(con, list(known.values()))
+            for p in add:
+                self._insert(con, p)
+        return WriteResult(
+            added=tuple(p.article.doc_id for p in add if p.article.doc_id not in known),
+            replaced=tuple(p.article.doc_id for p in add if p.article.doc_id in known),
+            deleted=tuple(d for d in delete if d in known))
+
+    def _ensure_content(self, con: Any, info: StoreInfo) -> None:
+        if self.info() is not None:
+            return
+        con.execute("SELECT pg_advisory_xact_lock(7314022)")
+        con.execute(content_ddl(info.dimension))
+        from psycopg.types.json import Jsonb
+
+        con.execute("INSERT INTO rag_meta VALUES ('model', %s), ('dimension', %s), "
+                    "('chunking', %s) ON CONFLICT DO NOTHING",
+                    (Jsonb(info.model), Jsonb(info.dimension), Jsonb(info.chunking)))
+
+    def _drop(self, con: Any, keys: list[int]) -> None:
+        row = con.execute("SELECT count(*), coalesce(sum(n_terms), 0) FROM chunks "
+                          "WHERE doc_key = ANY(%s)", (keys,)).fetchone()
+        con.execute("UPDATE rag_stats SET chunks = chunks - %s, terms = terms - %s", row)
+        con.execute("DELETE FROM articles WHERE doc_key = ANY(%s)", (keys,))
+
+    def _insert(self, con: Any, p: PreparedArticle) -> None:
+        from pgvector import HalfVector, Vector
+
+        a = p.article
+        key = con.execute(
+            "INSERT INTO articles (doc_id, title, text, url, date, source, author, "
+            "content_hash, ingested_at, chunks, sentences) VALUES "
+            "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING doc_key",
+            (a.doc_id, a.title, a.text, a.url, a.date, a.source, getattr(a, "author", None),
+             a.content_hash, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+             len(p.chunk_start), len(p.sent_start))).fetchone()[0]
+        lengths = [max(len(t), 1) for t in p.chunk_terms]
+        with con.cursor().copy('COPY chunks (handle, doc_key, start, "end", sent_lo, sent_hi, '
+                               "n_terms, embedding) FROM STDIN") as cp:
+            for i in range(len(p.chunk_start)):
+                cp.write_row((handle(key, i), key, int(p.chunk_start[i]), int(p.chunk_end[i]),
+                              int(p.chunk_sent_lo[i]), int(p.chunk_sent_hi[i]), lengths[i],
+                              Vector(p.chunk_vectors[i])))
+        with con.cursor().copy('COPY sentences (handle, doc_key, start, "end", embedding) '
+                               "FROM STDIN") as cp:
+            for i in range(len(p.sent_start)):
+                cp.write_row((handle(key, i), key, int(p.sent_start[i]), int(p.sent_end[i]),
+                              HalfVector(p.sentence_vectors[i])))
+        with con.cursor().copy("COPY postings (term, handle, tf, doc_key) FROM STDIN") as cp:
+            for i, terms in enumerate(p.chunk_terms):
+                counts: dict[str, int] = {}
+                for t in terms:
+                    counts[t] = counts.get(t, 0) + 1
+                for t, n in counts.items():
+                    cp.write_row((t, handle(key, i), n, key))
+        con.execute("UPDATE rag_stats SET chunks = chunks + %s, terms = terms + %s",
+                    (len(lengths), sum(lengths)))
+
+    def compact(self) -> None:
+        with self.pool.connection() as con:
+            for table in ("articles", "chunks", "sentences", "postings"):
+                con.execute(f"VACUUM (ANALYZE) {table}")
+
+    def reset(self) -> None:
+        with self.pool.connection() as con, con.transaction():
+            con.execute("DROP TABLE IF EXISTS postings, sentences, chunks")
+            con.execute("DELETE FROM articles")
+            con.execute("DELETE FROM rag_meta")
+            con.execute("UPDATE rag_stats SET chunks = 0, terms = 0")
+        self._info = None
+
+
+class PostgresReader:
+    """Reads straight from the database (each call sees the latest committed state)."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.store = store
+
+    def chunk_count(self) -> int:
+        return int(self.store._fetch("SELECT chunks FROM rag_stats")[0][0])
+
+    def _where(self, filters: Filters) -> tuple[str, list[Any]]:
+        if filters.is_empty():
+            return "", []
+        where, args = filter_sql(filters, "a.date", "a.source", "a.doc_id", "%s")
+        return f" JOIN articles a ON a.doc_key = c.doc_key WHERE {where}", args
+
+    def dense_search(self, vector: np.ndarray, k: int,
+                     filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        from pgvector import Vector
+
+        join, args = self._where(filters)
+        v = Vector(np.asarray(vector, dtype=np.float32))
+        with self.store.pool.connection() as con, con.transaction():
+            con.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, 2 * k)}")
+            con.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            rows = con.execute(
+                f"SELECT c.handle, -(c.embedding <#> %s) FROM chunks c{join} "
+                "ORDER BY c.embedding <#> %s LIMIT %s", [v, *args, v, k]).fetchall()
+        return _sorted(rows)
+
+    def lexical_search(self, terms: Sequence[str], k: int,
+                       filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        n, dfs = self.term_stats(terms)
+        if not n or not terms:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        avg = float(self.store._fetch("SELECT terms::float8 / greatest(chunks, 1) "
+                                      "FROM rag_stats")[0][0])
+        uses: dict[str, float] = {}
+        for t in terms:  # a repeated query term counts again, as in the local store
+            uses[t] = uses.get(t, 0.0) + lexical.idf(n, dfs[t])
+        join, args = self._where(filters)
+        rows = self.store._fetch(
+            "WITH q(term, w) AS (SELECT * FROM unnest(%s::text[], %s::float8[])) "
+            "SELECT p.handle, sum(q.w * p.tf / (p.tf + %s * (1 - %s + %s * c.n_terms / %s))) s "
+            f"FROM q JOIN postings p ON p.term = q.term JOIN chunks c ON c.handle = p.handle"
+            f"{join} GROUP BY p.handle ORDER BY s DESC LIMIT %s",
+            [list(uses), list(uses.values()), lexical.K1, lexical.B, lexical.B, max(avg, 1e-9),
+             *args, k])
+        return _sorted(rows)
+
+    def term_stats(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        unique = list(dict.fromkeys(terms))
+        found = dict(self.store._fetch("SELECT term, count(*) FROM postings "
+                                       "WHERE term = ANY(%s) GROUP BY term", (unique,)))
+        return self.chunk_count(), {t: int(found.get(t, 0)) for t in unique}
+
+    def chunk_vectors(self, handles: np.ndarray) -> np.ndarray:
+        return self._vectors("chunks", [int(h) for h in handles])
+
+    def sentence_vectors(self, handles: Sequence[int]) -> np.ndarray:
+        return self._vectors("sentences", [int(h) for h in handles])
+
+    def _vectors(self, table: str, handles: list[int]) -> np.ndarray:
+        rows = dict(self.store._fetch(f"SELECT handle, embedding FROM {table} "
+                                      "WHERE handle = ANY(%s)", (handles,)))
+        info = self.store.info()
+        d = info.dimension if info else 0
+        return np.array([_array(rows[h]) for h in handles], dtype=np.float32).reshape(-1, d)
+
+    def documents(self, doc_keys: Collection[int]) -> dict[int, DocData]:
+        keys = [int(k) for k in doc_keys]
+        records = {r[-1]: ArticleRecord(*r) for r in self.store._fetch(
+            f"SELECT {_ARTICLE} FROM articles WHERE doc_key = ANY(%s)", (keys,))}
+        sents = self.store._fetch('SELECT doc_key, start, "end" FROM sentences '
+                                  "WHERE doc_key = ANY(%s) ORDER BY handle", (keys,))
+        chunks = self.store._fetch('SELECT doc_key, start, "end", sent_lo, sent_hi FROM chunks '
+                                   "WHERE doc_key = ANY(%s) ORDER BY handle", (keys,))
+        out = {}
+        for key, record in records.items():
+            s = np.array([r[1:] for r in sents if r[0] == key], dtype=np.int64).reshape(-1, 2)
+            c = np.array([r[1:] for r in chunks if r[0] == key], dtype=np.int64).reshape(-1, 4)
+            out[key] = DocData(record, s[:, 0], s[:, 1], c[:, 0], c[:, 1], c[:, 2], c[:, 3])
+        return out
+
+
+def _array(value: Any) -> np.ndarray:
+    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, np.float32)
+
+
+def _sorted(rows: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    rows = sorted(rows, key=lambda r: -float(r[1]))
+    return (np.array([int(r[0]) for r in rows], dtype=np.int64),
+            np.array([float(r[1]) for r in rows], dtype=np.float64))

@@ -1,0 +1,100 @@
+"""A view for answering: a store reader plus the texts and spans of the articles it touched.
+
+Retrieval, features and the composer read through a :class:`View`: searches go to the reader;
+article texts, sentence spans and chunk ranges are fetched per article on first use (one
+round trip for a whole pool with :meth:`View.load`) and kept for the view's lifetime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from rag.models import Filters
+from rag.stores.base import ArticleRecord, DocData, StoreReader, doc_of, handle, ordinal_of
+
+
+class View:
+    def __init__(self, reader: StoreReader) -> None:
+        self.reader = reader
+        self._docs: dict[int, DocData | None] = {}
+
+    # -- delegated searches ----------------------------------------------------------------
+    def chunk_count(self) -> int:
+        return self.reader.chunk_count()
+
+    def dense_search(self, vector: np.ndarray, k: int,
+                     filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        return self.reader.dense_search(vector, k, filters)
+
+    def lexical_search(self, terms: Sequence[str], k: int,
+                       filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        return self.reader.lexical_search(terms, k, filters)
+
+    def term_stats(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+        return self.reader.term_stats(terms)
+
+    def chunk_vectors(self, handles: np.ndarray) -> np.ndarray:
+        return self.reader.chunk_vectors(handles)
+
+    def sentence_vectors(self, handles: Sequence[int]) -> np.ndarray:
+        return self.reader.sentence_vectors(handles)
+
+    # -- texts -----------------------------------------------------------------------------
+    def load(self, handles: Iterable[int]) -> None:
+        """Fetch the articles of ``handles`` (chunk or sentence handles) in one call."""
+        keys = {int(doc_of(h)) for h in handles} - set(self._docs)
+        if keys:
+            found = self.reader.documents(keys)
+            for key in keys:
+                self._docs[key] = found.get(key)
+
+    def doc(self, key: int) -> DocData | None:
+        if key not in self._docs:
+            self.load([handle(key, 0)])
+        return self._docs[key]
+
+    def has_doc(self, key: int) -> bool:
+        return self.doc(key) is not None
+
+    def article(self, key: int) -> ArticleRecord:
+        d = self.doc(key)
+        if d is None:
+            raise KeyError(f"article {key} is no longer stored")
+        return d.article
+
+    def has_sentence(self, h: int) -> bool:
+        d = self.doc(doc_of(h))
+        return d is not None and 0 <= ordinal_of(h) < len(d.sent_start)
+
+    def sentence_span(self, h: int) -> tuple[int, int]:
+        d = self.doc(doc_of(h))
+        assert d is not None
+        i = ordinal_of(h)
+        return int(d.sent_start[i]), int(d.sent_end[i])
+
+    def sentence_text(self, h: int) -> str:
+        start, end = self.sentence_span(h)
+        return self.article(doc_of(h)).text[start:end]
+
+    def chunk_span(self, h: int) -> tuple[int, int]:
+        d = self.doc(doc_of(h))
+        assert d is not None
+        i = ordinal_of(h)
+        return int(d.chunk_start[i]), int(d.chunk_end[i])
+
+    def chunk_text(self, h: int) -> str:
+        start, end = self.chunk_span(h)
+        return self.article(doc_of(h)).text[start:end]
+
+    def chunk_id(self, h: int) -> str:
+        return f"{self.article(doc_of(h)).doc_id}#{ordinal_of(h)}"
+
+    def chunk_sentences(self, h: int) -> range:
+        """Handles of the quotable sentences that overlap chunk ``h``."""
+        d = self.doc(doc_of(h))
+        if d is None:
+            return range(0)
+        i, key = ordinal_of(h), doc_of(h)
+        return range(handle(key, int(d.chunk_sent_lo[i])), handle(key, int(d.chunk_sent_hi[i])))

@@ -1,0 +1,170 @@
+"""The store conformance suite: every backend runs these tests (see tests/test_stores.py).
+
+A backend's test class subclasses :class:`StoreConformance` and provides a ``store`` fixture
+yielding an empty store. Articles are prepared with the hash embedder, so the suite needs no
+model; it asserts on what a caller sees (search results, texts, spans), never on layout.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from rag.chunking import Chunker, ChunkingParams
+from rag.embedding import HashEmbedder
+from rag.ingest import prepare
+from rag.models import NO_FILTERS, Article, Filters
+from rag.stores.base import PreparedArticle, Store, StoreInfo, doc_of
+from rag.stores.view import View
+from rag.text import content_terms
+
+EMBEDDER = HashEmbedder()
+INFO = StoreInfo(EMBEDDER.name, EMBEDDER.dimension, {"chunk_tokens": 40})
+CHUNKER = Chunker(lambda t: len(t.split()), ChunkingParams(40, 8))
+
+WALRUS = Article("walrus", "Walruses of the Arctic",
+                 "Walruses live in the Arctic. They eat clams on the sea floor.\n\n"
+                 "A walrus can weigh more than a tonne.", source="AP", date="2024-03-05")
+OTTER = Article("otter", "Otters", "Sea otters hold hands while they sleep. Otters use tools.",
+                source="Reuters", date="2024-04-10")
+LONG = Article("long", "A long one", " ".join(f"Sentence number {i} mentions penguins."
+                                              for i in range(40)), date="2023-01-01")
+
+
+def prepared(*articles: Article) -> list[PreparedArticle]:
+    return list(prepare(articles, EMBEDDER, CHUNKER))
+
+
+def vector(text: str) -> np.ndarray:
+    return EMBEDDER.embed([text])[0]
+
+
+def search(store: Store, text: str, k: int = 10,
+           filters: Filters = NO_FILTERS) -> list[str]:
+    """doc_ids of the hybrid-ish results: dense then lexical, deduplicated."""
+    view = View(store.reader())
+    dense, _ = view.dense_search(vector(text), k, filters)
+    lexical, _ = view.lexical_search(content_terms(text), k, filters)
+    keys = [int(doc_of(int(h))) for h in [*dense, *lexical]]
+    view.load(int(h) for h in [*dense, *lexical])
+    return list(dict.fromkeys(view.article(k).doc_id for k in keys if view.has_doc(k)))
+
+
+def lexical_ids(store: Store, text: str, filters: Filters = NO_FILTERS) -> list[str]:
+    view = View(store.reader())
+    handles, scores = view.lexical_search(content_terms(text), 10, filters)
+    assert np.all(scores > 0) and np.all(np.diff(scores) <= 1e-9)
+    view.load(int(h) for h in handles)
+    return list(dict.fromkeys(view.article(doc_of(int(h))).doc_id for h in handles))
+
+
+class StoreConformance:
+    """Behaviour every ``Store`` must have."""
+
+    def test_a_new_store_is_empty(self, store: Store) -> None:
+        assert store.info() is None
+        assert store.content_hashes(["walrus"]) == {}
+        assert store.document("walrus") is None
+
+    def test_written_articles_are_listed_read_and_counted(self, store: Store) -> None:
+        store.write(INFO, prepared(WALRUS, OTTER, LONG))
+        assert store.info() == INFO
+        assert [d.doc_id for d in store.list_documents(10)] == ["long", "otter", "walrus"]
+        assert [d.doc_id for d in store.list_documents(1, after="long")] == ["otter"]
+        record = store.document("walrus")
+        assert record is not None and record.text == WALRUS.text and record.source == "AP"
+        assert store.content_hashes(["walrus", "nope"]) == {"walrus": WALRUS.content_hash}
+        counts = store.counts()
+        assert counts["articles"] == 3 and counts["chunks"] >= 3
+
+    def test_spans_point_into_the_stored_text(self, store: Store) -> None:
+        store.write(INFO, prepared(WALRUS, LONG))
+        view = View(store.reader())
+        handles, _ = view.lexical_search(["penguin"], 50, NO_FILTERS)
+        assert len(handles)
+        for h in handles:
+            text = view.chunk_text(int(h))
+            assert "penguins" in text
+            for s in view.chunk_sentences(int(h)):
+                assert view.sentence_text(s).startswith("Sentence number")
+
+    def test_vectors_come_back_by_handle(self, store: Store) -> None:
+        [p] = prepared(WALRUS)
+        store.write(INFO, [p])
+        view = View(store.reader())
+        handles, sims = view.dense_search(p.chunk_vectors[0], 1, NO_FILTERS)
+        assert sims[0] == pytest.approx(1.0, abs=1e-3)
+        assert np.allclose(view.chunk_vectors(handles)[0], p.chunk_vectors[0], atol=1e-4)
+        first = view.chunk_sentences(int(handles[0]))[0]
+        assert np.allclose(view.sentence_vectors([first])[0], p.sentence_vectors[0], atol=1e-2)
+
+    def test_lexical_search_ranks_by_bm25(self, store: Store) -> None:
+        store.write(INFO, prepared(WALRUS, OTTER, LONG))
+        assert lexical_ids(store, "walrus clams") == ["walrus"]
+        assert lexical_ids(store, "otters") == ["otter"]
+        n, dfs = store.reader().term_stats(["walrus", "zebra"])
+        assert n == store.counts()["chunks"] and dfs["walrus"] >= 1 and dfs["zebra"] == 0
+
+    def test_filters_are_applied_in_the_store(self, store: Store) -> None:
+        store.write(INFO, prepared(WALRUS, OTTER, LONG))
+        assert set(search(store, "sea", filters=Filters(source="ap"))) == {"walrus"}
+        assert set(search(store, "sea", filters=Filters(source="REUTERS"))) == {"otter"}
+        assert set(search(store, "sea", filters=Filters(date_from="2024-04-01"))) == {"otter"}
+        assert set(search(store, "sea", filters=Filters(date_to="2023-12-31"))) <= {"long"}
+        assert set(search(store, "sea", filters=Filters(doc_id="walrus"))) == {"walrus"}
+        assert search(store, "sea", filters=Filters(source="nobody")) == []
+
+    def test_replacing_an_article_drops_its_old_rows(self, store: Store) -> None:
+        store.write(INFO, prepared(WALRUS, OTTER))
+        new = Article("walrus", "Walruses", "Penguins are not walruses.")
+        result = store.write(INFO, prepared(new))
+        assert result.replaced == ("walrus",)
+        assert lexical_ids(store, "clams") == []
+        assert lexical_ids(store, "penguins") == ["walrus"]
+        assert store.content_hashes(["walrus"]) == {"walrus": new.content_hash}
+        assert store.counts()["articles"] == 2
+
+    def test_delete_removes_an_article_everywhere(self, store: Store) -> None:
+        store.write(INFO, prepared(WALRUS, OTTER))
+        assert store.write(INFO, [], ["walrus", "missing"]).deleted == ("walrus",)
+        assert "walrus" not in search(store, "walrus arctic clams")
+        assert store.document("walrus") is None
+        assert [d.doc_id for d in store.list_documents(10)] == ["otter"]
+
+    def test_a_reader_taken_before_a_write_still_answers(self, store: Store) -> None:
+        store.write(INFO, prepared(WALRUS))
+        view = View(store.reader())
+        store.write(INFO, prepared(OTTER))
+        handles, _ = view.lexical_search(["walrus"], 5, NO_FILTERS)
+        assert view.chunk_text(int(handles[0]))
+        assert "otter" in search(store, "otters sleep")
+
+    def test_compact_keeps_every_live_article(self, store: Store) -> None:
+        for article in (WALRUS, OTTER, LONG):
+            store.write(INFO, prepared(article))
+        store.write(INFO, [], ["otter"])
+        store.compact()
+        assert [d.doc_id for d in store.list_documents(10)] == ["long", "walrus"]
+        assert lexical_ids(store, "walrus") == ["walrus"]
+        assert lexical_ids(store, "otters") == []
+
+    def test_reset_empties_the_store(self, store: Store) -> None:
+        store.write(INFO, prepared(WALRUS))
+        store.reset()
+        assert store.info() is None and store.list_documents(10) == []
+
+    def test_concurrent_writers_lose_nothing(self, store: Store) -> None:
+        store.write(INFO, prepared(WALRUS))
+        articles = [Article(f"a{i:02d}", f"T{i}", f"Article {i} is about topic{i}.")
+                    for i in range(12)]
+        batches: Sequence[list[PreparedArticle]] = [prepared(*articles[i::3]) for i in range(3)]
+        threads = [threading.Thread(target=store.write, args=(INFO, b)) for b in batches]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(store.list_documents(100)) == 13
+        assert lexical_ids(store, "topic7") == ["a07"]
