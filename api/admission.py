@@ -68,9 +68,11 @@ class ComputeGate:
 
     async def _wait(self, request: Request) -> None:
         if len(self._waiters) >= self.max_waiting:
-            raise OverloadedError(f"the server is busy ({self.busy} questions running, "
-                                  f"{len(self._waiters)} waiting); retry shortly",
-                                  retry_after=RETRY_AFTER_S)
+            raise OverloadedError(
+                f"the server is busy ({self.busy} questions running, "
+                f"{len(self._waiters)} waiting); retry shortly",
+                retry_after=RETRY_AFTER_S,
+            )
         loop = asyncio.get_running_loop()
         ticket: asyncio.Future[None] = loop.create_future()
         self._waiters.append(ticket)
@@ -79,8 +81,10 @@ class ComputeGate:
             while not ticket.done():
                 remaining = deadline - loop.time()
                 if remaining <= 0:
-                    raise OverloadedError(f"no compute slot within {self.deadline_s:g} s; "
-                                          "retry shortly", retry_after=RETRY_AFTER_S)
+                    raise OverloadedError(
+                        f"no compute slot within {self.deadline_s:g} s; retry shortly",
+                        retry_after=RETRY_AFTER_S,
+                    )
                 await asyncio.wait({ticket}, timeout=min(POLL_S, remaining))
                 if not ticket.done() and await request.is_disconnected():
                     raise ClientGone()

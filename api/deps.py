@@ -3,6 +3,10 @@
 Routes declare what they need in their signature (``engine: EngineDep``,
 ``dependencies=[ReadAccess, ModelBudget]``) instead of calling checks by hand, so a new router
 (feedback, URL ingestion, ...) gets the same policy by naming the same dependencies.
+
+They are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in a worker thread,
+and a few thread hops per request are what made 200 simultaneous requests take over a second
+to reach their handlers (so they could not even be refused in time).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.admission import ComputeGate
 from api.security import check_read, check_write, client_host
@@ -17,37 +22,38 @@ from rag.engine import Engine
 from rag.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_gate(request: Request) -> ComputeGate:
+async def get_gate(request: Request) -> ComputeGate:
     gate: ComputeGate = request.app.state.gate
     return gate
 
 
-def require_read(request: Request) -> None:
+async def require_read(request: Request) -> None:
     """Reads need a key only when RAG_REQUIRE_KEY_FOR_READS is set (401 otherwise)."""
-    check_read(request, get_settings(request))
+    check_read(request, request.app.state.settings)
 
 
-def require_write(request: Request) -> None:
+async def require_write(request: Request) -> None:
     """Writes need a key, or come from loopback when no keys are set (401/403)."""
-    check_write(request, get_settings(request))
+    check_write(request, request.app.state.settings)
 
 
-def spend_budget(request: Request) -> None:
+async def spend_budget(request: Request) -> None:
     """One request from this client's per-minute budget for model work (429 when spent).
 
-    A plain ``def``: FastAPI runs it in a worker thread, so the shared counter file never
-    blocks the event loop."""
-    request.app.state.limiter.check(client_host(request))
+    The shared counter file is read in a worker thread, so it never blocks the event loop."""
+    limiter = request.app.state.limiter
+    if limiter.per_minute > 0:
+        await run_in_threadpool(limiter.check, client_host(request))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

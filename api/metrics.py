@@ -15,16 +15,31 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("rag_http_requests_total", "HTTP requests",
-                                ["method", "route", "status"], registry=self.registry)
-        self.latency = Histogram("rag_http_request_duration_seconds", "HTTP request latency",
-                                 ["method", "route"], buckets=_BUCKETS, registry=self.registry)
-        self.index_size = Gauge("rag_index_items", "Items in the loaded index", ["kind"],
-                                registry=self.registry)
-        self.compute = Gauge("rag_compute_requests", "Model requests in this worker",
-                             ["state"], registry=self.registry)
-        self.feedback = Counter("rag_feedback_total", "Readers' verdicts on answers",
-                                ["rating"], registry=self.registry)
+        self.requests = Counter(
+            "rag_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "rag_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.index_size = Gauge(
+            "rag_index_items", "Items in the loaded index", ["kind"], registry=self.registry
+        )
+        self.compute = Gauge(
+            "rag_compute_requests",
+            "Model requests in this worker",
+            ["state"],
+            registry=self.registry,
+        )
+        self.feedback = Counter(
+            "rag_feedback_total", "Readers' verdicts on answers", ["rating"], registry=self.registry
+        )
         for rating in ("up", "down"):  # both series exist from the start, at 0
             self.feedback.labels(rating)
 

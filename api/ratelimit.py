@@ -57,13 +57,14 @@ class RateLimiter:
             try:
                 wait = self._take(client, time.time())
             except sqlite3.Error as exc:
-                log.warning("rate limit file %s unusable, request let through: %s",
-                            self.path, exc)
+                log.warning("rate limit file %s unusable, request let through: %s", self.path, exc)
                 self._close()
                 return
         if wait > 0:
-            raise RateLimitError(f"rate limit of {self.per_minute} requests per minute "
-                                 "exceeded; retry later", retry_after=wait)
+            raise RateLimitError(
+                f"rate limit of {self.per_minute} requests per minute exceeded; retry later",
+                retry_after=wait,
+            )
 
     def _take(self, client: str, now: float) -> float:
         """One token from ``client``'s bucket: 0 when taken, else seconds until one is back."""
@@ -71,16 +72,19 @@ class RateLimiter:
         rate = self.per_minute / 60.0
         conn.execute("BEGIN IMMEDIATE")
         try:
-            row = conn.execute("SELECT tokens, updated FROM buckets WHERE client = ?",
-                               (client,)).fetchone()
+            row = conn.execute(
+                "SELECT tokens, updated FROM buckets WHERE client = ?", (client,)
+            ).fetchone()
             tokens = float(self.per_minute) if row is None else float(row[0])
             elapsed = 0.0 if row is None else max(0.0, now - float(row[1]))
             tokens = min(float(self.per_minute), tokens + elapsed * rate)
             wait = 0.0 if tokens >= 1.0 else max(1.0, math.ceil((1.0 - tokens) / rate))
             if wait == 0.0:
                 tokens -= 1.0
-            conn.execute("INSERT OR REPLACE INTO buckets (client, tokens, updated) "
-                         "VALUES (?, ?, ?)", (client, tokens, now))
+            conn.execute(
+                "INSERT OR REPLACE INTO buckets (client, tokens, updated) VALUES (?, ?, ?)",
+                (client, tokens, now),
+            )
             if now - self._last_purge > PURGE_EVERY_S:
                 conn.execute("DELETE FROM buckets WHERE updated < ?", (now - 60.0,))
                 self._last_purge = now
@@ -93,8 +97,12 @@ class RateLimiter:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                   isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(_SCHEMA)

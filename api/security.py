@@ -24,8 +24,9 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 def check_settings(settings: Settings) -> None:
     """Refuse settings that contradict each other, in one line (at start, not per request)."""
     if settings.require_key_for_reads and not settings.api_keys:
-        raise InputError("RAG_REQUIRE_KEY_FOR_READS=true needs RAG_API_KEYS: with no keys "
-                         "nobody could read")
+        raise InputError(
+            "RAG_REQUIRE_KEY_FOR_READS=true needs RAG_API_KEYS: with no keys nobody could read"
+        )
     _networks(tuple(settings.trusted_proxies))
 
 

@@ -40,9 +40,17 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
     print(f"serving on http://{host}:{port}/ (index: {settings.index_dir})", flush=True)
     if workers > 1:
         os.environ["RAG_INDEX_DIR"] = str(settings.index_dir)
-        uvicorn.run("api.server:app_factory", factory=True, host=host, port=port,
-                    workers=workers, log_level="info", proxy_headers=False)
+        uvicorn.run(
+            "api.server:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            proxy_headers=False,
+        )
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
-                    proxy_headers=False)
+        uvicorn.run(
+            create_app(settings), host=host, port=port, log_level="info", proxy_headers=False
+        )
     return 0

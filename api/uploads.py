@@ -30,8 +30,10 @@ async def articles_from_request(request: Request) -> tuple[list[Article], list[s
     elif content_type.split(";")[0].strip() in ("application/json", ""):
         articles, skipped = _from_json(await request.body()), []
     else:
-        raise InputError(f"unsupported content type {content_type!r}: send application/json "
-                         "or multipart/form-data")
+        raise InputError(
+            f"unsupported content type {content_type!r}: send application/json "
+            "or multipart/form-data"
+        )
     usable = []
     for article in articles:
         problem = _unencodable(article)
@@ -108,8 +110,10 @@ async def _from_files(request: Request) -> tuple[list[Article], list[str]]:
 
 def _bad_file_name(name: str) -> str | None:
     """Why an uploaded file's name cannot be a document id, or None."""
-    if (len(name) > MAX_FILE_NAME_CHARS
-            or len(name.encode("utf-8", "replace")) > MAX_FILE_NAME_BYTES):
+    if (
+        len(name) > MAX_FILE_NAME_CHARS
+        or len(name.encode("utf-8", "replace")) > MAX_FILE_NAME_BYTES
+    ):
         return f"file name longer than {MAX_FILE_NAME_CHARS} characters"
     if name in ("", ".", "..") or any(unicodedata.category(c) in ("Cc", "Cs") for c in name):
         return "file name is empty or has control characters"

@@ -1,14 +1,21 @@
 """Hostile and careless traffic: bad text, odd uploads, oversize chunked bodies, spoofed
-client addresses, a full queue, contradictory settings. Fast lane: hash embedder, in-process."""
+client addresses, a full queue, contradictory settings. In-process with the hash embedder
+(fast lane), except the tests marked ``server`` that run a real ``rag serve``."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,10 +27,14 @@ from rag.embedding import HashEmbedder
 from rag.engine import Engine
 from rag.errors import InputError, OverloadedError
 from rag.settings import Settings
+from tests.helpers import ALBANESE, SEEDS, free_port, stop_server
 
-ARTICLE = {"id": "wombats", "title": "Wombat census",
-           "text": "A census found 1,204 wombats in Tasmania, the ranger Jane Doyle said. "
-                   "Albanese said Japan is a natural candidate for the second pillar."}
+ARTICLE = {
+    "id": "wombats",
+    "title": "Wombat census",
+    "text": "A census found 1,204 wombats in Tasmania, the ranger Jane Doyle said. "
+    "Albanese said Japan is a natural candidate for the second pillar.",
+}
 SURROGATE = b'"Albanese \\ud800 Japan"'  # JSON text that decodes to a lone surrogate
 JSON = {"content-type": "application/json"}
 
@@ -70,14 +81,24 @@ MULTIPART = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 def _multipart(*files: tuple[bytes, bytes]) -> bytes:
     """A multipart body with the file names exactly as given (httpx would escape them)."""
-    parts = [b"--" + BOUNDARY.encode() + b'\r\nContent-Disposition: form-data; name="files"; '
-             b'filename="' + name + b'"\r\nContent-Type: text/plain\r\n\r\n' + data + b"\r\n"
-             for name, data in files]
+    parts = [
+        b"--" + BOUNDARY.encode() + b'\r\nContent-Disposition: form-data; name="files"; '
+        b'filename="' + name + b'"\r\nContent-Type: text/plain\r\n\r\n' + data + b"\r\n"
+        for name, data in files
+    ]
     return b"".join(parts) + b"--" + BOUNDARY.encode() + b"--\r\n"
 
 
-@pytest.mark.parametrize("name", [b"a" * 296 + b".txt", "\u00e9".encode() * 150 + b".txt",
-                                  b"..", b"a\x00b.txt", b"\x1b[31m.txt"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"a" * 296 + b".txt",
+        "\u00e9".encode() * 150 + b".txt",
+        b"..",
+        b"a\x00b.txt",
+        b"\x1b[31m.txt",
+    ],
+)
 def test_long_or_odd_file_names_are_refused(client: TestClient, name: bytes) -> None:
     text = b"Walruses weigh up to 1,500 kg."
     response = client.post("/documents", content=_multipart((name, text)), headers=MULTIPART)
@@ -97,8 +118,9 @@ def test_chunked_bodies_over_the_limit_are_413(client: TestClient) -> None:
     assert len(big) > 1_000_000
     for path in ("/documents", "/ask"):
         response = client.post(path, content=_chunks(big), headers=JSON)
-        assert response.status_code == 413 and response.json()["error"]["code"] == \
-            "payload_too_large"
+        assert (
+            response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
+        )
     multipart = _multipart((b"big.txt", b"wombat " * 1_000_000))
     response = client.post("/documents", content=_chunks(multipart), headers=MULTIPART)
     assert response.status_code == 413, response.text
@@ -113,8 +135,8 @@ def test_405_names_the_allowed_methods(client: TestClient) -> None:
 
 
 def test_reads_needing_a_key_without_keys_is_refused_at_start(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = Settings(index_dir=tmp_path / "index", require_key_for_reads=True)
     with pytest.raises(InputError, match="RAG_API_KEYS"):
         create_app(settings, Engine(settings, HashEmbedder()))
@@ -137,12 +159,20 @@ def test_rotating_forwarded_for_from_an_untrusted_peer_is_one_client(tmp_path: P
     engine = _engine(tmp_path, rate_limit_per_minute=4)
     app = create_app(engine.settings, engine)
     with TestClient(app, client=("203.0.113.5", 5000)) as c:
-        statuses = [c.post("/ask", json={"question": "wombats?"},
-                           headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
-                    for i in range(2)]
-        statuses += [c.get("/search", params={"q": "wombats"},
-                           headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
-                     for i in range(2, 6)]
+        statuses = [
+            c.post(
+                "/ask",
+                json={"question": "wombats?"},
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+            ).status_code
+            for i in range(2)
+        ]
+        statuses += [
+            c.get(
+                "/search", params={"q": "wombats"}, headers={"X-Forwarded-For": f"198.51.100.{i}"}
+            ).status_code
+            for i in range(2, 6)
+        ]
         assert statuses == [200, 200, 200, 200, 429, 429]
         limited = c.post("/ask/stream", json={"question": "wombats?"})
         assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
@@ -234,3 +264,82 @@ def test_a_full_queue_is_503_with_retry_after_at_once(tmp_path: Path) -> None:
         stream = c.post("/ask/stream", json={"question": "wombats?"})
         assert stream.text.rstrip().split("\n\n")[-1].startswith("event: done")
         assert app.state.gate.busy == 0  # the stream gave its one slot back
+
+
+@pytest.mark.server
+@pytest.mark.model
+def test_abandoned_asks_do_not_delay_the_next_one(live_server: str) -> None:
+    """200 clients that give up after 1 s, then one that waits: answered within 2 s."""
+
+    async def abandon() -> list[object]:
+        limits = httpx.Limits(max_connections=250)
+        async with httpx.AsyncClient(base_url=live_server, timeout=1.0, limits=limits) as c:
+
+            async def one(i: int) -> object:
+                try:
+                    response = await c.post("/ask", json={"question": f"{ALBANESE} ({i})"})
+                    return response.status_code
+                except httpx.TimeoutException:
+                    return "gave up"
+
+            return list(await asyncio.gather(*(one(i) for i in range(200))))
+
+    outcomes = asyncio.run(abandon())
+    assert outcomes.count(200) <= 2 + 32 + 4  # slots + queue: the rest was refused or dropped
+    started = time.perf_counter()
+    answer = httpx.post(f"{live_server}/ask", json={"question": ALBANESE}, timeout=30)
+    elapsed = time.perf_counter() - started
+    assert answer.status_code == 200 and elapsed < 2.0, (answer.status_code, elapsed)
+
+
+def _serve_workers(
+    index_dir: Path, port: int, workers: int, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """`rag serve --workers N` on loopback, returned once every worker has started."""
+    exe = Path(sys.executable).parent / "rag"
+    log_path = index_dir.parent / f"serve-{port}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [str(exe), "serve", "--port", str(port), "--workers", str(workers)],
+            env={**os.environ, "RAG_INDEX_DIR": str(index_dir), "RAG_SEEDS_DIR": str(SEEDS), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        started = log_path.read_text("utf-8", "replace").count("Application startup complete")
+        if started >= workers:
+            return proc
+        time.sleep(0.5)
+    stop_server(proc)
+    raise RuntimeError(
+        f"rag serve --workers {workers} did not start: "
+        f"{log_path.read_text('utf-8', 'replace')[-2000:]}"
+    )
+
+
+@pytest.mark.server
+@pytest.mark.model
+def test_rate_limit_holds_across_workers_and_spoofed_forwarded_for(tmp_path: Path) -> None:
+    """10/min, 2 workers, a new connection and a new X-Forwarded-For per request, /ask and
+    /search mixed: 10 pass, whichever worker takes them."""
+    port = free_port()
+    proc = _serve_workers(tmp_path / "index", port, 2, {"RAG_RATE_LIMIT_PER_MINUTE": "10"})
+    try:
+
+        def one(i: int) -> int:
+            headers = {"X-Forwarded-For": f"198.51.100.{i}", "Connection": "close"}
+            url = f"http://127.0.0.1:{port}"
+            if i % 3 == 0:
+                return httpx.post(
+                    f"{url}/ask", json={"question": ALBANESE}, headers=headers, timeout=30
+                ).status_code
+            return httpx.get(
+                f"{url}/search", params={"q": "Japan"}, headers=headers, timeout=30
+            ).status_code
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            statuses = list(pool.map(one, range(30)))
+        assert statuses.count(200) == 10 and statuses.count(429) == 20, statuses
+    finally:
+        stop_server(proc)

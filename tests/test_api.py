@@ -10,11 +10,18 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from rag.engine import Engine
-from tests.conftest import ALBANESE
+from tests.helpers import ALBANESE
 
-NEW_ARTICLE = {"id": "penguins-1", "title": "Penguins in Sydney",
-               "text": "Rangers counted 42 little penguins at Manly beach on Monday, the "
-                       "environment minister said.", "date": "2024-04-10", "source": "wire"}
+pytestmark = pytest.mark.model  # the seed engine runs the real model
+
+NEW_ARTICLE = {
+    "id": "penguins-1",
+    "title": "Penguins in Sydney",
+    "text": "Rangers counted 42 little penguins at Manly beach on Monday, the "
+    "environment minister said.",
+    "date": "2024-04-10",
+    "source": "wire",
+}
 
 
 def _client(engine: Engine, **overrides: object) -> TestClient:
@@ -52,8 +59,9 @@ def test_ask_matches_the_library_answer(client: TestClient, seed_engine: Engine)
 
 def test_follow_up_is_resolved_through_history(client: TestClient) -> None:
     history = [{"question": ALBANESE, "answer": "..."}]
-    body = client.post("/ask", json={"question": "And what did Kihara say?",
-                                     "history": history}).json()
+    body = client.post(
+        "/ask", json={"question": "And what did Kihara say?", "history": history}
+    ).json()
     assert body["resolved_question"] == "What did Kihara say about Japan?"
     assert "Kihara" in body["citations"][0]["quote"]
     body = client.post("/ask", json={"question": "What about Canada?", "history": history}).json()
@@ -84,24 +92,30 @@ def test_search_with_filters(client: TestClient) -> None:
     _error(client.get("/search", params={"q": "x", "date_from": "last week"}), 422)
 
 
-@pytest.mark.parametrize(("payload", "status", "needle"), [
-    ({"question": ""}, 422, "empty"),
-    ({"question": "x" * 1001}, 413, "limit"),
-    ({"question": "x", "top_k": 0}, 422, "top_k"),
-    ({"question": "x", "top_k": 51}, 422, "top_k"),
-    ({"question": "x", "filters": {"date_to": "soon"}}, 422, "ISO 8601"),
-    ({"question": "x", "unknown": 1}, 422, "unknown"),
-    ({}, 422, "question"),
-])
-def test_ask_bad_input(client: TestClient, payload: dict, status: int, needle: str) -> None:  # type: ignore[type-arg]
+@pytest.mark.parametrize(
+    ("payload", "status", "needle"),
+    [
+        ({"question": ""}, 422, "empty"),
+        ({"question": "x" * 1001}, 413, "limit"),
+        ({"question": "x", "top_k": 0}, 422, "top_k"),
+        ({"question": "x", "top_k": 51}, 422, "top_k"),
+        ({"question": "x", "filters": {"date_to": "soon"}}, 422, "ISO 8601"),
+        ({"question": "x", "unknown": 1}, 422, "unknown"),
+        ({}, 422, "question"),
+    ],
+)
+def test_ask_bad_input(
+    client: TestClient, payload: dict[str, object], status: int, needle: str
+) -> None:
     assert needle in _error(client.post("/ask", json=payload), status)
 
 
 def test_malformed_and_oversized_bodies(client: TestClient) -> None:
-    _error(client.post("/ask", content=b"{nope", headers={"content-type": "application/json"}),
-           422)
-    _error(client.post("/ask", content=b"x" * 2_000_000,
-                       headers={"content-type": "application/json"}), 413)
+    _error(client.post("/ask", content=b"{nope", headers={"content-type": "application/json"}), 422)
+    _error(
+        client.post("/ask", content=b"x" * 2_000_000, headers={"content-type": "application/json"}),
+        413,
+    )
 
 
 def test_documents_lifecycle_and_pagination(client: TestClient) -> None:
@@ -124,17 +138,27 @@ def test_documents_lifecycle_and_pagination(client: TestClient) -> None:
 
 
 def test_upload_files_skips_unusable_ones(client: TestClient) -> None:
-    files = [("files", ("walrus.txt", b"Walruses weigh up to 1,500 kg.", "text/plain")),
-             ("files", ("blob.txt", b"\x00\x01" * 50, "text/plain")),
-             ("files", ("x.exe", b"MZ", "application/octet-stream"))]
+    files = [
+        ("files", ("walrus.txt", b"Walruses weigh up to 1,500 kg.", "text/plain")),
+        ("files", ("blob.txt", b"\x00\x01" * 50, "text/plain")),
+        ("files", ("x.exe", b"MZ", "application/octet-stream")),
+    ]
     body = client.post("/documents", files=files).json()
     assert body["added"] == ["walrus.txt"] and len(body["skipped"]) == 2
-    _error(client.post("/documents", files=[("files", ("b.txt", b"\x00" * 9, "text/plain"))]),
-           422)
+    _error(client.post("/documents", files=[("files", ("b.txt", b"\x00" * 9, "text/plain"))]), 422)
 
 
-@pytest.mark.parametrize("payload", [[], [{"id": "a"}], [{"id": "a", "text": ""}], {"x": 1},
-                                     [{"id": "a", "text": "t", "date": "someday"}], [1]])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [],
+        [{"id": "a"}],
+        [{"id": "a", "text": ""}],
+        {"x": 1},
+        [{"id": "a", "text": "t", "date": "someday"}],
+        [1],
+    ],
+)
 def test_bad_article_json_is_refused(client: TestClient, payload: object) -> None:
     _error(client.post("/documents", json=payload), 422)
     assert client.get("/documents").json()["total"] == 1  # nothing lost
@@ -143,8 +167,7 @@ def test_bad_article_json_is_refused(client: TestClient, payload: object) -> Non
 def test_json_nested_too_deeply_is_refused(client: TestClient) -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
     headers = {"content-type": "application/json"}
-    assert "not valid JSON" in _error(client.post("/documents", content=deep, headers=headers),
-                                      422)
+    assert "not valid JSON" in _error(client.post("/documents", content=deep, headers=headers), 422)
     assert client.get("/documents").json()["total"] == 1  # nothing lost
     response = client.post("/ask", content=deep, headers=headers)
     assert 400 <= response.status_code < 500 and "error" in response.json()
@@ -162,8 +185,9 @@ def test_adding_to_an_index_chunked_otherwise_is_a_conflict(hash_engine: Engine)
 def test_writes_need_a_key_when_keys_are_configured(seed_engine: Engine) -> None:
     with _client(seed_engine, api_keys=["s3cret"]) as c:
         _error(c.post("/documents", json=[NEW_ARTICLE]), 401)
-        _error(c.post("/documents", json=[NEW_ARTICLE], headers={"Authorization": "Bearer no"}),
-               401)
+        _error(
+            c.post("/documents", json=[NEW_ARTICLE], headers={"Authorization": "Bearer no"}), 401
+        )
         ok = c.post("/documents", json=[NEW_ARTICLE], headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200
         _error(c.delete("/documents/penguins-1"), 401)
@@ -197,11 +221,15 @@ def test_rate_limit_on_ask(seed_engine: Engine) -> None:
 
 def test_cors_allows_only_configured_origins(seed_engine: Engine) -> None:
     with _client(seed_engine, cors_origins=["http://news.example"]) as c:
-        ok = c.options("/ask", headers={"Origin": "http://news.example",
-                                        "Access-Control-Request-Method": "POST"})
+        ok = c.options(
+            "/ask",
+            headers={"Origin": "http://news.example", "Access-Control-Request-Method": "POST"},
+        )
         assert ok.headers.get("access-control-allow-origin") == "http://news.example"
-        other = c.options("/ask", headers={"Origin": "http://evil.example",
-                                           "Access-Control-Request-Method": "POST"})
+        other = c.options(
+            "/ask",
+            headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+        )
         assert other.headers.get("access-control-allow-origin") is None
 
 
