@@ -24,6 +24,7 @@ headline or a caption gets an abstention or another sentence rather than a quote
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -97,11 +98,15 @@ def quotable(text: str, sentences: list[Span]) -> list[Span]:
     if not sentences:
         return []
     dropped, trims = _line_rules(text)
+    starts, ends = _merged(dropped)
+    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
     out: list[Span] = []
     for span in sentences:
-        if any(lo <= span.start < hi for lo, hi in dropped):
+        at = bisect.bisect_right(starts, span.start) - 1
+        if at >= 0 and span.start < ends[at]:
             continue
-        start = trims.get(_line_start(text, span.start), span.start)
+        line_start = line_starts[bisect.bisect_right(line_starts, span.start) - 1]
+        start = trims.get(line_start, span.start)
         if start >= span.end:
             continue
         start = max(start, span.start)
@@ -111,8 +116,17 @@ def quotable(text: str, sentences: list[Span]) -> list[Span]:
     return out
 
 
-def _line_start(text: str, at: int) -> int:
-    return text.rfind("\n", 0, at) + 1
+def _merged(ranges: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """Sorted, non-overlapping ranges as two lists (starts, ends) for bisection."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for lo, hi in sorted(ranges):
+        if ends and lo <= ends[-1]:
+            ends[-1] = max(ends[-1], hi)
+        else:
+            starts.append(lo)
+            ends.append(hi)
+    return starts, ends
 
 
 def _line_rules(text: str) -> tuple[list[tuple[int, int]], dict[int, int]]:

@@ -168,6 +168,8 @@ def test_server_side_fetches_refuse_private_addresses_unless_allowed(site: NewsS
     with pytest.raises(InputError, match="non-public address 127.0.0.1") as caught:
         fetch(site.url("news/night-markets.html"), strict)
     assert caught.value.code == "fetch_refused" and site.requests == []
+    with pytest.raises(InputError, match=r"non-public address (127\.0\.0\.1|::1)"):  # DNS
+        fetch(site.url("news/night-markets.html").replace("127.0.0.1", "localhost"), strict)
     for url in ("http://10.1.2.3/", "http://169.254.169.254/latest/meta-data/",
                 "http://[::1]:8000/", "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/",
                 "http://192.168.0.1/admin"):

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rag.articles import html_article, load_paths
 from rag.engine import Engine
@@ -125,6 +127,24 @@ def test_squad_style_paragraphs_keep_every_sentence() -> None:
     for entry in data["data"]:
         text = "\n\n".join(p["context"] for p in entry["paragraphs"])
         assert quotable(text, split_sentences(text)) == split_sentences(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([
+    "TOKYO, April 9 (Kyodo) \u2014 ", "By Jane Smith", "Photo shows a bridge. (AP)", "\n", "\n\n",
+    "Related coverage:", "---", "title: x", "# Head", "The council met.", " (Reuters) - ",
+    "Prices rose 5 percent.", "- [Link](http://x)", "Mr. Lee said no. ", "WASHINGTON -- ", " "]),
+    max_size=30))
+def test_quotable_spans_are_ordered_verbatim_parts_of_their_sentences(parts: list[str]) -> None:
+    text = "".join(parts)
+    sentences = split_sentences(text)
+    kept = quotable(text, sentences)
+    assert kept == sorted(kept, key=lambda s: s.start)
+    for span in kept:
+        [home] = [s for s in sentences if s.start <= span.start and s.end == span.end]
+        assert span.start < span.end and text[span.start:span.end].strip() == \
+            text[span.start:span.end]
+        assert home.start <= span.start
 
 
 def test_answers_never_quote_page_chrome(hash_engine: Engine) -> None:
