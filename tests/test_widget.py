@@ -283,6 +283,13 @@ def test_ask_cite_follow_up_and_abstain(page, server: str) -> None:  # type: ign
     mark = _last_turn(page).locator(".excerpt mark")
     mark.wait_for()
     assert "natural candidate" in mark.inner_text()
+    # the context around the highlight starts at a sentence or word boundary, not mid-word
+    excerpt = _last_turn(page).locator(".excerpt p").inner_text().lstrip("\u2026")
+    docs = httpx.get(server + "/documents").json()["documents"]
+    texts = [httpx.get(f"{server}/documents/{d['doc_id']}").json()["text"] for d in docs]
+    text = next(t for t in texts if excerpt[:60] in t)
+    at = text.find(excerpt[:60])
+    assert at >= 0 and (at == 0 or text[at - 1].isspace()), excerpt[:60]
     page.screenshot(path=str(SHOTS / "2-highlighted-source.png"))
 
     with page.expect_request("**/ask/stream") as request:
