@@ -46,6 +46,8 @@ def split_front_matter(text: str) -> tuple[FrontMatter | None, str]:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark is not None else ""
         raise InputError(f"front matter is not valid YAML{where}") from None
+    except ValueError as exc:  # a date-like value that is no date: "2024-13-45"
+        raise InputError(f"front matter has an impossible value ({exc})") from None
     if not isinstance(data, dict):
         raise InputError("front matter must be a YAML mapping of fields")
     body = text[match.end():].lstrip("\n")
@@ -81,8 +83,16 @@ def _date(value: Any) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     from rag.articles import normalize_date
+    from rag.newsparts import parse_news_date
 
-    return normalize_date(str(value).strip(), "front matter")
+    text = str(value).strip()
+    try:
+        return normalize_date(text, "front matter")
+    except InputError:
+        written = parse_news_date(text) if re.search(r"\d{4}", text) else None
+        if written is None:  # "April 9, 2024" is fine, "next Tuesday" is not
+            raise
+        return written
 
 
 def _author(value: Any) -> str | None:

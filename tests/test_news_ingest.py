@@ -75,11 +75,15 @@ def test_bad_front_matter_is_a_one_line_skip_naming_the_file(tmp_path: Path) -> 
     (tmp_path / "good.md").write_text("---\ntitle: Fine\n---\nA body sentence.\n", "utf-8")
     (tmp_path / "yaml.md").write_text("---\ntitle: [unclosed\n---\nBody.\n", "utf-8")
     (tmp_path / "tags.md").write_text("---\ntags: {a: 1}\n---\nBody.\n", "utf-8")
+    (tmp_path / "month.md").write_text("---\ndate: 2024-13-45\n---\nBody.\n", "utf-8")
+    (tmp_path / "written.md").write_text("---\ndate: April 9, 2024\n---\nBody.\n", "utf-8")
     result = load_paths([tmp_path])
-    assert [a.title for a in result.articles] == ["Fine"]
-    assert len(result.warnings) == 2
-    assert "tags.md: front matter 'tags'" in result.warnings[0]
-    assert "yaml.md: front matter is not valid YAML" in result.warnings[1]
+    assert [(a.title, a.date) for a in result.articles] == [("Fine", None),
+                                                            ("Body.", "2024-04-09")]
+    assert len(result.warnings) == 3 and all("\n" not in w for w in result.warnings)
+    assert "month.md: front matter has an impossible value (month" in result.warnings[0]
+    assert "tags.md: front matter 'tags'" in result.warnings[1]
+    assert "yaml.md: front matter is not valid YAML" in result.warnings[2]
 
 
 def test_other_file_types_in_a_folder_get_one_warning_per_type(tmp_path: Path) -> None:
