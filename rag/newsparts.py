@@ -37,6 +37,8 @@ MAX_HEADLINE_CHARS = 150
 MAX_HEADLINE_WORDS = 20
 # Why 12 words: subheads and bylines are short; a sentence that long without a full stop is rare.
 MAX_LABEL_WORDS = 12
+# Why 60 words: a caption is a sentence or two; a long paragraph ending in "(Reuters)" is copy.
+MAX_CAPTION_WORDS = 60
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _CLOSING = ".!?:;\"'\u201d\u2019)\u2026"
@@ -61,7 +63,7 @@ _META = re.compile(
 _CAPTION_START = re.compile(
     r"(?:(?:combined|file|handout|undated|supplied|aerial|this|a|the)[ ])?"
     r"(?:photo|picture|image|screenshot|screengrab)s?[ ](?:shows?|taken|released|provided|"
-    r"courtesy|dated|from)\b"
+    r"courtesy|dated)\b"
     r"|(?:photo|picture|image|caption|pictured|credit|photograph|file photo)s?[ ]*[:|\u2014\u2013]"
     r"|pictured[ ]\w"
     r"|\[?(?:photo|image|caption)\]",
@@ -220,7 +222,9 @@ def _is_link_like(body: str) -> bool:
 
 
 def _ends_with_credit(block: list[_Line]) -> bool:
-    """A paragraph that ends with a bare photo credit, "... Richard Marles. (Kyodo)"."""
+    """A short paragraph that ends with a bare photo credit, "... Richard Marles. (Kyodo)"."""
+    if sum(len(line.body.split()) for line in block) > MAX_CAPTION_WORDS:
+        return False
     last = block[-1].body
     match = re.search(r"[.!?\u201d\"]\s*(\([^()]{1,60}\))$", last)
     return bool(match and _CREDIT.fullmatch(match[1]))

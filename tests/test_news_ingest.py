@@ -118,6 +118,20 @@ def test_datelines_are_cut_off_and_the_sentence_kept() -> None:
         assert [text[s.start:s.end] for s in quotable(text, split_sentences(text))] == [expected]
 
 
+def test_body_text_that_only_resembles_chrome_is_kept() -> None:
+    long_paragraph = " ".join(["The ministry said exports rose for a third month."] * 8)
+    text = (f"Exports rise again\n\n{long_paragraph} (Reuters)\n\n"
+            "By the end of the year, the bridge will carry 4,000 cyclists a day.\n\n"
+            "The image from the satellite showed damage to 40 buildings.\n\n"
+            "Photographs of the scene were released on Monday.")
+    kept = [text[s.start:s.end] for s in quotable(text, split_sentences(text))]
+    assert "Exports rise again" not in kept
+    assert kept.count("The ministry said exports rose for a third month.") == 8
+    assert "By the end of the year, the bridge will carry 4,000 cyclists a day." in kept
+    assert "The image from the satellite showed damage to 40 buildings." in kept
+    assert "Photographs of the scene were released on Monday." in kept
+
+
 def test_the_seed_article_loses_only_its_caption_and_related_list() -> None:
     [seed] = load_paths([SEEDS]).articles
     dropped = [seed.text[s.start:s.end] for s in split_sentences(seed.text)
