@@ -181,6 +181,16 @@ def test_server_side_fetches_refuse_private_addresses_unless_allowed(site: NewsS
     assert fetch(site.url("moved"), allowing()).url == site.url("news/night-markets.html")
 
 
+def test_the_connected_address_is_checked_too(site: NewsSite,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: the name looked public when checked, the connection reached loopback."""
+    import rag.fetching
+
+    monkeypatch.setattr(rag.fetching, "check_url", lambda url, settings: None)
+    with pytest.raises(InputError, match="non-public address 127.0.0.1"):
+        fetch(site.url("news/night-markets.html"), Settings(fetch_retries=0))
+
+
 def test_a_flaky_server_is_retried_with_backoff(site: NewsSite) -> None:
     site.flaky_left = 1
     got = fetch(site.url("flaky"), allowing(fetch_retries=1))
