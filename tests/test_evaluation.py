@@ -13,6 +13,7 @@ from rag.errors import InputError
 from rag.evaluation import metrics as M
 from rag.evaluation import significance as S
 from rag.evaluation.datasets import load_beir, load_jsonl, load_squad
+from rag.settings import SHIPPED_RERANKER, SHIPPED_SCORER
 from tests.helpers import SQUAD_MINI as MINI
 
 
@@ -202,7 +203,9 @@ def test_eval_end_to_end_writes_reports(
         str(tmp_path / "cache"),
         "--baselines",
     ]
+    shipped = [p.stat().st_mtime_ns for p in (SHIPPED_SCORER, SHIPPED_RERANKER)]
     assert cli.main(args) == 0
+    assert [p.stat().st_mtime_ns for p in (SHIPPED_SCORER, SHIPPED_RERANKER)] == shipped
     report = json.loads((out / "report.json").read_text())
     ours = report["runs"]["ours"]
     assert set(report["runs"]) == {"ours", "bm25-only", "dense-only"}
