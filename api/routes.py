@@ -22,8 +22,9 @@ from starlette.types import Receive, Scope, Send
 from api.admission import Slot
 from api.deps import EngineDep, GateDep, ModelBudget, ReadAccess, SettingsDep, WriteAccess
 from api.schemas import (
+    DOCUMENTS_BODY,
+    SSE_RESPONSE,
     AnswerOut,
-    ArticleIn,
     AskRequest,
     DocumentOut,
     DocumentPage,
@@ -44,36 +45,39 @@ from rag.settings import Settings
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
-SSE_EVENT = {"type": "object", "required": ["event", "data"],
-             "properties": {"event": {"enum": ["retrieval", "quote", "done", "error"]},
-                            "data": {"type": "string"}}}
-SSE: dict[int | str, dict[str, Any]] = {200: {
-    "description": "Server-Sent Events: retrieval, quote..., done (or error)",
-    "content": {"text/event-stream": {"schema": SSE_EVENT}}}}
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+}
 
 
 def _filters(f: FiltersIn | None) -> Filters:
     if f is None:
         return Filters()
-    return Filters(source=f.source, doc_id=f.doc_id,
-                   date_from=normalize_date(f.date_from, "filters.date_from"),
-                   date_to=normalize_date(f.date_to, "filters.date_to"))
+    return Filters(
+        source=f.source,
+        doc_id=f.doc_id,
+        date_from=normalize_date(f.date_from, "filters.date_from"),
+        date_to=normalize_date(f.date_to, "filters.date_to"),
+    )
 
 
-def _check_input(engine: Engine, settings: Settings, question: str,
-                 top_k: int | None) -> None:
+def _check_input(engine: Engine, settings: Settings, question: str, top_k: int | None) -> None:
     """Refuse bad input before it waits for a compute slot."""
     engine.check_question(question)
     if top_k is not None and not 1 <= top_k <= settings.max_top_k:
         raise InputError(f"top_k must be between 1 and {settings.max_top_k}")
 
 
-@router.post("/ask", response_model=AnswerOut, responses=ERRORS, tags=["answers"],
-             summary="Answer a question with quoted, cited sentences",
-             dependencies=[ReadAccess, ModelBudget])
-async def ask(request: Request, body: AskRequest, engine: EngineDep, gate: GateDep,
-              settings: SettingsDep) -> dict[str, Any]:
+@router.post(
+    "/ask",
+    response_model=AnswerOut,
+    responses=ERRORS,
+    tags=["answers"],
+    summary="Answer a question with quoted, cited sentences",
+    dependencies=[ReadAccess, ModelBudget],
+)
+async def ask(
+    request: Request, body: AskRequest, engine: EngineDep, gate: GateDep, settings: SettingsDep
+) -> dict[str, Any]:
     _check_input(engine, settings, body.question, body.top_k)
     history = [Turn(t.question, t.answer) for t in body.history]
     filters = _filters(body.filters)
@@ -85,12 +89,17 @@ async def ask(request: Request, body: AskRequest, engine: EngineDep, gate: GateD
     return answer.to_dict()
 
 
-@router.post("/ask/stream", responses={**ERRORS, **SSE}, tags=["answers"],
-             response_class=StreamingResponse,
-             summary="The same answer as Server-Sent Events: retrieval, quote..., done",
-             dependencies=[ReadAccess, ModelBudget])
-async def ask_stream(request: Request, body: AskRequest, engine: EngineDep, gate: GateDep,
-                     settings: SettingsDep) -> StreamingResponse:
+@router.post(
+    "/ask/stream",
+    responses={**ERRORS, 200: SSE_RESPONSE},
+    tags=["answers"],
+    response_class=StreamingResponse,
+    summary="The same answer as Server-Sent Events: retrieval, quote..., done",
+    dependencies=[ReadAccess, ModelBudget],
+)
+async def ask_stream(
+    request: Request, body: AskRequest, engine: EngineDep, gate: GateDep, settings: SettingsDep
+) -> StreamingResponse:
     _check_input(engine, settings, body.question, body.top_k)
     filters = _filters(body.filters)
     history = [Turn(t.question, t.answer) for t in body.history]
@@ -101,8 +110,12 @@ async def ask_stream(request: Request, body: AskRequest, engine: EngineDep, gate
     except BaseException:
         slot.release()
         raise
-    return _SlotStream(slot, _sse(slot, first, steps), media_type="text/event-stream",
-                       headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return _SlotStream(
+        slot,
+        _sse(slot, first, steps),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 class _SlotStream(StreamingResponse):
@@ -119,10 +132,12 @@ class _SlotStream(StreamingResponse):
             self.slot.release()
 
 
-async def _sse(slot: Slot, first: tuple[str, Any] | None,
-               steps: Iterator[tuple[str, Any]]) -> AsyncIterator[str]:
+async def _sse(
+    slot: Slot, first: tuple[str, Any] | None, steps: Iterator[tuple[str, Any]]
+) -> AsyncIterator[str]:
     """The events; the slot is released as soon as the last model step is done, before the
     quotes are written, so a slow reader does not hold it."""
+
     def event(name: str, data: Any) -> str:
         return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -146,16 +161,29 @@ async def _sse(slot: Slot, first: tuple[str, Any] | None,
         slot.release()
 
 
-@router.get("/search", response_model=SearchOut, responses=ERRORS, tags=["answers"],
-            dependencies=[ReadAccess, ModelBudget])
-async def search(request: Request, engine: EngineDep, gate: GateDep, settings: SettingsDep,
-                 q: str = Query(..., description="the query"),
-                 top_k: int | None = None, source: str | None = None,
-                 doc_id: str | None = None, date_from: str | None = None,
-                 date_to: str | None = None) -> dict[str, Any]:
+@router.get(
+    "/search",
+    response_model=SearchOut,
+    responses=ERRORS,
+    tags=["answers"],
+    dependencies=[ReadAccess, ModelBudget],
+)
+async def search(
+    request: Request,
+    engine: EngineDep,
+    gate: GateDep,
+    settings: SettingsDep,
+    q: str = Query(..., description="the query"),
+    top_k: int | None = None,
+    source: str | None = None,
+    doc_id: str | None = None,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> dict[str, Any]:
     _check_input(engine, settings, q, top_k)
-    filters = _filters(FiltersIn(source=source, doc_id=doc_id, date_from=date_from,
-                                 date_to=date_to))
+    filters = _filters(
+        FiltersIn(source=source, doc_id=doc_id, date_from=date_from, date_to=date_to)
+    )
     slot = await gate.acquire(request)
     try:
         passages = await slot.run(lambda: engine.search(q, top_k, filters))
@@ -164,19 +192,19 @@ async def search(request: Request, engine: EngineDep, gate: GateDep, settings: S
     return {"query": q, "passages": [p.to_dict() for p in passages]}
 
 
-@router.post("/documents", response_model=IngestOut, responses=ERRORS, tags=["documents"],
-             summary="Ingest articles: a JSON list, {\"url\": page or feed}, or a multipart "
-                     "upload (field 'files')",
-             dependencies=[WriteAccess],
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/json": {"schema": {"oneOf": [
-                     {"type": "array", "minItems": 1, "items": ArticleIn.model_json_schema()},
-                     UrlIn.model_json_schema()]}},
-                 "multipart/form-data": {"schema": {"type": "object", "properties": {
-                     "files": {"type": "array", "items": {"type": "string",
-                                                          "format": "binary"}}}}}}}})
-async def add_documents(request: Request, engine: EngineDep,
-                        settings: SettingsDep) -> dict[str, Any]:
+@router.post(
+    "/documents",
+    response_model=IngestOut,
+    responses=ERRORS,
+    tags=["documents"],
+    summary='Ingest articles: a JSON list, {"url": page or feed}, or a multipart '
+    "upload (field 'files')",
+    dependencies=[WriteAccess],
+    openapi_extra={"requestBody": DOCUMENTS_BODY},
+)
+async def add_documents(
+    request: Request, engine: EngineDep, settings: SettingsDep
+) -> dict[str, Any]:
     url = await _url_in(request)
     if url is not None:  # fetched within rag.fetching's rules (no private addresses, limits)
         from rag.remote import load_url
@@ -186,8 +214,9 @@ async def add_documents(request: Request, engine: EngineDep,
     else:
         articles, skipped = await articles_from_request(request)
     if not articles:
-        raise InputError("no usable articles: " + "; ".join(skipped[:5]) if skipped
-                         else "no articles given")
+        raise InputError(
+            "no usable articles: " + "; ".join(skipped[:5]) if skipped else "no articles given"
+        )
     report = await run_in_threadpool(engine.ingest, articles)
     return {**report.to_dict(), "skipped": skipped}
 
@@ -208,17 +237,24 @@ async def _url_in(request: Request) -> str | None:
         raise InputError(f"url: {exc.errors()[0]['msg']}") from None
 
 
-@router.get("/documents", response_model=DocumentPage, responses=ERRORS, tags=["documents"],
-            dependencies=[ReadAccess])
-def list_documents(engine: EngineDep, limit: int = Query(50, ge=1, le=500),
-                   cursor: str | None = None) -> dict[str, Any]:
-    docs = sorted(engine.documents(), key=lambda d: d["doc_id"])
-    after = _decode_cursor(cursor)
-    docs_after = docs if after is None else [d for d in docs if d["doc_id"] > after]
+@router.get(
+    "/documents",
+    response_model=DocumentPage,
+    responses=ERRORS,
+    tags=["documents"],
+    dependencies=[ReadAccess],
+)
+def list_documents(
+    engine: EngineDep, limit: int = Query(50, ge=1, le=500), cursor: str | None = None
+) -> dict[str, Any]:
+    docs_after = engine.documents(limit + 1, _decode_cursor(cursor))  # paged by the store
     page = docs_after[:limit]
     more = len(docs_after) > limit
-    return {"documents": page, "total": len(docs),
-            "next_cursor": _encode_cursor(page[-1]["doc_id"]) if more and page else None}
+    return {
+        "documents": page,
+        "total": engine.stats()["counts"]["articles"],
+        "next_cursor": _encode_cursor(page[-1]["doc_id"]) if more and page else None,
+    }
 
 
 def _encode_cursor(doc_id: str) -> str:
@@ -237,14 +273,20 @@ def _decode_cursor(cursor: str | None) -> str | None:
     return decoded
 
 
-@router.get("/documents/{doc_id:path}", response_model=DocumentOut, responses=ERRORS,
-            tags=["documents"], dependencies=[ReadAccess])
+@router.get(
+    "/documents/{doc_id:path}",
+    response_model=DocumentOut,
+    responses=ERRORS,
+    tags=["documents"],
+    dependencies=[ReadAccess],
+)
 def get_document(engine: EngineDep, doc_id: str) -> dict[str, Any]:
     return engine.document(doc_id)
 
 
-@router.delete("/documents/{doc_id:path}", responses=ERRORS, tags=["documents"],
-               dependencies=[WriteAccess])
+@router.delete(
+    "/documents/{doc_id:path}", responses=ERRORS, tags=["documents"], dependencies=[WriteAccess]
+)
 def delete_document(engine: EngineDep, doc_id: str) -> dict[str, Any]:
     engine.delete(doc_id)
     return {"deleted": doc_id}
@@ -258,12 +300,22 @@ def health() -> dict[str, str]:
 @router.get("/ready", tags=["operations"], responses={503: {"model": ErrorOut}})
 def ready(engine: EngineDep) -> dict[str, Any]:
     stats = engine.stats()  # raises 503 when there is no usable index
-    return {"status": "ready", "model": stats["model"], "counts": stats["counts"],
-            "generation": stats.get("generation"), "reranker": engine.reranker is not None}
+    return {
+        "status": "ready",
+        "model": stats["model"],
+        "counts": stats["counts"],
+        "generation": stats.get("generation"),
+        "reranker": engine.reranker is not None,
+    }
 
 
-@router.get("/metrics", tags=["operations"], response_class=PlainTextResponse,
-            responses={401: {"model": ErrorOut}}, dependencies=[ReadAccess])
+@router.get(
+    "/metrics",
+    tags=["operations"],
+    response_class=PlainTextResponse,
+    responses={401: {"model": ErrorOut}},
+    dependencies=[ReadAccess],
+)
 def metrics(request: Request, engine: EngineDep, gate: GateDep) -> PlainTextResponse:
     """Prometheus metrics; behind a key when reads are (RAG_REQUIRE_KEY_FOR_READS)."""
     try:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
+import pickle
 import random
+import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from rag.embedding import SentenceTransformerEmbedder
-from rag.evaluation.datasets import load_dataset
-from rag.evaluation.runner import cached_engine
-from rag.ingest import build_bm25
 from rag.settings import Settings
-from rag.store import IndexData, save_index
+from rag.stores.base import PreparedArticle, Store, StoreInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 SQUAD = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "dev-v1.1.tune.json"
@@ -39,60 +38,110 @@ def squad_questions(n: int, seed: int = 7) -> list[str]:
     return random.Random(seed).sample(questions, n)
 
 
-def base_index(embedder: SentenceTransformerEmbedder) -> IndexData:
-    """The real SQuAD tuning articles, embedded (cached under .cache/eval)."""
+Base = tuple[list[PreparedArticle], StoreInfo]
+WRITE_BATCH = 10_000  # chunks per write while building a replicated archive
+
+
+def base_index(embedder: Any = None) -> Base:
+    """The real SQuAD tuning articles, prepared (chunked, embedded) with the real model and
+    cached in .cache/bench; ``embedder`` defaults to the configured backend's model."""
+    path = CACHE / "bench" / "squad-prepared.pkl"
+    if path.exists():
+        data: Base = pickle.loads(path.read_bytes())
+        return data
+    built = sorted((CACHE / "eval").glob("squad-*/catalog.sqlite"))
+    if built:  # `rag eval` already embedded the articles: read them back
+        base = prepared_from_store(built[-1].parent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps(base))
+        return base
+    from rag.engine import Engine
+    from rag.evaluation.datasets import load_dataset
+    from rag.ingest import prepare
+
     evalset = load_dataset(SQUAD, holdout=0, sample=None)
-    return cached_engine(evalset, Settings(), embedder, CACHE / "eval").snapshot()
+    engine = Engine(Settings(index_dir=Path(tempfile.mkdtemp())), embedder)
+    prepared = list(prepare(evalset.articles, engine.embedder, engine._chunker()))
+    info = engine._store_info()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps((prepared, info)))
+    return prepared, info
 
 
-def replicated_index(base: IndexData, target_chunks: int, root: Path, noise: float = 0.02,
-                     seed: int = 0) -> Path:
-    """An index of about ``target_chunks`` chunks: copies of the real articles under new ids,
-    each copy's chunk and sentence vectors perturbed with Gaussian noise and renormalised.
-    Texts repeat, so BM25 sees realistic documents with inflated document frequencies."""
-    import faiss
+def copies(base: list[PreparedArticle], chunks: int, start: int = 0,
+           noise: float = 0.02) -> list[PreparedArticle]:
+    """About ``chunks`` chunks of copies of ``base`` under new ids (copy numbers from
+    ``start``), each copy's vectors perturbed with Gaussian noise and renormalised. Texts
+    repeat, so BM25 sees realistic documents with inflated document frequencies."""
+    rng = np.random.default_rng(start)
+    out: list[PreparedArticle] = []
+    total, copy = 0, start
+    while total < chunks:
+        for p in base:
+            if total >= chunks:
+                break
+            article = replace(p.article, doc_id=f"{p.article.doc_id}~{copy}")
+            out.append(replace(p, article=article,
+                               chunk_vectors=_perturb(p.chunk_vectors, noise, rng),
+                               sentence_vectors=_perturb(p.sentence_vectors, noise, rng)))
+            total += len(p.chunk_start)
+        copy += 1
+    return out
 
-    if (root / "manifest.json").exists():
-        return root
-    rng = np.random.default_rng(seed)
-    copies = max(1, round(target_chunks / base.vectors.ntotal))
-    chunk_vecs = base.vectors.reconstruct_n(0, base.vectors.ntotal)
-    sent_vecs = np.asarray(base.sentence_vectors, dtype=np.float32)
-    articles, vecs, svecs, cols = [], [], [], {k: [] for k in _COLUMNS}
-    for c in range(copies):
-        articles += [replace(a, doc_id=f"{a.doc_id}~{c}") for a in base.articles]
-        vecs.append(_perturb(chunk_vecs, noise if c else 0.0, rng))
-        svecs.append(_perturb(sent_vecs, noise if c else 0.0, rng).astype(np.float16))
-        for name in _COLUMNS:
-            offset = _offset(name, c, base)
-            cols[name].append(getattr(base, name) + offset)
-    index = faiss.IndexFlatIP(chunk_vecs.shape[1])
-    index.add(np.vstack(vecs))
-    texts = [articles[d].text[s:e] for d, s, e in zip(
-        np.concatenate(cols["chunk_doc"]), np.concatenate(cols["chunk_start"]),
-        np.concatenate(cols["chunk_end"]), strict=True)]
-    data = IndexData(manifest=dict(base.manifest), articles=tuple(articles),
-                     **{k: np.concatenate(v) for k, v in cols.items()},
-                     vectors=index, sentence_vectors=np.vstack(svecs), bm25=build_bm25(texts))
-    save_index(root, data)
+
+def fill(store: Store, base: Base, chunks: int) -> None:
+    """Write about ``chunks`` chunks of copies into ``store``, in batches."""
+    prepared, info = base
+    have, batch = 0, 0
+    while have < chunks:
+        part = copies(prepared, min(WRITE_BATCH, chunks - have), start=batch * 10_000)
+        store.write(info, part)
+        have += sum(len(p.chunk_start) for p in part)
+        batch += 1
+
+
+def replicated_index(base: Base, target_chunks: int, root: Path) -> Path:
+    """A local index at ``root`` of about ``target_chunks`` chunks (built once, then reused)."""
+    from rag.stores.local import LocalStore
+
+    store = LocalStore(root)
+    if store.info() is None or store.counts()["chunks"] < 0.95 * target_chunks:
+        store.reset()
+        fill(store, base, target_chunks)
+    store.close()
     return root
 
 
-_COLUMNS = ("chunk_doc", "chunk_no", "chunk_start", "chunk_end", "chunk_sent_lo",
-            "chunk_sent_hi", "sent_doc", "sent_start", "sent_end")
-
-
-def _offset(name: str, copy: int, base: IndexData) -> int:
-    if name in ("chunk_doc", "sent_doc"):
-        return copy * len(base.articles)
-    if name in ("chunk_sent_lo", "chunk_sent_hi"):
-        return copy * len(base.sent_doc)
-    return 0
-
-
 def _perturb(matrix: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
-    if noise == 0:
-        return matrix.astype(np.float32)
+    if noise == 0 or len(matrix) == 0:
+        return np.asarray(matrix, dtype=np.float32)
     out = matrix + rng.normal(0, noise, matrix.shape).astype(np.float32)
-    return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+    norms = np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+    return (out / norms).astype(np.float32)
 
+
+def prepared_from_store(root: Path) -> Base:
+    """Every article of a local index, read back as prepared articles (vectors included)."""
+    from rag.models import Article
+    from rag.stores.base import handle
+    from rag.stores.local import LocalStore
+    from rag.text import content_terms
+
+    store = LocalStore(root)
+    info = store.info()
+    assert info is not None
+    reader = store.reader()
+    out = []
+    docs = reader.documents(list(reader.where))
+    for key, d in sorted(docs.items(), key=lambda kv: kv[1].article.doc_id):
+        a = d.article
+        n, m = len(d.chunk_start), len(d.sent_start)
+        chunk_texts = [a.text[s:e] for s, e in zip(d.chunk_start, d.chunk_end, strict=True)]
+        out.append(PreparedArticle(
+            Article(a.doc_id, a.title, a.text, a.url, a.date, a.source), d.chunk_start,
+            d.chunk_end, d.chunk_sent_lo, d.chunk_sent_hi, d.sent_start, d.sent_end,
+            reader.chunk_vectors(np.array([handle(key, i) for i in range(n)], dtype=np.int64)),
+            reader.sentence_vectors([handle(key, i) for i in range(m)]),
+            tuple(tuple(content_terms(t)) for t in chunk_texts)))
+    store.close()
+    return out, info

@@ -101,3 +101,15 @@ def test_two_servers_share_one_database(postgres_url: str, tmp_path: Path) -> No
     finally:
         for s in servers:
             stop_server(s)
+
+
+def test_a_read_only_replica_answers(postgres_url: str) -> None:  # noqa: F811
+    """A host pointed at a read-only database (as a streaming replica is) serves reads."""
+    Engine(Settings(database_url=postgres_url), HashEmbedder()).ingest(
+        [Article("w", "Walruses", "Walruses live in the Arctic. They eat clams.")])
+    read_only = postgres_url + "&options=-c%20default_transaction_read_only%3Don"
+    engine = Engine(Settings(database_url=read_only, rerank=False), HashEmbedder())
+    assert [d["doc_id"] for d in engine.documents()] == ["w"]
+    assert engine.search("walruses arctic")[0].doc_id == "w"
+    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+        engine.delete("w")

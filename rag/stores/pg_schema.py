@@ -61,7 +61,14 @@ def content_ddl(dimension: int) -> str:
 def migrate(con: Any, newest_known: int = SCHEMA_VERSION) -> int:
     """Bring the database to ``newest_known``; returns the version it was at.
 
-    Raises ``ValueError`` when the database is at a newer version."""
+    Raises ``ValueError`` when the database is at a newer version. A database that is up to
+    date gets no write at all, so read-only replicas can be opened."""
+    current = _version(con)
+    if current > newest_known:
+        raise ValueError(f"the database schema is at version {current}, newer than this "
+                         f"version of rag knows ({newest_known})")
+    if current == newest_known:
+        return current
     with con.transaction():
         con.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
         con.execute("CREATE TABLE IF NOT EXISTS rag_schema (version int NOT NULL)")
@@ -74,3 +81,10 @@ def migrate(con: Any, newest_known: int = SCHEMA_VERSION) -> int:
             con.execute(MIGRATIONS[version])
             con.execute("INSERT INTO rag_schema VALUES (%s)", (version,))
     return current
+
+
+def _version(con: Any) -> int:
+    if con.execute("SELECT to_regclass('rag_schema')").fetchone()[0] is None:
+        return 0
+    row = con.execute("SELECT max(version) FROM rag_schema").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0

@@ -72,7 +72,9 @@ class PostgresStore:
                 "RAG_DATABASE_URL / --database-url") from None
         with con:
             try:
-                con.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                if not con.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'"
+                                   ).fetchone():
+                    con.execute("CREATE EXTENSION vector")
             except psycopg.Error:
                 raise StoreUnavailableError(
                     "the database has no pgvector extension: install pgvector on the server "
