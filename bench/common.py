@@ -132,7 +132,7 @@ def prepared_from_store(root: Path) -> Base:
     assert info is not None
     reader = store.reader()
     out = []
-    docs = reader.documents(list(reader.where))
+    docs = reader.documents(reader.live_keys())
     for key, d in sorted(docs.items(), key=lambda kv: kv[1].article.doc_id):
         a = d.article
         n, m = len(d.chunk_start), len(d.sent_start)

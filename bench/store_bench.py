@@ -4,6 +4,7 @@
     python bench/store_bench.py --postgres           # also PostgreSQL (a private pgserver)
     python bench/store_bench.py --million            # also the 1M-chunk local index: serve RSS
     python bench/store_bench.py --during-write       # ask latency while a 200 KB article is written
+    python bench/store_bench.py --ann --no-sizes     # exact vs approximate dense search by size
 
 Archives are copies of the real SQuAD tuning articles (embedded once with the real model and
 cached in .cache/bench), each copy under new ids with its vectors perturbed by Gaussian noise
@@ -232,16 +233,71 @@ def section_during_write(base: list[PreparedArticle], info: StoreInfo,
     print("(10k-chunk local index, reranker off; the write embeds ~200 KB of text)\n")
 
 
+def section_ann(base: list[PreparedArticle], questions: list[str]) -> None:
+    """Exact search against the inverted-file index, by segment size: where flat stops."""
+    import numpy as np
+
+    from rag.engine import Engine
+    from rag.stores import segment
+
+    embedder = Engine(Settings(index_dir=Path(tempfile.mkdtemp()))).embedder
+    queries = embedder.embed(questions)
+    vectors = np.vstack([p.chunk_vectors for p in base])
+    rng = np.random.default_rng(0)
+    rows: list[list[object]] = []
+    for size in (10_000, 100_000, 300_000, 1_000_000):
+        reps = -(-size // len(vectors))
+        big = np.vstack([vectors + rng.normal(0, 0.02, vectors.shape).astype(np.float32)
+                         for _ in range(reps)])[:size]
+        big /= np.linalg.norm(big, axis=1, keepdims=True)
+        folder = Path(tempfile.mkdtemp()) / "ann"
+        folder.mkdir()
+        t0 = time.perf_counter()
+        segment._build_ann(folder, big)
+        build = time.perf_counter() - t0
+        seg = segment.Segment("bench", folder, np.zeros((1, 5), dtype=np.int64),
+                              np.zeros((size, 5), dtype=np.int64), np.zeros((0, 2)), big,
+                              np.zeros((0, 384)), None, None)  # type: ignore[arg-type]
+        import faiss
+
+        ann = faiss.read_index(str(folder / "ann.faiss"))
+        exact_ms, ann_ms, recall = [], [], []
+        for q in queries:
+            seg.ann = None
+            t0 = time.perf_counter()
+            truth, _ = seg.dense(q, 50, None)
+            exact_ms.append((time.perf_counter() - t0) * 1e3)
+            seg.ann = ann
+            t0 = time.perf_counter()
+            found, _ = seg.dense(q, 50, None)
+            ann_ms.append((time.perf_counter() - t0) * 1e3)
+            recall.append(len(set(truth.tolist()) & set(found.tolist())) / 50)
+        rows.append([f"{size:,}", f"{statistics.median(exact_ms):.1f}",
+                     f"{statistics.median(ann_ms):.1f}", f"{statistics.mean(recall):.3f}",
+                     f"{build:.0f}"])
+        del big, seg, ann
+    print(table(["chunks", "exact p50 ms", "inverted file p50 ms", "recall@50", "build s"],
+                rows))
+    print("(one segment, real question vectors against perturbed copies of real chunk "
+          "vectors)\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--million", action="store_true")
     parser.add_argument("--during-write", action="store_true")
+    parser.add_argument("--ann", action="store_true", help="exact vs approximate search")
+    parser.add_argument("--no-sizes", action="store_true", help="skip the write-cost table")
     parser.add_argument("--questions", type=int, default=50)
     args = parser.parse_args()
     base, info = base_index()
     questions = squad_questions(args.questions)
-    section_sizes(["local", "postgres"] if args.postgres else ["local"], base, info, questions)
+    if args.ann:
+        section_ann(base, questions)
+    if not args.no_sizes:
+        section_sizes(["local", "postgres"] if args.postgres else ["local"], base, info,
+                      questions)
     if args.during_write:
         section_during_write(base, info, questions)
     if args.million:

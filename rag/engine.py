@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -21,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from rag.answering import POOL_DEPTH, Reading, Reranker, compose, read
 from rag.chunking import Chunker, ChunkingParams
 from rag.conversation import Turn, resolve
-from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.embedding import Embedder
 from rag.errors import (
     IndexCorruptError,
     IndexMismatchError,
@@ -59,6 +60,7 @@ class Engine:
         self._reranker_checked = False
         self.scorer = scorer or load_scorer(settings.scorer_path)
         self._store = store
+        self._store_lock = threading.Lock()
         # One BLAS thread: OpenBLAS workers spin after each dense search and starve the
         # model's own threads; measured p50/p95 of ask at 100k chunks 50/148 ms -> 44/51 ms.
         threadpool_limits(1, user_api="blas")
@@ -66,14 +68,21 @@ class Engine:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.settings)
+            with self._store_lock:  # concurrent first requests open it once
+                if self._store is None:
+                    self._store = open_store(self.settings)
         return self._store
 
     # -- components -------------------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
+        """The model ``RAG_BACKEND`` asks for, built once (``rag.runtime``)."""
         if self._embedder is None:
-            self._embedder = SentenceTransformerEmbedder(self.settings.model_path)
+            from rag import runtime
+
+            with runtime.LOCK:  # concurrent first requests build it once
+                if self._embedder is None:
+                    self._embedder = runtime.load_embedder(self.settings)
         return self._embedder
 
     @property
@@ -81,17 +90,13 @@ class Engine:
         """The cross-encoder over the bundled model; None when switched off (``RAG_RERANK``),
         with an embedder that is not the bundled model, or without its weights file."""
         if not self._reranker_checked:
-            self._reranker_checked = True
-            embedder = self.embedder
-            # duck-typed: the bundled model's embedder shares its model thread via ``run``
-            if self.settings.rerank and callable(getattr(embedder, "run", None)):
-                from rag.reranking import CrossEncoderReranker
+            from rag import runtime
 
-                path = self.settings.reranker_path
-                if path.exists():
-                    self._reranker = CrossEncoderReranker(embedder, path)
-                else:
-                    log.warning("no reranker weights at %s: answering without it", path)
+            embedder = self.embedder
+            with runtime.LOCK:
+                if not self._reranker_checked:
+                    self._reranker = runtime.load_reranker(self.settings, embedder)
+                    self._reranker_checked = True
         return self._reranker
 
     def reset_reranker(self) -> None:

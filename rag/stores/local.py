@@ -74,18 +74,17 @@ class LocalStore:
         current = self._reader
         if current is not None and current.version == version:
             return current
-        for _ in range(5):  # a merge may remove a folder between listing and opening it
-            try:
-                reader = self._build_reader()
-                break
-            except FileNotFoundError:
-                time.sleep(0.05)
-        else:
-            raise IndexCorruptError(f"index at {self.root} lists a missing segment; "
-                                    + REBUILD_HINT)
-        with self._lock:
-            self._reader = reader
-        return reader
+        with self._lock:  # one thread builds it; the others then reuse it
+            current = self._reader
+            if current is not None and current.version == self.catalog.version():
+                return current
+            for _ in range(5):  # a merge may remove a folder between listing and opening it
+                try:
+                    self._reader = self._build_reader()
+                    return self._reader
+                except FileNotFoundError:
+                    time.sleep(0.05)
+        raise IndexCorruptError(f"index at {self.root} lists a missing segment; " + REBUILD_HINT)
 
     def _build_reader(self) -> LocalReader:
         con = self.catalog.connection()

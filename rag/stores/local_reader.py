@@ -23,18 +23,16 @@ class LocalReader:
     segments: list[Segment]
     dead: set[int]
     alive: list[np.ndarray | None] = field(default_factory=list)  # chunk mask per segment
-    where: dict[int, tuple[int, int]] = field(default_factory=dict)  # doc_key -> (seg, art)
     total_rows: int = 0
     avg_length: float = 1.0
 
     def __post_init__(self) -> None:
         dead = np.array(sorted(self.dead), dtype=np.int64)
         lengths = 0.0
-        for s, seg in enumerate(self.segments):
+        for seg in self.segments:
             keys = seg.articles[:, 0]
             gone = np.isin(keys, dead) if len(dead) else np.zeros(len(keys), dtype=bool)
             self.alive.append(~gone[seg.chunks[:, 0]] if gone.any() else None)
-            self.where.update((int(k), (s, a)) for a, k in enumerate(keys) if not gone[a])
             self.total_rows += seg.rows
             lengths += float(np.sum(seg.postings.lengths))
         self.avg_length = lengths / self.total_rows if self.total_rows else 1.0
@@ -88,10 +86,27 @@ class LocalReader:
                                  for t in unique}
 
     # -- rows by handle --------------------------------------------------------------------
+    def find(self, key: int) -> tuple[int, int] | None:
+        """(segment, article row) of a live article key."""
+        if key in self.dead:
+            return None
+        for s, seg in enumerate(self.segments):
+            a = seg.key_index.get(key)
+            if a is not None:
+                return s, a
+        return None
+
+    def live_keys(self) -> list[int]:
+        return [int(k) for seg in self.segments for k in seg.articles[:, 0]
+                if int(k) not in self.dead]
+
     def _locate(self, handles: Sequence[int], kind: str) -> list[tuple[int, int]]:
         out = []
         for h in handles:
-            s, a = self.where[int(h) >> ORDINAL_BITS]
+            place = self.find(int(h) >> ORDINAL_BITS)
+            if place is None:
+                raise KeyError(f"chunk or sentence {int(h)} is no longer stored")
+            s, a = place
             lo = self.segments[s].articles[a, 1 if kind == "chunk" else 3]
             out.append((s, int(lo) + (int(h) & ORDINAL_MASK)))
         return out
@@ -104,10 +119,10 @@ class LocalReader:
                        "sentence_vectors")
 
     def documents(self, doc_keys: Collection[int]) -> dict[int, DocData]:
-        keys = [k for k in doc_keys if k in self.where]
+        places = {k: p for k in doc_keys if (p := self.find(int(k))) is not None}
         out = {}
-        for key, record in self.catalog.articles(keys).items():
-            s, a = self.where[key]
+        for key, record in self.catalog.articles(list(places)).items():
+            s, a = places[key]
             seg = self.segments[s]
             _, clo, chi, slo, shi = (int(x) for x in seg.articles[a])
             chunks, sents = np.asarray(seg.chunks[clo:chi]), np.asarray(seg.sentences[slo:shi])

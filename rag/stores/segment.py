@@ -65,6 +65,11 @@ class Segment:
         return len(self.chunks)
 
     @cached_property
+    def key_index(self) -> dict[int, int]:
+        """Article key -> article row, built once per segment (segments never change)."""
+        return {int(k): a for a, k in enumerate(self.articles[:, 0])}
+
+    @cached_property
     def chunk_handles(self) -> np.ndarray:
         art = self.chunks[:, 0]
         keys = self.articles[art, 0]
