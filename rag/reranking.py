@@ -26,10 +26,10 @@ import numpy as np
 import torch
 
 from rag.errors import ModelFileError
+from rag.runtime.files import RERANKER_FILE
 
 log = logging.getLogger(__name__)
 
-RERANKER_FILE = Path(__file__).parent / "data" / "reranker.pt"
 MAX_PAIR_TOKENS = 128
 NOT_IN_SENTENCE = -1e4  # the span logit of a question token, [CLS] or padding
 

@@ -1,0 +1,78 @@
+"""Model runtimes: which embedder and cross-encoder the engine gets (``RAG_BACKEND``).
+
+``onnx`` (default): all-MiniLM-L6-v2 and the fine-tuned cross-encoder on onnxruntime, from
+files exported once from the torch weights (``rag.runtime.export``; cached by the weights'
+hash, see ``rag.runtime.files``), int8 where quality held; answering never imports torch or
+sentence-transformers. ``torch``: sentence-transformers and ``rag.reranking`` (training uses
+these). Importing this package is cheap: the runtimes load on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+LOCK = threading.RLock()  # model construction: one thread builds, the others wait for it
+
+
+def load_embedder(settings: Any) -> Any:
+    """The embedder ``settings.backend`` asks for."""
+    if settings.backend == "torch":
+        from rag.embedding import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(settings.model_path)
+    from rag.runtime.encoder import OnnxEmbedder
+    from rag.runtime.files import ModelFiles
+    from rag.runtime.sessions import open_session
+
+    files = ModelFiles.from_settings(settings)
+    int8 = bool(settings.onnx_int8_encoder)
+    session = open_session(files.encoder(int8), _exporter("encoder", files, int8), ("tokens",))
+    return OnnxEmbedder(session, files.model_dir, window_s=settings.batch_window_ms / 1e3)
+
+
+def load_reranker(settings: Any, embedder: Any) -> Any | None:
+    """The cross-encoder over the bundled model; None when switched off (``RAG_RERANK``),
+    with an embedder that is not the bundled model (the hash embedder), or without its
+    weights file."""
+    from rag.embedding import MODEL_NAME
+
+    if not settings.rerank or getattr(embedder, "name", None) != MODEL_NAME:
+        return None
+    weights = Path(settings.reranker_path)
+    if not weights.exists():
+        log.warning("no reranker weights at %s: answering without it", weights)
+        return None
+    if settings.backend == "torch":
+        if not callable(getattr(embedder, "run", None)):  # it shares the torch model's thread
+            return None
+        from rag.reranking import CrossEncoderReranker
+
+        return CrossEncoderReranker(embedder, weights)
+    from rag.runtime.crossencoder import OnnxReranker
+    from rag.runtime.files import ModelFiles
+    from rag.runtime.sessions import open_session
+
+    files = ModelFiles.from_settings(settings)
+    int8 = bool(settings.onnx_int8_reranker)
+    session = open_session(
+        files.reranker(int8), _exporter("reranker", files, int8), ("logit", "span_lse")
+    )
+    return OnnxReranker(session, files.model_dir, window_s=settings.batch_window_ms / 1e3)
+
+
+def _exporter(kind: str, files: Any, int8: bool) -> Callable[[], Path]:
+    """The export of one file, importing torch only when it is called."""
+
+    def run() -> Path:
+        from rag.runtime import export
+
+        fn = export.export_encoder if kind == "encoder" else export.export_reranker
+        return fn(files, int8)
+
+    return run
