@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -59,6 +60,7 @@ class Engine:
         self._reranker_checked = False
         self.scorer = scorer or load_scorer(settings.scorer_path)
         self._store = store
+        self._store_lock = threading.Lock()
         # One BLAS thread: OpenBLAS workers spin after each dense search and starve the
         # model's own threads; measured p50/p95 of ask at 100k chunks 50/148 ms -> 44/51 ms.
         threadpool_limits(1, user_api="blas")
@@ -66,7 +68,9 @@ class Engine:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.settings)
+            with self._store_lock:  # concurrent first requests open it once
+                if self._store is None:
+                    self._store = open_store(self.settings)
         return self._store
 
     # -- components -------------------------------------------------------------------------

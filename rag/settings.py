@@ -43,13 +43,6 @@ class Settings(BaseSettings):
     onnx_int8_reranker: bool = True
     # how long a model call waits for concurrent requests to join it, when under load
     batch_window_ms: float = Field(default=2.0, ge=0.0, le=50.0)
-    # onnx: onnxruntime + tokenizers, no torch when answering; torch: sentence-transformers
-    backend: Literal["onnx", "torch"] = "onnx"
-    model_cache_dir: Path | None = None  # exported ONNX files; default ~/.cache/newsqa
-    onnx_int8_encoder: bool = True  # dynamic int8 where quality held (see README)
-    onnx_int8_reranker: bool = True
-    # how long a model call waits for concurrent requests to join it, when under load
-    batch_window_ms: float = Field(default=2.0, ge=0.0, le=50.0)
 
     # chunking, in model tokens: 254 + [CLS] + [SEP] fill the model's 256-token window
     chunk_tokens: int = Field(default=254, ge=32, le=254)
