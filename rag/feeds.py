@@ -44,6 +44,7 @@ class FeedItem:
     feed_title: str | None
     content: str | None
     summary: str | None
+    author: str | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -101,7 +102,7 @@ def _item(entry: Any, feed_title: str | None) -> FeedItem:
     key = _clean(entry.get("id")) or link or _clean(entry.get("title")) or ""
     return FeedItem(key=key, link=link, title=_clean(entry.get("title")),
                     date=_entry_date(entry), feed_title=feed_title, content=content,
-                    summary=summary)
+                    summary=summary, author=_clean(entry.get("author")))
 
 
 def _entry_date(entry: Any) -> str | None:

@@ -97,7 +97,7 @@ def item_article(item: FeedItem, settings: Settings) -> Article:
         raise InputError(f"{item.key}: the feed item has no link and no content")
     return replace(article, title=item.title or article.title,
                    date=item.date or article.date, source=item.feed_title or article.source,
-                   url=item.link or article.url)
+                   url=item.link or article.url, author=article.author or item.author)
 
 
 def url_doc_id(url: str) -> str:

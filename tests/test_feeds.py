@@ -138,6 +138,7 @@ def test_an_rss_feed_brings_each_item_with_its_date_title_link_and_feed_name(
     assert "Cotter Dam to 94 percent" in water.text
     rail = by_title["Rail line to reopen after landslip repairs"]
     assert "180 rock anchors" in rail.text  # the feed's full content, no page fetched
+    assert rail.author == "Rail Desk"  # the item's author when the content has none
     assert "/news/rail-landslip.html" not in site.requests
 
 
