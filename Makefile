@@ -12,6 +12,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
+	# the ONNX files the default backend answers with (~/.cache/newsqa; about a minute, once)
+	$(PY) -m rag.runtime.export
 	touch $@
 
 # every lane (what CI runs): fast, model, server, browser, train, postgres
@@ -34,6 +36,7 @@ bench: install
 	$(PY) bench/ingest_bench.py
 	$(PY) bench/query_bench.py
 	$(PY) bench/http_bench.py
+	$(PY) bench/startup_bench.py
 
 eval: install
 	$(VENV)/bin/rag eval ../shared/data/squad-v1.1-dev/dev-v1.1.tune.json --sample 2200 --split report --baselines

@@ -18,12 +18,15 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import CACHE, base_index, replicated_index, squad_questions, table  # noqa: E402
-from rag.embedding import SentenceTransformerEmbedder  # noqa: E402
 from rag.evaluation.metrics import percentile  # noqa: E402
-from tests.conftest import ALBANESE, free_port, start_server, stop_server  # noqa: E402
+from tests.helpers import ALBANESE, free_port, start_server, stop_server  # noqa: E402
 
-SEED_QUESTIONS = [ALBANESE, "What did Kihara say?", "When was the partnership formed?",
-                  "What is the second pillar focused on?"]
+SEED_QUESTIONS = [
+    ALBANESE,
+    "What did Kihara say?",
+    "When was the partnership formed?",
+    "What is the second pillar focused on?",
+]
 
 
 async def load(url: str, questions: list[str], clients: int, seconds: float) -> list[object]:
@@ -48,34 +51,81 @@ async def load(url: str, questions: list[str], clients: int, seconds: float) -> 
     started = time.monotonic()
     await asyncio.gather(*(client(i) for i in range(clients)))
     elapsed = time.monotonic() - started
-    return [clients, len(latencies), errors, len(latencies) / elapsed,
-            percentile(latencies, 50), percentile(latencies, 95), percentile(latencies, 99)]
+    return [
+        clients,
+        len(latencies),
+        errors,
+        len(latencies) / elapsed,
+        percentile(latencies, 50),
+        percentile(latencies, 95),
+        percentile(latencies, 99),
+    ]
 
 
-def run(seconds: float, concurrency: list[int]) -> str:
+def run(
+    seconds: float,
+    concurrency: list[int],
+    backends: list[str],
+    sizes: list[str],
+    env: dict[str, str],
+) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         seed_index = Path(tmp) / "seed-index"
-        big = replicated_index(base_index(SentenceTransformerEmbedder()), 10_000,
-                               CACHE / "bench-index-10000")
+        big = replicated_index(base_index(), 10_000, CACHE / "bench-index-10000")
+        indexes = {"seed": (seed_index, SEED_QUESTIONS), "10k chunks": (big, squad_questions(200))}
         rows = []
-        for name, index, questions in (("seed", seed_index, SEED_QUESTIONS),
-                                       ("10k chunks", big, squad_questions(200))):
+        for name, backend in ((n, b) for n in sizes for b in backends):
+            index, questions = indexes[name]
             port = free_port()
-            proc = start_server(index, port, {"RAG_RATE_LIMIT_PER_MINUTE": "0"})
+            proc = start_server(
+                index, port, {"RAG_RATE_LIMIT_PER_MINUTE": "0", "RAG_BACKEND": backend, **env}
+            )
             try:
                 url = f"http://127.0.0.1:{port}"
                 for clients in concurrency:
-                    rows.append([name, *asyncio.run(load(url, questions, clients, seconds))])
+                    rows.append(
+                        [name, backend, *asyncio.run(load(url, questions, clients, seconds))]
+                    )
             finally:
                 stop_server(proc)
         shutil.rmtree(seed_index, ignore_errors=True)
-    return table(["index", "clients", "requests", "errors", "req/s", "p50 ms", "p95 ms",
-                  "p99 ms"], rows)
+    return table(
+        [
+            "index",
+            "backend",
+            "clients",
+            "requests",
+            "errors",
+            "req/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+        ],
+        rows,
+    )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        choices=["onnx", "torch"],
+        default=["onnx", "torch"],
+        help="RAG_BACKEND values, measured in turn",
+    )
+    parser.add_argument(
+        "--indexes", nargs="+", choices=["seed", "10k chunks"], default=["seed", "10k chunks"]
+    )
+    parser.add_argument(
+        "--env",
+        nargs="*",
+        default=[],
+        metavar="RAG_X=VALUE",
+        help="extra server settings, e.g. RAG_MAX_CONCURRENT_ASKS=8",
+    )
     args = parser.parse_args()
-    print(run(args.seconds, args.clients))
+    extra = dict(item.split("=", 1) for item in args.env)
+    print(run(args.seconds, args.clients, args.backends, args.indexes, extra))
