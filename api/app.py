@@ -66,19 +66,24 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="News QA", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.limiter = RateLimiter(settings.rate_limit_per_minute, rate_limit_file(settings))
-    app.state.gate = ComputeGate(settings.max_concurrent_asks, settings.max_queued_asks,
-                                 settings.request_deadline_s)
+    app.state.gate = ComputeGate(
+        settings.max_concurrent_asks, settings.max_queued_asks, settings.request_deadline_s
+    )
     app.state.metrics = Metrics()
     if engine is not None:
         app.state.engine = engine
     install_error_handlers(app)
     app.add_middleware(app.state.metrics.middleware)
-    app.add_middleware(BodyLimitMiddleware, max_body=settings.max_body_bytes,
-                       max_upload=settings.max_upload_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes
+    )
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,
-                           allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-                           allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     app.include_router(router)
     app.include_router(feedback_router)
     _static_routes(app)
@@ -94,6 +99,7 @@ def rate_limit_file(settings: Settings) -> Path:
 def _static_routes(app: FastAPI) -> None:
     """The widget's files and the demo page."""
     for name, media in (("widget.js", "text/javascript"), ("widget.css", "text/css")):
+
         def serve(name: str = name, media: str = media) -> FileResponse:
             return FileResponse(STATIC / name, media_type=media)
 

@@ -119,6 +119,46 @@ class UrlIn(BaseModel):
     url: Text = Field(min_length=8, max_length=2000, examples=["https://example.org/feed.xml"])
 
 
+# POST /documents reads its body itself (JSON or multipart), so its schema is given by hand
+DOCUMENTS_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {"type": "array", "minItems": 1, "items": ArticleIn.model_json_schema()},
+                    UrlIn.model_json_schema(),
+                ]
+            }
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                },
+            }
+        },
+    },
+}
+# /ask/stream's 200: one Server-Sent Event (schemathesis checks each event against it)
+SSE_RESPONSE: dict[str, Any] = {
+    "description": "Server-Sent Events: retrieval, quote..., done (or error)",
+    "content": {
+        "text/event-stream": {
+            "schema": {
+                "type": "object",
+                "required": ["event", "data"],
+                "properties": {
+                    "event": {"enum": ["retrieval", "quote", "done", "error"]},
+                    "data": {"type": "string"},
+                },
+            }
+        }
+    },
+}
+
+
 class IngestOut(BaseModel):
     added: list[str]
     replaced: list[str]

@@ -235,6 +235,20 @@ def main() -> None:
             )
         finally:
             stop_server(proc)
+            print(server_errors(Path(tmp) / f"serve-{port}.log"))
+
+
+def server_errors(log: Path) -> str:
+    """The server log's error lines and tracebacks (the log goes with the temporary folder)."""
+    lines = log.read_text("utf-8", "replace").splitlines() if log.exists() else []
+    keep = [
+        line
+        for line in lines
+        if line.startswith(("ERROR", "Traceback", "  ", "WARNING"))
+        or "Error" in line
+        or "error" in line
+    ]
+    return "server log, errors: " + ("\n" + "\n".join(keep[-200:]) if keep else "none")
 
 
 if __name__ == "__main__":

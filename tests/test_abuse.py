@@ -145,6 +145,13 @@ def test_reads_needing_a_key_without_keys_is_refused_at_start(
     assert cli.main(["serve", "--index", str(tmp_path / "index"), "--port", "9"]) == 2
     err = capsys.readouterr().err
     assert "RAG_API_KEYS" in err and len(err.strip().splitlines()) == 1
+    proxies = Settings(
+        index_dir=tmp_path / "index",
+        require_key_for_reads=False,
+        trusted_proxies=["10.0.0.0/8", "nope"],
+    )
+    with pytest.raises(InputError, match="RAG_TRUSTED_PROXIES"):
+        create_app(proxies, Engine(proxies, HashEmbedder()))
 
 
 def test_metrics_follow_the_read_policy(tmp_path: Path) -> None:
