@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from itertools import islice
 
 import numpy as np
 
@@ -115,3 +116,25 @@ def _home_chunks(sentences: list[Span], chunks: list[Chunk]) -> list[int]:
 def _relative(sentence: Span, chunk: Chunk) -> Span:
     return Span(max(sentence.start, chunk.start) - chunk.start,
                 min(sentence.end, chunk.end) - chunk.start)
+
+
+def take_chunks(items: Iterator[PreparedArticle], limit: int) -> list[PreparedArticle]:
+    """The next articles from ``items`` up to about ``limit`` chunks (one store write)."""
+    batch: list[PreparedArticle] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += len(item.chunk_start)
+        if size >= limit:
+            break
+    return batch
+
+
+def progress_bar(articles: Sequence[Article], chunker: Chunker, wanted: bool) -> object | None:
+    """A tqdm bar over the chunks to embed, when asked for and the work is not tiny."""
+    if not wanted or len(articles) < 2:
+        return None
+    from tqdm import tqdm
+
+    total = sum(len(chunker.split(a)) for a in islice(articles, 0, None))
+    return tqdm(total=total, unit="chunk", desc="embedding", dynamic_ncols=True)
