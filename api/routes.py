@@ -42,6 +42,7 @@ from rag.engine import Engine
 from rag.errors import InputError, RagError
 from rag.models import Filters
 from rag.settings import Settings
+from rag.timephrases import parse_as_of
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -80,10 +81,11 @@ async def ask(
 ) -> dict[str, Any]:
     _check_input(engine, settings, body.question, body.top_k)
     history = [Turn(t.question, t.answer) for t in body.history]
-    filters = _filters(body.filters)
+    filters, as_of = _filters(body.filters), parse_as_of(body.as_of, "as_of")
     slot = await gate.acquire(request)
     try:
-        answer = await slot.run(lambda: engine.ask(body.question, body.top_k, filters, history))
+        answer = await slot.run(
+            lambda: engine.ask(body.question, body.top_k, filters, history, as_of=as_of))
     finally:
         slot.release()
     return answer.to_dict()
@@ -101,9 +103,9 @@ async def ask_stream(
     request: Request, body: AskRequest, engine: EngineDep, gate: GateDep, settings: SettingsDep
 ) -> StreamingResponse:
     _check_input(engine, settings, body.question, body.top_k)
-    filters = _filters(body.filters)
+    filters, as_of = _filters(body.filters), parse_as_of(body.as_of, "as_of")
     history = [Turn(t.question, t.answer) for t in body.history]
-    steps = engine.ask_steps(body.question, body.top_k, filters, history)
+    steps = engine.ask_steps(body.question, body.top_k, filters, history, as_of=as_of)
     slot = await gate.acquire(request)
     try:  # run up to the first event now, so bad input is still a plain 4xx
         first = await slot.run(lambda: next(steps, None))

@@ -50,6 +50,8 @@ class AskRequest(BaseModel):
     top_k: int | None = None
     filters: FiltersIn | None = None
     history: list[TurnIn] = Field(default_factory=list, max_length=20)
+    # the day "now" is for time phrases in the question ("last week"); default: today (UTC)
+    as_of: Text | None = Field(None, examples=["2024-04-09"])
 
 
 class CitationOut(BaseModel):
@@ -95,6 +97,8 @@ class AnswerOut(BaseModel):
     passages: list[PassageOut]
     timings_ms: dict[str, float]
     resolved_question: str | None = None
+    # {"from", "to", "phrase", "latest"} (+ "applied", "note"): the question's time phrase
+    time_filter: dict[str, Any] | None = None
 
 
 class SearchOut(BaseModel):

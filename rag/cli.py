@@ -86,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     sp = cmd("ask", "answer a question with quoted, cited sentences")
     sp.add_argument("question", nargs="*", help="the question (quotes are optional)")
     sp.add_argument("--questions", type=Path, help="JSONL file of {id, question} for batch mode")
+    sp.add_argument("--as-of", metavar="YYYY-MM-DD",
+                    help='the day "now" is for time phrases such as "last week" (default: today)')
     _add_query_options(sp)
     sp = cmd("search", "show the passages retrieval finds for a query")
     sp.add_argument("query", nargs="+", help="the query (quotes are optional)")
@@ -192,20 +194,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    engine = _engine(args)
+    from rag.timephrases import parse_as_of
+
+    engine, as_of = _engine(args), parse_as_of(args.as_of, "--as-of")
     if args.questions is not None:
-        return _ask_batch(engine, args)
+        return _ask_batch(engine, args, as_of)
     question = " ".join(args.question)
     if not question:
         raise InputError("give a question, or --questions FILE.jsonl")
     filters = _filters(args)
     _check_source(engine, filters.source)
-    answer = engine.ask(question, top_k=args.top_k, filters=filters)
+    answer = engine.ask(question, top_k=args.top_k, filters=filters, as_of=as_of)
     print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else render(answer))
     return 0
 
 
-def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
+def _ask_batch(engine: Any, args: argparse.Namespace, as_of: Any) -> int:
     from tqdm import tqdm
 
     if not args.questions.is_file():
@@ -219,7 +223,8 @@ def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
             record = jsonio.loads(line)
             if not isinstance(record, dict) or not isinstance(record.get("question"), str):
                 raise InputError('each line must be an object with a "question" string')
-            out = engine.ask(record["question"], top_k=args.top_k, filters=_filters(args)).to_dict()
+            out = engine.ask(record["question"], top_k=args.top_k, filters=_filters(args),
+                             as_of=as_of).to_dict()
         except (ValueError, RagError) as exc:
             message = exc.message if isinstance(exc, RagError) else f"not valid JSON ({exc})"
             out = {"error": {"code": getattr(exc, "code", "bad_input"),
@@ -230,7 +235,13 @@ def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
 
 
 def render(answer: Answer) -> str:
-    """Human-readable answer: quotes, then the numbered sources."""
+    """Human-readable answer: the time the question names, quotes, then the numbered sources."""
+    if answer.time_filter is not None:
+        from dataclasses import replace
+
+        from rag.timephrases import describe_time
+
+        return f"{describe_time(answer.time_filter)}\n{render(replace(answer, time_filter=None))}"
     if answer.abstained:
         lines = [f"The articles don't say. (reason: {answer.reason}, "
                  f"confidence {answer.confidence:.2f})"]

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from datetime import date
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from rag.settings import Settings
 from rag.stores import open_store
 from rag.stores.base import DocumentSummary, PreparedArticle, Store, StoreInfo
 from rag.stores.view import View
+from rag.timephrases import NOTHING_DATED, find_time, narrow, prefer_latest, today_utc
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +185,12 @@ class Engine:
         return read(analyse(question, data), data, pool, vector, self.scorer, k, self.reranker)
 
     def ask(self, question: str, top_k: int | None = None, filters: Filters = NO_FILTERS,
-            history: Sequence[Turn] = (), mode: Mode = "hybrid") -> Answer:
-        """Answer with quoted sentences and citations, or abstain with the reason."""
+            history: Sequence[Turn] = (), mode: Mode = "hybrid",
+            as_of: date | None = None) -> Answer:
+        """Answer with quoted sentences and citations, or abstain with the reason. Time
+        phrases in the question are read relative to ``as_of`` (default: today, UTC)."""
         answer: Answer | None = None
-        for event, payload in self.ask_steps(question, top_k, filters, history, mode):
+        for event, payload in self.ask_steps(question, top_k, filters, history, mode, as_of):
             if event == "done":
                 answer = payload
         assert answer is not None
@@ -194,19 +198,27 @@ class Engine:
 
     def ask_steps(self, question: str, top_k: int | None = None, filters: Filters = NO_FILTERS,
                   history: Sequence[Turn] = (), mode: Mode = "hybrid",
-                  ) -> Iterator[tuple[str, Any]]:
-        """The answer in stages: ``("retrieval", passages)``, then ``("done", Answer)``."""
+                  as_of: date | None = None) -> Iterator[tuple[str, Any]]:
+        """The answer in stages: ``("retrieval", passages)``, then ``("done", Answer)``.
+
+        A time phrase narrows the date filters (``rag.timephrases``); when no article is dated
+        in its range the answer comes from the caller's filters, and ``time_filter`` says so."""
         started = time.perf_counter()
         question = self.check_question(question)
         k = self._check_top_k(top_k)
         resolved = resolve(question, history)
+        when = find_time(resolved, as_of or today_utc())
         t_load = time.perf_counter()
         _models = (self.embedder, self.reranker)  # loaded on the first question: timed apart
         data = self._checked_snapshot()
         t0 = time.perf_counter()
         vector = self.embedder.embed([resolved])[0]
         t1 = time.perf_counter()
-        reading = self._read(data, resolved, vector, k, filters, mode)
+        reading = self._read(data, resolved, vector, k, narrow(filters, when), mode)
+        if when is not None and when.applied and when.has_range and not reading.rows:
+            when = when.unapplied(NOTHING_DATED)
+            reading = self._read(data, resolved, vector, k, filters, mode)
+        reading = prefer_latest(reading, data, when)
         passages = tuple(to_passages(data, reading.ranked))
         t2 = time.perf_counter()
         yield "retrieval", passages
@@ -220,6 +232,7 @@ class Engine:
                         "embed": (t1 - t0) * 1e3, "retrieve_and_read": (t2 - t1) * 1e3,
                         "compose": (t3 - t2) * 1e3, "total": (t3 - started) * 1e3},
             resolved_question=resolved if history else None,
+            time_filter=when.to_dict() if when is not None else None,
         )
 
     def documents(self, limit: int | None = None, after: str | None = None,

@@ -94,6 +94,8 @@ class Answer:
     passages: tuple[Passage, ...]
     timings_ms: dict[str, float]
     resolved_question: str | None = None
+    # {"from", "to", "phrase", "latest"} (+ "applied", "note") when the question names a time
+    time_filter: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -108,6 +110,8 @@ class Answer:
         }
         if self.resolved_question is not None:
             data["resolved_question"] = self.resolved_question
+        if self.time_filter is not None:
+            data["time_filter"] = self.time_filter
         return data
 
 

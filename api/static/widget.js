@@ -363,6 +363,13 @@
       view.turn.insertBefore(el("p", { "class": "resolved" }, [
         "Interpreted as: ", el("q", { text: result.resolved_question })]), view.answer);
     }
+    var tf = result.time_filter;  // the question's time phrase and the dates it stands for
+    if (tf) {
+      view.turn.insertBefore(el("p", { "class": "resolved time", text: "Time: \u201c" + tf.phrase +
+        "\u201d" + (tf.from || tf.to ? " = " + (tf.from || "any date") + " to " +
+        (tf.to || "any date") : "") + (tf.latest ? ", newest first" : "") +
+        (tf.note ? " (" + tf.note + ")" : "") }), view.answer);
+    }
     if (result.abstained) {
       view.answer.appendChild(el("p", { "class": "abstain", text: "The articles don't say." }));
       var passages = (result.passages || []).slice(0, 3);
