@@ -6,8 +6,9 @@ race); a database at a newer version than this code knows is refused, never down
 Tables that need the embedding dimension (``vector(D)``) are created by the first write,
 which knows the model (``create_content``).
 
-Lexical search is BM25 computed in SQL over a postings table (term, chunk, term frequency),
-with each chunk's length and the collection's totals in ``rag_stats``: the same formula and
+Lexical search is BM25 computed in SQL over a postings table (term, chunk, term frequency and
+the chunk's length, so scoring reads one index range per term), with the collection's totals
+in ``rag_stats``: the same formula and
 statistics as the local store, so both backends rank alike.
 """
 
@@ -51,9 +52,9 @@ def content_ddl(dimension: int) -> str:
         start int NOT NULL, "end" int NOT NULL, embedding halfvec({d}) NOT NULL);
     CREATE INDEX IF NOT EXISTS sentences_doc ON sentences (doc_key);
     CREATE TABLE IF NOT EXISTS postings (
-        term text NOT NULL, handle bigint NOT NULL, tf real NOT NULL,
+        term text NOT NULL, handle bigint NOT NULL, tf real NOT NULL, n_terms real NOT NULL,
         doc_key bigint NOT NULL REFERENCES articles ON DELETE CASCADE,
-        PRIMARY KEY (term, handle));
+        PRIMARY KEY (term, handle) INCLUDE (tf, n_terms));
     CREATE INDEX IF NOT EXISTS postings_doc ON postings (doc_key);
     """
 

@@ -87,9 +87,9 @@ class PostgresStore:
     def close(self) -> None:
         self.pool.close()
 
-    def _fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+    def _fetch(self, sql: str, args: Sequence[Any] = (), binary: bool = False) -> list[Any]:
         with self.pool.connection() as con:
-            return con.execute(sql, args).fetchall()
+            return con.cursor(binary=binary).execute(sql, args).fetchall()
 
     def info(self) -> StoreInfo | None:
         if self._info is None:
@@ -183,13 +183,14 @@ class PostgresStore:
             for i in range(len(p.sent_start)):
                 cp.write_row((handle(key, i), key, int(p.sent_start[i]), int(p.sent_end[i]),
                               HalfVector(p.sentence_vectors[i])))
-        with con.cursor().copy("COPY postings (term, handle, tf, doc_key) FROM STDIN") as cp:
+        with con.cursor().copy("COPY postings (term, handle, tf, n_terms, doc_key) "
+                               "FROM STDIN") as cp:
             for i, terms in enumerate(p.chunk_terms):
                 counts: dict[str, int] = {}
                 for t in terms:
                     counts[t] = counts.get(t, 0) + 1
                 for t, n in counts.items():
-                    cp.write_row((t, handle(key, i), n, key))
+                    cp.write_row((t, handle(key, i), n, lengths[i], key))
         con.execute("UPDATE rag_stats SET chunks = chunks + %s, terms = terms + %s",
                     (len(lengths), sum(lengths)))
 
@@ -212,15 +213,17 @@ class PostgresReader:
 
     def __init__(self, store: PostgresStore) -> None:
         self.store = store
+        self._dfs: dict[str, int] = {}  # term statistics, asked twice per question
+        self._chunks: int | None = None
 
     def chunk_count(self) -> int:
         return int(self.store._fetch("SELECT chunks FROM rag_stats")[0][0])
 
-    def _where(self, filters: Filters) -> tuple[str, list[Any]]:
+    def _where(self, filters: Filters, table: str = "c") -> tuple[str, list[Any]]:
         if filters.is_empty():
             return "", []
         where, args = filter_sql(filters, "a.date", "a.source", "a.doc_id", "%s")
-        return f" JOIN articles a ON a.doc_key = c.doc_key WHERE {where}", args
+        return f" JOIN articles a ON a.doc_key = {table}.doc_key WHERE {where}", args
 
     def dense_search(self, vector: np.ndarray, k: int,
                      filters: Filters) -> tuple[np.ndarray, np.ndarray]:
@@ -246,21 +249,27 @@ class PostgresReader:
         uses: dict[str, float] = {}
         for t in terms:  # a repeated query term counts again, as in the local store
             uses[t] = uses.get(t, 0.0) + lexical.idf(n, dfs[t])
-        join, args = self._where(filters)
+        join, args = self._where(filters, "p")
+        # "term = ANY" lets the planner read each term's range of the covering primary key
+        # (an index-only scan); a join on the terms alone made it scan every posting
         rows = self.store._fetch(
-            "WITH q(term, w) AS (SELECT * FROM unnest(%s::text[], %s::float8[])) "
-            "SELECT p.handle, sum(q.w * p.tf / (p.tf + %s * (1 - %s + %s * c.n_terms / %s))) s "
-            f"FROM q JOIN postings p ON p.term = q.term JOIN chunks c ON c.handle = p.handle"
-            f"{join} GROUP BY p.handle ORDER BY s DESC LIMIT %s",
-            [list(uses), list(uses.values()), lexical.K1, lexical.B, lexical.B, max(avg, 1e-9),
-             *args, k])
+            "SELECT p.handle, sum(q.w * p.tf / (p.tf + %s * (1 - %s + %s * p.n_terms / %s))) s "
+            "FROM postings p JOIN unnest(%s::text[], %s::float8[]) AS q(term, w) "
+            f"ON q.term = p.term{join} {'AND' if join else 'WHERE'} p.term = ANY(%s) "
+            "GROUP BY p.handle ORDER BY s DESC LIMIT %s",
+            [lexical.K1, lexical.B, lexical.B, max(avg, 1e-9), list(uses), list(uses.values()),
+             *args, list(uses), k])
         return _sorted(rows)
 
     def term_stats(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-        unique = list(dict.fromkeys(terms))
-        found = dict(self.store._fetch("SELECT term, count(*) FROM postings "
-                                       "WHERE term = ANY(%s) GROUP BY term", (unique,)))
-        return self.chunk_count(), {t: int(found.get(t, 0)) for t in unique}
+        missing = [t for t in dict.fromkeys(terms) if t not in self._dfs]
+        if missing:
+            found = dict(self.store._fetch("SELECT term, count(*) FROM postings "
+                                           "WHERE term = ANY(%s) GROUP BY term", (missing,)))
+            self._dfs.update({t: int(found.get(t, 0)) for t in missing})
+        if self._chunks is None:
+            self._chunks = self.chunk_count()
+        return self._chunks, {t: self._dfs[t] for t in terms}
 
     def chunk_vectors(self, handles: np.ndarray) -> np.ndarray:
         return self._vectors("chunks", [int(h) for h in handles])
@@ -269,8 +278,8 @@ class PostgresReader:
         return self._vectors("sentences", [int(h) for h in handles])
 
     def _vectors(self, table: str, handles: list[int]) -> np.ndarray:
-        rows = dict(self.store._fetch(f"SELECT handle, embedding FROM {table} "
-                                      "WHERE handle = ANY(%s)", (handles,)))
+        rows = dict(self.store._fetch(  # binary: no parsing of vector text
+            f"SELECT handle, embedding FROM {table} WHERE handle = ANY(%s)", (handles,), True))
         info = self.store.info()
         d = info.dimension if info else 0
         return np.array([_array(rows[h]) for h in handles], dtype=np.float32).reshape(-1, d)
@@ -280,9 +289,9 @@ class PostgresReader:
         records = {r[-1]: ArticleRecord(*r) for r in self.store._fetch(
             f"SELECT {_ARTICLE} FROM articles WHERE doc_key = ANY(%s)", (keys,))}
         sents = self.store._fetch('SELECT doc_key, start, "end" FROM sentences '
-                                  "WHERE doc_key = ANY(%s) ORDER BY handle", (keys,))
+                                  "WHERE doc_key = ANY(%s) ORDER BY handle", (keys,), True)
         chunks = self.store._fetch('SELECT doc_key, start, "end", sent_lo, sent_hi FROM chunks '
-                                   "WHERE doc_key = ANY(%s) ORDER BY handle", (keys,))
+                                   "WHERE doc_key = ANY(%s) ORDER BY handle", (keys,), True)
         out = {}
         for key, record in records.items():
             s = np.array([r[1:] for r in sents if r[0] == key], dtype=np.int64).reshape(-1, 2)
