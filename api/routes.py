@@ -85,7 +85,8 @@ async def ask(
     slot = await gate.acquire(request)
     try:
         answer = await slot.run(
-            lambda: engine.ask(body.question, body.top_k, filters, history, as_of=as_of))
+            lambda: engine.ask(body.question, body.top_k, filters, history, as_of=as_of)
+        )
     finally:
         slot.release()
     return answer.to_dict()

@@ -15,8 +15,9 @@ def _encodable(value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValueError(f"text is not valid Unicode (a lone surrogate at character "
-                         f"{exc.start})") from None
+        raise ValueError(
+            f"text is not valid Unicode (a lone surrogate at character {exc.start})"
+        ) from None
     return value
 
 
@@ -40,11 +41,16 @@ class TurnIn(BaseModel):
 class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [
-            {"question": ALBANESE},
-            {"question": "And what did Kihara say?", "top_k": 5,
-             "history": [{"question": ALBANESE, "answer": "..."}]},
-        ]},
+        json_schema_extra={
+            "examples": [
+                {"question": ALBANESE},
+                {
+                    "question": "And what did Kihara say?",
+                    "top_k": 5,
+                    "history": [{"question": ALBANESE, "answer": "..."}],
+                },
+            ]
+        },
     )
     question: Text
     top_k: int | None = None
@@ -76,18 +82,37 @@ class PassageOut(BaseModel):
 
 
 class AnswerOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "question": ALBANESE,
-        "answer": "During a press conference in Canberra on Tuesday, Australian Prime Minister "
-                  "Anthony Albanese said no proposals had been made to expand the membership of "
-                  "AUKUS, but Japan is a \"natural candidate\" to be part of the second "
-                  "pillar. [1]",
-        "abstained": False, "reason": None, "confidence": 0.99,
-        "citations": [{"n": 1, "doc_id": "000_a842a3da874e1a7d.txt", "title": "...",
-                       "url": None, "date": None, "start": 1202, "end": 1429,
-                       "quote": "During a press conference ...", "score": 0.99}],
-        "passages": [], "timings_ms": {"total": 25.0},
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": ALBANESE,
+                    "answer": "During a press conference in Canberra on Tuesday, Australian "
+                    "Prime Minister Anthony Albanese said no proposals had been made to expand "
+                    'the membership of AUKUS, but Japan is a "natural candidate" to be part of '
+                    "the second pillar. [1]",
+                    "abstained": False,
+                    "reason": None,
+                    "confidence": 0.99,
+                    "citations": [
+                        {
+                            "n": 1,
+                            "doc_id": "000_a842a3da874e1a7d.txt",
+                            "title": "...",
+                            "url": None,
+                            "date": None,
+                            "start": 1202,
+                            "end": 1429,
+                            "quote": "During a press conference ...",
+                            "score": 0.99,
+                        }
+                    ],
+                    "passages": [],
+                    "timings_ms": {"total": 25.0},
+                }
+            ]
+        }
+    )
     question: str
     answer: str
     abstained: bool
