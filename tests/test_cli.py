@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import cli, engine
+from rag import cli, runtime
 from rag.embedding import SentenceTransformerEmbedder
 from tests.conftest import ALBANESE, SEEDS
 
@@ -19,7 +19,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: SentenceTrans
         capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     """Run `rag ...` in-process against a private index, reusing the session's model."""
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
-    monkeypatch.setattr(engine, "SentenceTransformerEmbedder", lambda *a, **k: embedder)
+    monkeypatch.setattr(runtime, "load_embedder", lambda *a, **k: embedder)
 
     def _run(*args: str) -> tuple[int, str, str]:
         code = cli.main(list(args))
@@ -29,12 +29,14 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: SentenceTrans
     return _run
 
 
+@pytest.mark.model
 def test_question_before_any_ingest_is_a_one_line_error(run) -> None:  # type: ignore[no-untyped-def]
     code, out, err = run("ask", ALBANESE)
     assert code == 1 and "no index" in err and "rag ingest" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+@pytest.mark.model
 def test_ingest_then_ask_human_and_json(run) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run("ingest", str(SEEDS))
     assert code == 0 and "1 added" in out
@@ -47,6 +49,7 @@ def test_ingest_then_ask_human_and_json(run) -> None:  # type: ignore[no-untyped
     assert "1 unchanged" in out
 
 
+@pytest.mark.model
 @pytest.mark.parametrize(("args", "message"), [
     (("ask", "   "), "empty"),
     (("ask", "x" * 100_000), "limit"),
@@ -62,6 +65,7 @@ def test_bad_input_exits_2_with_one_line(run, args: tuple[str, ...], message: st
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.model
 @pytest.mark.parametrize(("env", "value", "message"), [
     ("RAG_RERANK", "maybe", "bad setting RAG_RERANK"),
     ("RAG_TOP_K", "abc", "bad setting RAG_TOP_K"),
@@ -73,26 +77,7 @@ def test_bad_setting_is_a_one_line_error(run, monkeypatch: pytest.MonkeyPatch, e
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("--fit-reranker", "-1", "--fit"), "epochs"),
-    (("--fit-reranker", "2"), "need --fit"),
-    (("--split", "none"), "need --fit"),
-    (("--fit", "--retrain-on-fit-half"), "need --fit-reranker"),
-    (("--fit", "--cross-fit", "5"), "need --fit-reranker"),
-    (("--fit", "--fit-reranker", "2", "--cross-fit", "1"), "folds, 2 or more"),
-    (("--fit", "--fit-reranker", "2", "--cross-fit", "1000000000"), "folds, 2 or more"),
-    (("--fit", "--fit-reranker", "2", "--cross-fit", "5", "--retrain-on-fit-half"),
-     "leave out --retrain-on-fit-half"),
-])
-def test_bad_fit_options_change_nothing(run, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
-    from rag.reranking import RERANKER_FILE
-
-    before = RERANKER_FILE.stat().st_mtime_ns
-    code, _, err = run("eval", str(SEEDS.parent / "tests" / "data" / "squad-mini.json"), *args)
-    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
-    assert RERANKER_FILE.stat().st_mtime_ns == before
-
-
+@pytest.mark.model
 def test_unusable_files_are_refused_and_the_index_kept(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run("ingest", str(SEEDS))
     bad = tmp_path / "bad"
@@ -109,6 +94,7 @@ def test_unusable_files_are_refused_and_the_index_kept(run, tmp_path: Path) -> N
     assert "000_a842a3da874e1a7d.txt" in out and "1 document(s)" in out
 
 
+@pytest.mark.model
 def test_batch_questions_echo_ids_and_report_bad_lines(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run("ingest", str(SEEDS))
     questions = tmp_path / "q.jsonl"
@@ -121,6 +107,7 @@ def test_batch_questions_echo_ids_and_report_bad_lines(run, tmp_path: Path) -> N
     assert "error" in lines[1] and "empty" in lines[2]["error"]["message"]
 
 
+@pytest.mark.model
 def test_search_stats_documents_delete(run) -> None:  # type: ignore[no-untyped-def]
     run("ingest", str(SEEDS))
     code, out, _ = run("search", "natural candidate second pillar", "--json")
@@ -133,6 +120,7 @@ def test_search_stats_documents_delete(run) -> None:  # type: ignore[no-untyped-
     assert "0 document(s)" in out
 
 
+@pytest.mark.model
 def test_console_script_runs_as_a_real_process(tmp_path: Path) -> None:
     exe = shutil.which("rag", path=str(Path(sys.executable).parent)) or shutil.which("rag")
     assert exe, "the rag console script is not installed"
@@ -156,7 +144,7 @@ def hash_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     from rag.embedding import HashEmbedder
 
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
-    monkeypatch.setattr(engine, "SentenceTransformerEmbedder", lambda *a, **k: HashEmbedder())
+    monkeypatch.setattr(runtime, "load_embedder", lambda *a, **k: HashEmbedder())
 
     def _run(*args: str) -> tuple[int, str, str]:
         code = cli.main(list(args))
