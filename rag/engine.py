@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import date
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +32,13 @@ from rag.errors import (
     PayloadTooLargeError,
 )
 from rag.features import analyse
-from rag.ingest import prepare
+from rag.ingest import prepare, progress_bar, take_chunks
 from rag.models import NO_FILTERS, Answer, Article, Filters, IngestReport, Passage
 from rag.retrieval import Mode, retrieve, to_passages
 from rag.scoring import Scorer, load_scorer
 from rag.settings import Settings
 from rag.stores import open_store
-from rag.stores.base import DocumentSummary, PreparedArticle, Store, StoreInfo
+from rag.stores.base import DocumentSummary, Store, StoreInfo
 from rag.stores.view import View
 from rag.timephrases import NOTHING_DATED, find_time, narrow, prefer_latest, today_utc
 
@@ -285,11 +284,11 @@ class Engine:
         todo = [a for a in latest.values() if known.get(a.doc_id) != a.content_hash]
         self._check_compatible(info, chunking=bool(todo))
         unchanged = tuple(d for d, a in latest.items() if known.get(d) == a.content_hash)
-        bar = _progress_bar(todo, self._chunker(), progress)
+        bar = progress_bar(todo, self._chunker(), progress)
         prepared = prepare(todo, self.embedder, self._chunker(), bar)
         if not todo and self.store.info() is None:
             self.store.write(info, [])  # an empty index, so that reads find one
-        while batch := _take_chunks(prepared, WRITE_BATCH_CHUNKS):
+        while batch := take_chunks(prepared, WRITE_BATCH_CHUNKS):
             self.store.write(info, batch)
         if bar is not None:
             bar.close()  # type: ignore[attr-defined]
@@ -326,23 +325,3 @@ class Engine:
         self.snapshot()
         self.store.compact()
 
-
-def _take_chunks(items: Iterator[PreparedArticle], limit: int) -> list[PreparedArticle]:
-    batch: list[PreparedArticle] = []
-    size = 0
-    for item in items:
-        batch.append(item)
-        size += len(item.chunk_start)
-        if size >= limit:
-            break
-    return batch
-
-
-def _progress_bar(articles: Sequence[Article], chunker: Chunker, wanted: bool) -> object | None:
-    """A tqdm bar over the chunks to embed, when asked for and the work is not tiny."""
-    if not wanted or len(articles) < 2:
-        return None
-    from tqdm import tqdm
-
-    total = sum(len(chunker.split(a)) for a in islice(articles, 0, None))
-    return tqdm(total=total, unit="chunk", desc="embedding", dynamic_ncols=True)
