@@ -113,3 +113,15 @@ def test_a_read_only_replica_answers(postgres_url: str) -> None:  # noqa: F811
     assert engine.search("walruses arctic")[0].doc_id == "w"
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         engine.delete("w")
+
+
+def test_a_database_without_pgvector_is_refused_naming_the_fix(postgres_server: str) -> None:  # noqa: F811
+    """A role that may not create the extension meets a database without it."""
+    with psycopg.connect(postgres_server, autocommit=True) as con:
+        con.execute("DROP DATABASE IF EXISTS novector")
+        con.execute("DROP ROLE IF EXISTS plain")
+        con.execute("CREATE ROLE plain LOGIN NOSUPERUSER")
+        con.execute("CREATE DATABASE novector OWNER plain")
+    url = postgres_server.replace("postgres:@/postgres?", "plain:@/novector?", 1)
+    with pytest.raises(StoreUnavailableError, match="CREATE EXTENSION vector"):
+        PostgresStore(url)

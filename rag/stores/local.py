@@ -53,7 +53,8 @@ class LocalStore:
         self.root = Path(root)
         _refuse_old_layout(self.root)
         self.catalog = Catalog(self.root / CATALOG)
-        self._lock = threading.RLock()
+        self._write_lock = threading.RLock()  # writers in this process, one at a time
+        self._reader_lock = threading.Lock()  # never held across a write: readers never wait
         self._reader: LocalReader | None = None
         self._loaded: dict[str, segment.Segment] = {}
 
@@ -74,7 +75,7 @@ class LocalStore:
         current = self._reader
         if current is not None and current.version == version:
             return current
-        with self._lock:  # one thread builds it; the others then reuse it
+        with self._reader_lock:  # one thread builds it; the others then reuse it
             current = self._reader
             if current is not None and current.version == self.catalog.version():
                 return current
@@ -139,7 +140,7 @@ class LocalStore:
     @contextmanager
     def _writing(self) -> Iterator[None]:
         (self.root / "segments").mkdir(parents=True, exist_ok=True)  # before the catalog
-        with self._lock, open(self.root / ".lock", "w") as lock_file:
+        with self._write_lock, open(self.root / ".lock", "w") as lock_file:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             try:
                 self._remove_orphans()
