@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -233,7 +234,8 @@ def section_during_write(base: list[PreparedArticle], info: StoreInfo,
     print("(10k-chunk local index, reranker off; the write embeds ~200 KB of text)\n")
 
 
-def section_ann(base: list[PreparedArticle], questions: list[str]) -> None:
+def section_ann(base: list[PreparedArticle], questions: list[str],
+                sizes: Sequence[int]) -> None:
     """Exact search against the inverted-file index, by segment size: where flat stops."""
     import numpy as np
 
@@ -245,7 +247,7 @@ def section_ann(base: list[PreparedArticle], questions: list[str]) -> None:
     vectors = np.vstack([p.chunk_vectors for p in base])
     rng = np.random.default_rng(0)
     rows: list[list[object]] = []
-    for size in (10_000, 100_000, 300_000, 1_000_000):
+    for size in sizes:
         reps = -(-size // len(vectors))
         big = np.vstack([vectors + rng.normal(0, 0.02, vectors.shape).astype(np.float32)
                          for _ in range(reps)])[:size]
@@ -288,13 +290,15 @@ def main() -> None:
     parser.add_argument("--million", action="store_true")
     parser.add_argument("--during-write", action="store_true")
     parser.add_argument("--ann", action="store_true", help="exact vs approximate search")
+    parser.add_argument("--ann-sizes", type=int, nargs="+",
+                        default=[20_000, 100_000, 300_000, 1_000_000])
     parser.add_argument("--no-sizes", action="store_true", help="skip the write-cost table")
     parser.add_argument("--questions", type=int, default=50)
     args = parser.parse_args()
     base, info = base_index()
     questions = squad_questions(args.questions)
     if args.ann:
-        section_ann(base, questions)
+        section_ann(base, questions, args.ann_sizes)
     if not args.no_sizes:
         section_sizes(["local", "postgres"] if args.postgres else ["local"], base, info,
                       questions)

@@ -39,9 +39,12 @@ log = logging.getLogger(__name__)
 # on 2 cores, ~100 ms at 1M. Segments this large get an approximate index (bench/store_bench.py).
 # An inverted file with 8-bit codes, not HNSW: on 2 cores it builds in about a minute at 1M
 # vectors (an HNSW graph took ~26 minutes) and holds 384 bytes a vector.
-ANN_MIN_ROWS = 100_000
+# From 20k rows: a size tier holds up to 7 segments, so flat segments must stay small for the
+# sum of exact scans to stay small (7 x 20k rows is ~25 ms).
+ANN_MIN_ROWS = 20_000
 ANN_MAX_LISTS = 1024  # clusters: sqrt(rows), capped so that training stays in seconds
-ANN_PROBE_SHARE = 0.03  # of the clusters scanned per query
+ANN_PROBE_SHARE = 0.05  # of the clusters scanned per query...
+ANN_MIN_PROBES = 16  # ...but at least this many (small segments have few clusters)
 ANN_CANDIDATES = 4  # times k read from the codes, then rescored exactly from vectors.npy
 # Below this share of allowed rows (filters, deletions), exact search over the allowed rows
 # beats scanning clusters whose rows are mostly filtered out.
@@ -102,7 +105,8 @@ class Segment:
 
         assert self.ann is not None
         params = faiss.SearchParametersIVF()
-        params.nprobe = max(1, round(self.ann.nlist * ANN_PROBE_SHARE))
+        params.nprobe = min(self.ann.nlist, max(ANN_MIN_PROBES,
+                                                round(self.ann.nlist * ANN_PROBE_SHARE)))
         if allowed is not None:
             bits = np.packbits(allowed, bitorder="little")
             params.sel = faiss.IDSelectorBitmap(self.rows, faiss.swig_ptr(bits))
