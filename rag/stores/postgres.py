@@ -282,16 +282,22 @@ class PostgresReader:
             f"SELECT handle, embedding FROM {table} WHERE handle = ANY(%s)", (handles,), True))
         info = self.store.info()
         d = info.dimension if info else 0
-        return np.array([_array(rows[h]) for h in handles], dtype=np.float32).reshape(-1, d)
+        gone = np.zeros(d, dtype=np.float32)  # deleted since the search: similarity 0
+        return np.array([_array(rows[h]) if h in rows else gone for h in handles],
+                        dtype=np.float32).reshape(-1, d)
 
     def documents(self, doc_keys: Collection[int]) -> dict[int, DocData]:
         keys = [int(k) for k in doc_keys]
-        records = {r[-1]: ArticleRecord(*r) for r in self.store._fetch(
-            f"SELECT {_ARTICLE} FROM articles WHERE doc_key = ANY(%s)", (keys,))}
-        sents = self.store._fetch('SELECT doc_key, start, "end" FROM sentences '
-                                  "WHERE doc_key = ANY(%s) ORDER BY handle", (keys,), True)
-        chunks = self.store._fetch('SELECT doc_key, start, "end", sent_lo, sent_hi FROM chunks '
-                                   "WHERE doc_key = ANY(%s) ORDER BY handle", (keys,), True)
+        with self.store.pool.connection() as con, con.transaction():
+            # one snapshot: an article replaced meanwhile is either whole or absent
+            con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            records = {r[-1]: ArticleRecord(*r) for r in con.execute(
+                f"SELECT {_ARTICLE} FROM articles WHERE doc_key = ANY(%s)", (keys,))}
+            cur = con.cursor(binary=True)
+            sents = cur.execute('SELECT doc_key, start, "end" FROM sentences '
+                                "WHERE doc_key = ANY(%s) ORDER BY handle", (keys,)).fetchall()
+            chunks = cur.execute('SELECT doc_key, start, "end", sent_lo, sent_hi FROM chunks '
+                                 "WHERE doc_key = ANY(%s) ORDER BY handle", (keys,)).fetchall()
         out = {}
         for key, record in records.items():
             s = np.array([r[1:] for r in sents if r[0] == key], dtype=np.int64).reshape(-1, 2)

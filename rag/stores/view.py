@@ -94,7 +94,7 @@ class View:
     def chunk_sentences(self, h: int) -> range:
         """Handles of the quotable sentences that overlap chunk ``h``."""
         d = self.doc(doc_of(h))
-        if d is None:
-            return range(0)
         i, key = ordinal_of(h), doc_of(h)
+        if d is None or i >= len(d.chunk_start):
+            return range(0)
         return range(handle(key, int(d.chunk_sent_lo[i])), handle(key, int(d.chunk_sent_hi[i])))
