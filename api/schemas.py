@@ -70,6 +70,7 @@ class CitationOut(BaseModel):
     end: int
     quote: str
     score: float
+    source: str | None = None
 
 
 class PassageOut(BaseModel):

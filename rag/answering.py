@@ -152,4 +152,4 @@ def _citation(n: int, data: View, row: int, score: float) -> Citation:
     start, end = data.sentence_span(row)
     return Citation(n=n, doc_id=article.doc_id, title=article.title, url=article.url,
                     date=article.date, start=start, end=end, quote=article.text[start:end],
-                    score=round(score, 4))
+                    score=round(score, 4), source=article.source)

@@ -9,6 +9,7 @@ from typing import Any
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from rag.models import Article, Chunk
+from rag.newsparts import QUOTABLE_VERSION
 from rag.text import SPLITTER_VERSION
 
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
@@ -16,7 +17,8 @@ SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 
 @dataclass(frozen=True)
 class ChunkingParams:
-    """Chunk size and overlap in model tokens; recorded in the index manifest."""
+    """Chunk size and overlap in model tokens, and the versions of the rules that cut sentences
+    and pick the quotable ones; recorded with the index, which refuses additions made otherwise."""
 
     chunk_tokens: int = 254
     overlap_tokens: int = 40
@@ -27,6 +29,7 @@ class ChunkingParams:
             "overlap_tokens": self.overlap_tokens,
             "separators": SEPARATORS,
             "sentence_splitter_version": SPLITTER_VERSION,
+            "quotable_rules_version": QUOTABLE_VERSION,
         }
 
 

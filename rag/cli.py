@@ -252,7 +252,7 @@ def render(answer: Answer) -> str:
         return "\n".join(lines)
     lines = [answer.answer, "", "Sources:"]
     for c in answer.citations:
-        extra = ", ".join(x for x in (c.date, c.url) if x)
+        extra = ", ".join(x for x in (c.source, c.date, c.url) if x)
         lines.append(f"[{c.n}] {c.title} ({c.doc_id}, characters {c.start}-{c.end}"
                      + (f"; {extra}" if extra else "") + ")")
     return "\n".join(lines)

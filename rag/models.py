@@ -76,6 +76,7 @@ class Citation:
     end: int
     quote: str
     score: float
+    source: str | None = None  # the outlet or agency, when the article names one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

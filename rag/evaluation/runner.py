@@ -17,6 +17,7 @@ from rag.evaluation import metrics as M
 from rag.evaluation.datasets import EvalItem, EvalSet, split_of
 from rag.evaluation.significance import OUTCOMES, counts
 from rag.models import Answer, Passage
+from rag.newsparts import QUOTABLE_VERSION
 from rag.retrieval import Mode
 from rag.settings import Settings
 from rag.stores.base import STORE_FORMAT
@@ -50,7 +51,7 @@ def cached_engine(evalset: EvalSet, settings: Settings, embedder: Embedder,
     """An engine over a scratch index of the dataset's articles, reused across runs."""
     key = hashlib.sha256()
     for part in (embedder.name, str(STORE_FORMAT), str(settings.chunk_tokens),
-                 str(settings.chunk_overlap_tokens), str(SPLITTER_VERSION)):
+                 str(settings.chunk_overlap_tokens), str(SPLITTER_VERSION), str(QUOTABLE_VERSION)):
         key.update(part.encode())
     for article in sorted(evalset.articles, key=lambda a: a.doc_id):
         key.update(article.doc_id.encode() + article.content_hash.encode())
