@@ -36,8 +36,8 @@ from api.schemas import (
 )
 from api.uploads import articles_from_request
 from rag import jsonio
-from rag.articles import normalize_date
 from rag.conversation import Turn
+from rag.dates import normalize_date
 from rag.engine import Engine
 from rag.errors import InputError, RagError
 from rag.models import Filters

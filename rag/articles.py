@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from rag import jsonio
+from rag.dates import normalize_date
 from rag.errors import InputError, NotFoundError
 from rag.models import Article
 
@@ -215,22 +214,6 @@ def _optional_str(record: dict[str, Any], key: str, where: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise InputError(f"{where}: '{key}' must be a string")
-    return value
-
-
-def normalize_date(value: Any, where: str = "date") -> str | None:
-    """An ISO 8601 date or datetime, returned as given when valid."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise InputError(f"{where}: 'date' must be an ISO 8601 string")
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            date.fromisoformat(value)
-        else:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"{where}: 'date' {value!r} is not ISO 8601 (e.g. 2024-04-09)") from None
     return value
 
 

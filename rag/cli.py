@@ -160,7 +160,7 @@ def _check_source(engine: Any, source: str | None) -> None:
 
 
 def _interval(value: str) -> float:
-    from rag.watch import parse_interval
+    from rag.dates import parse_interval
 
     try:
         return parse_interval(value)

@@ -82,7 +82,7 @@ def _date(value: Any) -> str | None:
         return value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    from rag.articles import normalize_date
+    from rag.dates import normalize_date
     from rag.newsparts import parse_news_date
 
     text = str(value).strip()

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     @field_validator("feed_interval", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
-        from rag.watch import parse_interval
+        from rag.dates import parse_interval
 
         return parse_interval(value) if isinstance(value, str) else value
 

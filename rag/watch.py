@@ -15,7 +15,6 @@ after a restart the first poll reads every item again and the index keeps unchan
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -27,17 +26,6 @@ from rag.models import Article
 from rag.settings import Settings
 
 log = logging.getLogger(__name__)
-
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_interval(value: str) -> float:
-    """Seconds from "90", "30s", "10m", "1h" or "1d"."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value.lower())
-    if match is None:
-        raise ValueError(f"{value!r} is not a duration such as 30s, 10m or 1h")
-    return float(match[1]) * _UNITS[match[2]]
-
 
 @dataclass
 class _FeedState:

@@ -13,13 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from rag.dates import parse_interval
 from rag.engine import Engine
 from rag.errors import InputError
 from rag.fetching import check_url, fetch
 from rag.models import Article
 from rag.remote import load_urls
 from rag.settings import Settings
-from rag.watch import Watcher, parse_interval
+from rag.watch import Watcher
 
 pytestmark = pytest.mark.server  # a loopback HTTP server in a thread
 SITE = Path(__file__).parent / "news" / "site"
