@@ -100,13 +100,14 @@ def score(postings: Postings, terms: Sequence[str], weights: dict[str, float],
           avg_length: float) -> np.ndarray:
     """BM25 score of every chunk row for the query terms (``weights``: collection-wide IDF)."""
     out = np.zeros(postings.rows, dtype=np.float64)
-    norm = K1 * ((1 - B) + B * postings.lengths / max(avg_length, 1e-9))
+    scale = B / max(avg_length, 1e-9)
     for t in terms:
         hit = postings.postings(t)
         if hit is None:
             continue
         docs, tf = hit
-        np.add.at(out, docs, weights[t] * tf / (norm[docs] + tf))
+        norm = K1 * ((1 - B) + scale * postings.lengths[docs])  # only the chunks with t
+        out[docs] += weights[t] * tf / (norm + tf)  # a term lists each chunk once
     return out
 
 

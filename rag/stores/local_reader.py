@@ -75,7 +75,9 @@ class LocalReader:
             if allowed is not None:
                 s = np.where(allowed, s, 0.0)
             hit = np.flatnonzero(s > 0)
-            top = hit[np.argsort(-s[hit], kind="stable")[:k]]
+            if len(hit) > k:  # common terms hit many chunks: select before sorting
+                hit = hit[np.argpartition(-s[hit], k - 1)[:k]]
+            top = hit[np.argsort(-s[hit], kind="stable")]
             handles.append(seg.chunk_handles[top])
             scores.append(s[top])
         return _best(handles, scores, k)
