@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +85,10 @@ class _PairGraph(torch.nn.Module):
 
 def _bert(model_dir: Path) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoModel
+    import transformers
 
-    return AutoModel.from_pretrained(str(model_dir)).eval()
+    transformers.logging.disable_progress_bar()
+    return transformers.AutoModel.from_pretrained(str(model_dir)).eval()
 
 
 def _write(
@@ -101,7 +103,10 @@ def _write(
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         raw = Path(tmp) / "raw.onnx"
-        with torch.inference_mode():
+        # the exporter warns that it is the legacy one, and that the attention's "is causal"
+        # test is traced as a constant (it is: a mask is always given)
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 graph,
                 example,
@@ -120,6 +125,16 @@ def _write(
 
 
 def _quantize(source: Path, target: Path) -> None:
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # onnxruntime's quantiser advises pre-processing on every call
+    try:
+        _quantize_quietly(source, target)
+    finally:
+        root.setLevel(level)
+
+
+def _quantize_quietly(source: Path, target: Path) -> None:
     from onnxruntime.quantization import (  # type: ignore[import-untyped]
         QuantType,
         quantize_dynamic,
