@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from rag.errors import ModelFileError
-from rag.runtime.files import RERANKER_FILE
+from rag.settings import SHIPPED_RERANKER
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def encode_pairs(tokenizer: Any, question: str, sentences: Sequence[str],
 class CrossEncoderReranker:
     """Scores (question, sentence) pairs: a logit, higher means "answers the question"."""
 
-    def __init__(self, embedder: Any, path: Path = RERANKER_FILE) -> None:
+    def __init__(self, embedder: Any, path: Path = SHIPPED_RERANKER) -> None:
         try:  # any failure to read or fit the file means the same thing: it is not usable
             state = torch.load(path, map_location="cpu", weights_only=True)
             self.model = PairModel(embedder.model[0].auto_model, int(state["trained_layers"]))
