@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-RERANKER_FILE = Path(__file__).resolve().parent.parent / "data" / "reranker.pt"
 EXPORT_VERSION = 2  # bump when the graphs' inputs, outputs or meaning change
 HASH_CHARS = 16  # of the SHA-256 in file names: collisions are not a concern at this scale
 
