@@ -47,8 +47,8 @@ def base_index(embedder: Any = None) -> Base:
     cached in .cache/bench; ``embedder`` defaults to the configured backend's model."""
     path = CACHE / "bench" / "squad-prepared.pkl"
     if path.exists():
-        data: Base = pickle.loads(path.read_bytes())
-        return data
+        prepared, info = pickle.loads(path.read_bytes())
+        return prepared, _current(info)
     built = sorted((CACHE / "eval").glob("squad-*/catalog.sqlite"))
     if built:  # `rag eval` already embedded the articles: read them back
         base = prepared_from_store(built[-1].parent)
@@ -145,3 +145,16 @@ def prepared_from_store(root: Path) -> Base:
             tuple(tuple(content_terms(t)) for t in chunk_texts)))
     store.close()
     return out, info
+
+
+def _current(info: StoreInfo) -> StoreInfo:
+    """``info`` with this code's chunking record, so that engines accept the archive. A cached
+    base keeps the sentences it was prepared with: delete .cache/bench after changing the
+    sentence or quotable rules."""
+    import json
+
+    from rag.chunking import ChunkingParams
+
+    params = ChunkingParams(int(info.chunking["chunk_tokens"]),
+                            int(info.chunking["overlap_tokens"]))
+    return replace(info, chunking=json.loads(json.dumps(params.to_dict())))
