@@ -8,7 +8,7 @@ questions ("does this sentence answer the question?") with a one-unit head on to
 head that marks where the answer starts and ends: a pair's score is the head's logit plus the
 log-probability that the answer lies in its sentence rather than in the other candidates'.
 Only the trained layers and the heads ship, in ``rag/data/reranker.pt`` (float16);
-``rag eval --fit-reranker`` retrains them. Nothing is downloaded.
+``rag train`` retrains them. Nothing is downloaded.
 
 This module imports torch: load it lazily (the engine does).
 """
@@ -98,11 +98,10 @@ class PairModel(torch.nn.Module):
     def load_trained(self, state: dict[str, Any]) -> None:
         self.top.load_state_dict({k: v.float() for k, v in state["top"].items()})
         self.head.load_state_dict({k: v.float() for k, v in state["head"].items()})
-        if "span" in state:  # files trained before the span head have none
-            self.span.load_state_dict({k: v.float() for k, v in state["span"].items()})
-            self.span_weight = float(state["span_weight"])
-            if not math.isfinite(self.span_weight):
-                raise ValueError("span_weight is not a finite number")
+        self.span.load_state_dict({k: v.float() for k, v in state["span"].items()})
+        self.span_weight = float(state["span_weight"])
+        if not math.isfinite(self.span_weight):
+            raise ValueError("span_weight is not a finite number")
 
 
 def sentence_mask(enc: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -149,8 +148,8 @@ class CrossEncoderReranker:
         except Exception as exc:
             raise ModelFileError(
                 f"cannot read the reranker weights {path} ({type(exc).__name__}); reinstall the "
-                "package, retrain with `rag eval ... --fit --fit-reranker 2`, or set "
-                "RAG_RERANK=false") from None
+                "package, retrain with `rag train DATASET --out DIR` and set "
+                "RAG_RERANKER_PATH, or set RAG_RERANK=false") from None
         self.tokenizer = embedder.tokenizer
         self.model.eval()
         self._run = embedder.run

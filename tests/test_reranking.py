@@ -22,6 +22,7 @@ def reranker(embedder: SentenceTransformerEmbedder):  # type: ignore[no-untyped-
     return CrossEncoderReranker(embedder)
 
 
+@pytest.mark.model
 @pytest.mark.parametrize(("question", "answer", "distractor"), [
     ("In what year was the treaty signed?",
      "The treaty was finally signed in Vienna in 1815 after months of talks.",
@@ -39,20 +40,24 @@ def test_shipped_reranker_prefers_the_sentence_that_answers(
     assert logits[1] > logits[0]
 
 
+@pytest.mark.model
 def test_reranker_with_no_sentences(reranker) -> None:  # type: ignore[no-untyped-def]
     assert reranker.rerank("Anything?", []).shape == (0,)
 
 
+@pytest.mark.model
 def test_reranker_reads_a_question_longer_than_its_window(reranker) -> None:  # type: ignore[no-untyped-def]
     question = "What did Albanese say about " + "AUKUS defence pillar cooperation " * 28
     logits = reranker.rerank(question, ["Japan is a natural candidate.", "x" * 5000])
     assert logits.shape == (2,) and np.isfinite(logits).all()
 
 
+@pytest.mark.model
+@pytest.mark.train
 def test_training_moves_the_logits_towards_the_labels(
         embedder: SentenceTransformerEmbedder) -> None:
-    from rag.evaluation.reranker_training import PairGroup, train
     from rag.reranking import PairModel
+    from rag.training.reranker_training import PairGroup, train
 
     groups = [PairGroup("What colour is the sky?", ("The grass is green.", "The sky is blue."),
                         (False, True)),
@@ -67,14 +72,16 @@ def test_training_moves_the_logits_towards_the_labels(
     assert not before.equal(model.top[0].output.dense.weight.detach())  # the copy trained
 
 
+@pytest.mark.model
+@pytest.mark.train
 def test_the_copied_layers_train_even_when_the_shared_model_is_frozen(
         embedder: SentenceTransformerEmbedder) -> None:
     """A frozen shared model (as a training script may make it) must not freeze the copies:
     that once trained only the heads, and the cross-encoder learned next to nothing."""
     import copy
 
-    from rag.evaluation.reranker_training import PairGroup, train
     from rag.reranking import PairModel
+    from rag.training.reranker_training import PairGroup, train
 
     bert = copy.deepcopy(embedder.model[0].auto_model).requires_grad_(False)
     model = PairModel(bert, trained_layers=1)
@@ -85,10 +92,11 @@ def test_the_copied_layers_train_even_when_the_shared_model_is_frozen(
     assert not before.equal(model.top[0].output.dense.weight.detach())
 
 
+@pytest.mark.model
 def test_span_targets_point_at_the_answer_tokens(
         embedder: SentenceTransformerEmbedder) -> None:
-    from rag.evaluation.reranker_training import IGNORE, _lower, training_group
     from rag.reranking import PairModel, encode_pairs
+    from rag.training.reranker_training import IGNORE, _lower, training_group
 
     group = training_group(
         "When was the treaty signed?",
@@ -121,7 +129,7 @@ def test_span_evidence_favours_the_sentence_holding_the_answer_tokens() -> None:
 def test_global_span_loss_is_low_only_when_the_gold_tokens_win_across_candidates() -> None:
     import torch
 
-    from rag.evaluation.reranker_training import IGNORE, _span_loss
+    from rag.training.reranker_training import IGNORE, _span_loss
 
     targets = torch.tensor([[IGNORE, IGNORE], [1, 2]])  # the answer spans tokens 1-2 of pair 1
     right = torch.zeros((2, 4, 2))
@@ -135,6 +143,7 @@ def test_global_span_loss_is_low_only_when_the_gold_tokens_win_across_candidates
     assert float(_span_loss(right, both)) < 0.01
 
 
+@pytest.mark.model
 def test_span_evidence_changes_the_shipped_score(embedder: SentenceTransformerEmbedder) -> None:
     from rag.reranking import PairModel, encode_pairs
 
@@ -146,6 +155,7 @@ def test_span_evidence_changes_the_shipped_score(embedder: SentenceTransformerEm
     assert not plain.allclose(model.upper(hidden, enc))
 
 
+@pytest.mark.model
 def test_trained_state_round_trips(embedder: SentenceTransformerEmbedder, tmp_path: Path) -> None:
     import torch
 
@@ -158,10 +168,11 @@ def test_trained_state_round_trips(embedder: SentenceTransformerEmbedder, tmp_pa
     loaded = CrossEncoderReranker(embedder, path)
     assert len(loaded.model.top) == 1 and loaded.model.span_weight == 0.75
     assert loaded.model.span.weight.half().equal(model.span.weight.half())
-    older = model.trained_state()  # a file from before the span head: the head alone scores
+    older = model.trained_state()  # a file from before the span head is no longer read
     del older["span"], older["span_weight"]
     torch.save(older, path)
-    assert CrossEncoderReranker(embedder, path).model.span_weight == 0.0
+    with pytest.raises(ModelFileError):
+        CrossEncoderReranker(embedder, path)
     torch.save({**model.trained_state(), "span_weight": float("nan")}, path)  # tampered
     with pytest.raises(ModelFileError):
         CrossEncoderReranker(embedder, path)
@@ -202,6 +213,7 @@ def test_scorer_file_round_trips() -> None:
     assert 0.0 <= scorer.confidence(x, scorer.scores(x), np.array([1.0, 0.0, -1.0])) <= 1.0
 
 
+@pytest.mark.model
 def test_answers_with_and_without_the_reranker(seed_index: Path, tmp_path: Path,
                                                embedder: SentenceTransformerEmbedder) -> None:
     on = Engine(Settings(index_dir=seed_index), embedder)
