@@ -6,8 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 from rag.models import Article, Chunk
 from rag.newsparts import QUOTABLE_VERSION
 from rag.text import SPLITTER_VERSION
@@ -37,6 +35,9 @@ class Chunker:
     """Sentence-friendly recursive splitting, sized with the embedding model's tokenizer."""
 
     def __init__(self, count_tokens: Callable[[str], int], params: ChunkingParams) -> None:
+        # imported here: answering a question never chunks, and the library takes ~0.5 s
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
         self.params = params
         self._splitter = RecursiveCharacterTextSplitter(
             length_function=count_tokens,

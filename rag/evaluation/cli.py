@@ -46,7 +46,7 @@ def add_eval_parser(sub: Any) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from rag.embedding import SentenceTransformerEmbedder
+    from rag import runtime
     from rag.evaluation.datasets import load_dataset
     from rag.evaluation.report import how_sure, table, write_reports
     from rag.evaluation.runner import cached_engine, evaluate, results_as_dicts, summarize
@@ -63,7 +63,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     settings = load_settings(rerank=not args.no_rerank)
-    engine = cached_engine(evalset, settings, SentenceTransformerEmbedder(), args.cache)
+    # the backend that serves (RAG_BACKEND): the numbers describe what users get
+    engine = cached_engine(evalset, settings, runtime.load_embedder(settings), args.cache)
     threshold = engine.scorer.threshold
     modes = ["hybrid", "bm25", "dense"] if args.baselines else ["hybrid"]
     runs, items = {}, {}

@@ -50,7 +50,8 @@ def cached_engine(evalset: EvalSet, settings: Settings, embedder: Embedder,
                   cache_dir: Path) -> Engine:
     """An engine over a scratch index of the dataset's articles, reused across runs."""
     key = hashlib.sha256()
-    for part in (embedder.name, str(STORE_FORMAT), str(settings.chunk_tokens),
+    vectors = f"{settings.backend}:{settings.onnx_int8_encoder}"  # whose vectors the index holds
+    for part in (embedder.name, vectors, str(STORE_FORMAT), str(settings.chunk_tokens),
                  str(settings.chunk_overlap_tokens), str(SPLITTER_VERSION), str(QUOTABLE_VERSION)):
         key.update(part.encode())
     for article in sorted(evalset.articles, key=lambda a: a.doc_id):

@@ -12,7 +12,7 @@ from rag.errors import InputError
 
 
 def add_train_parser(sub: Any) -> None:
-    from rag.training.procedure import DEFAULT_EPOCHS, DEFAULT_FOLDS
+    from rag.training import DEFAULT_EPOCHS, DEFAULT_FOLDS
 
     sp = sub.add_parser("train", help="fit the scorer and train the reranker on a dataset")
     sp.add_argument("dataset", type=Path, help="SQuAD .json, or our .jsonl with answers")

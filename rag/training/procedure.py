@@ -25,6 +25,7 @@ from tqdm import tqdm
 from rag.engine import Engine
 from rag.errors import InputError
 from rag.evaluation.datasets import EvalSet, split_of
+from rag.training import DEFAULT_EPOCHS, DEFAULT_FOLDS
 from rag.training.candidates import collect
 from rag.training.cross_fitting import cross_fitted_logits, train_reranker
 from rag.training.scorer_fitting import blend_from_logits, fit_linear
@@ -34,8 +35,6 @@ log = logging.getLogger(__name__)
 # the files in --out get the shipped files' names, so a folder can replace rag/data/ as is
 SCORER_NAME = "scorer.json"
 RERANKER_NAME = "reranker.pt"
-DEFAULT_EPOCHS = 2  # 3 scored lower
-DEFAULT_FOLDS = 5  # each fold reranker trains on 80% of the fit half
 MAX_FOLDS = 20  # each fold trains a reranker: more is hours of work for no better fit
 
 
