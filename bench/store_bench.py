@@ -220,8 +220,10 @@ def section_during_write(base: list[PreparedArticle], info: StoreInfo,
     alone = timed(None)
     done = threading.Event()
     def write() -> None:
-        engine.ingest([big])
-        done.set()
+        try:
+            engine.ingest([big])
+        finally:
+            done.set()
 
     writer = threading.Thread(target=write)
     t0 = time.perf_counter()
