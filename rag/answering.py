@@ -39,8 +39,9 @@ class Reading:
     reranked: bool = False  # whether the cross-encoder read the best candidates
 
 
-def candidate_rows(data: View, ranked: Ranked) -> tuple[list[int], dict[int, int],
-                                                          dict[int, float]]:
+def candidate_rows(
+    data: View, ranked: Ranked
+) -> tuple[list[int], dict[int, int], dict[int, float]]:
     """Sentence rows overlapping the ranked chunks, with their best chunk rank and similarity."""
     rank: dict[int, int] = {}
     dense: dict[int, float] = {}
@@ -53,8 +54,9 @@ def candidate_rows(data: View, ranked: Ranked) -> tuple[list[int], dict[int, int
     return sorted(rank), rank, dense
 
 
-def pool_features(q: Question, data: View, pool: Ranked,
-                  query_vector: np.ndarray) -> tuple[list[int], np.ndarray]:
+def pool_features(
+    q: Question, data: View, pool: Ranked, query_vector: np.ndarray
+) -> tuple[list[int], np.ndarray]:
     """Candidate sentence rows of the pool and their feature matrix."""
     rows, rank, dense = candidate_rows(data, pool)
     if not rows:
@@ -63,8 +65,15 @@ def pool_features(q: Question, data: View, pool: Ranked,
     return rows, sentence_features(q, data, rows, rank, dense, sims)
 
 
-def read(q: Question, data: View, pool: Ranked, query_vector: np.ndarray, scorer: Scorer,
-         top_k: int, reranker: Reranker | None = None) -> Reading:
+def read(
+    q: Question,
+    data: View,
+    pool: Ranked,
+    query_vector: np.ndarray,
+    scorer: Scorer,
+    top_k: int,
+    reranker: Reranker | None = None,
+) -> Reading:
     """Score every sentence of the pool (the reranker, when given and the linear scores are
     close, rescoring the best ones);
     rank chunks by their best sentence (the fused retrieval score breaks ties); keep ``top_k``."""
@@ -74,23 +83,33 @@ def read(q: Question, data: View, pool: Ranked, query_vector: np.ndarray, scorer
     scores = scorer.scores(features)
     cross = None
     if reranker is not None and scorer.rerank is not None and scorer.rerank.wanted(scores):
-        scores, cross = rerank_scores(q, data, rows, scores, reranker, scorer.rerank.depth,
-                                      scorer.rerank.weight)
+        scores, cross = rerank_scores(
+            q, data, rows, scores, reranker, scorer.rerank.depth, scorer.rerank.weight
+        )
     confidence = scorer.confidence(features, scores, doc_of(np.asarray(rows, np.int64)), cross)
     score_of = dict(zip(rows, scores.tolist(), strict=True))
     best = {}
     for i, chunk in enumerate(pool.rows):
-        best[i] = max((score_of[s] for s in data.chunk_sentences(int(chunk)) if s in score_of),
-                      default=-1e9)
+        best[i] = max(
+            (score_of[s] for s in data.chunk_sentences(int(chunk)) if s in score_of), default=-1e9
+        )
     order = sorted(best, key=lambda i: (-best[i], -pool.scores[i]))[:top_k]
     ranked = Ranked(pool.rows[order], pool.scores[order], pool.dense[order])
     by_score = np.argsort(-scores, kind="stable")
-    return Reading(q, ranked, [rows[i] for i in by_score], scores[by_score], confidence,
-                   cross is not None)
+    return Reading(
+        q, ranked, [rows[i] for i in by_score], scores[by_score], confidence, cross is not None
+    )
 
 
-def rerank_scores(q: Question, data: View, rows: list[int], scores: np.ndarray,
-                  reranker: Reranker, depth: int, weight: float) -> tuple[np.ndarray, np.ndarray]:
+def rerank_scores(
+    q: Question,
+    data: View,
+    rows: list[int],
+    scores: np.ndarray,
+    reranker: Reranker,
+    depth: int,
+    weight: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Blend the reranker's logits into the ``depth`` best linear scores.
 
     Candidates it did not read get the lowest logit it gave, so they keep their linear order
@@ -119,8 +138,7 @@ class Composition:
     reason: str | None
 
 
-def compose(reading: Reading, data: View, threshold: float,
-            max_sentences: int = 3) -> Composition:
+def compose(reading: Reading, data: View, threshold: float, max_sentences: int = 3) -> Composition:
     """The best one to three sentences as quotes with ``[n]`` markers, or an abstention."""
     q, rows, scores, confidence = reading.question, reading.rows, reading.scores, reading.confidence
     if not rows:
@@ -136,8 +154,9 @@ def compose(reading: Reading, data: View, threshold: float,
         if len(chosen) >= max_sentences or scores[i] < scores[0] - EXTRA_MARGIN:
             break
         chosen.append(i)
-    citations = tuple(_citation(n, data, rows[i], float(shares[i]))
-                      for n, i in enumerate(chosen, start=1))
+    citations = tuple(
+        _citation(n, data, rows[i], float(shares[i])) for n, i in enumerate(chosen, start=1)
+    )
     answer = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return Composition(citations, answer, confidence, False, None)
 
@@ -150,6 +169,15 @@ def _speaker_quoted(q: Question, data: View, rows: list[int]) -> bool:
 def _citation(n: int, data: View, row: int, score: float) -> Citation:
     article = data.article(doc_of(row))
     start, end = data.sentence_span(row)
-    return Citation(n=n, doc_id=article.doc_id, title=article.title, url=article.url,
-                    date=article.date, start=start, end=end, quote=article.text[start:end],
-                    score=round(score, 4), source=article.source)
+    return Citation(
+        n=n,
+        doc_id=article.doc_id,
+        title=article.title,
+        url=article.url,
+        date=article.date,
+        start=start,
+        end=end,
+        quote=article.text[start:end],
+        score=round(score, 4),
+        source=article.source,
+    )

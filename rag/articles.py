@@ -51,8 +51,10 @@ def load_paths(paths: Iterable[Path]) -> LoadResult:
     others: dict[str, list[Path]] = {}
     files = list(_expand(paths, others))
     for suffix, skipped in sorted(others.items()):
-        result.warnings.append(f"{len(skipped)} {suffix or '(no suffix)'} file(s) such as "
-                               f"{skipped[0]}: unsupported file type")
+        result.warnings.append(
+            f"{len(skipped)} {suffix or '(no suffix)'} file(s) such as "
+            f"{skipped[0]}: unsupported file type"
+        )
     if not files:
         raise InputError("no supported files found (expected .txt, .md, .html, .json, .jsonl)")
     for path in files:
@@ -68,8 +70,12 @@ def _expand(paths: Iterable[Path], others: dict[str, list[Path]]) -> Iterator[Pa
         if not path.exists():
             raise NotFoundError(f"no such file or folder: {path}")
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file()
-                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
             for p in found:
                 if p.suffix.lower() not in SUPPORTED_SUFFIXES:
                     others.setdefault(p.suffix.lower(), []).append(p)
@@ -107,8 +113,13 @@ def news_article(doc_id: str, raw: str, **given: Any) -> Article:
     fields: dict[str, Any] = {k: v for k, v in given.items() if v}
     for source in (top, front):
         if source is not None:
-            fields.update({k: v for k, v in vars(source).items()
-                           if v and k in ("title", "date", "source", "url", "author", "tags")})
+            fields.update(
+                {
+                    k: v
+                    for k, v in vars(source).items()
+                    if v and k in ("title", "date", "source", "url", "author", "tags")
+                }
+            )
     title = fields.pop("title", None) or top.headline
     base = text_article(doc_id, body, title=title)
     return replace(base, **fields)
@@ -124,8 +135,18 @@ def html_article(doc_id: str, html: str, *, url: str | None = None, **given: Any
 
     page = extract_page(html, url)
     fields = {k: v for k, v in given.items() if v}
-    fields.update({k: v for k, v in (("date", page.date), ("author", page.author),
-                                     ("source", page.sitename), ("url", page.url or url)) if v})
+    fields.update(
+        {
+            k: v
+            for k, v in (
+                ("date", page.date),
+                ("author", page.author),
+                ("source", page.sitename),
+                ("url", page.url or url),
+            )
+            if v
+        }
+    )
     title = page.title or fields.pop("title", None) or header(page.text).headline
     fields.pop("title", None)
     if fields.get("date"):
@@ -152,7 +173,8 @@ def text_article(doc_id: str, text: str, *, title: str | None = None) -> Article
 
         first = text.strip().split("\n", 1)[0].strip().lstrip("#").strip()
         title = header(text).headline or (
-            first if len(first) <= MAX_TITLE_CHARS else _shorten(text))
+            first if len(first) <= MAX_TITLE_CHARS else _shorten(text)
+        )
     return Article(doc_id=_check_id(doc_id), title=" ".join(title.split()), text=text)
 
 

@@ -26,7 +26,10 @@ from rag.models import Answer, Filters
 from rag.settings import Settings, load_settings
 
 EXIT_CODES: dict[type[RagError], int] = {
-    InputError: 2, NotFoundError: 2, IndexMissingError: 1, IndexCorruptError: 1,
+    InputError: 2,
+    NotFoundError: 2,
+    IndexMissingError: 1,
+    IndexCorruptError: 1,
     ModelFileError: 1,
 }
 
@@ -53,7 +56,7 @@ def _did_you_mean(message: str) -> str:
     choices = re.findall(r"'([^']*)'", found.group(2))
     close = difflib.get_close_matches(found.group(1), choices, n=1, cutoff=0.5)
     hint = f"did you mean {close[0]!r}?" if close else f"choose from {', '.join(choices)}"
-    return f"{message[:found.start()]}unknown choice {found.group(1)!r}: {hint}"
+    return f"{message[: found.start()]}unknown choice {found.group(1)!r}: {hint}"
 
 
 def _version() -> str:
@@ -73,11 +76,15 @@ def _parser() -> argparse.ArgumentParser:
 
     def cmd(name: str, help_text: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text)
-        sp.add_argument("--index", type=Path,
-                        help="index folder (default: $RAG_INDEX_DIR or ./index)")
-        sp.add_argument("--database-url", metavar="URL",
-                        help="use PostgreSQL + pgvector instead of the index folder "
-                             "(default: $RAG_DATABASE_URL)")
+        sp.add_argument(
+            "--index", type=Path, help="index folder (default: $RAG_INDEX_DIR or ./index)"
+        )
+        sp.add_argument(
+            "--database-url",
+            metavar="URL",
+            help="use PostgreSQL + pgvector instead of the index folder "
+            "(default: $RAG_DATABASE_URL)",
+        )
         return sp
 
     sp = cmd("ingest", "add files, folders, web pages or RSS/Atom feeds to the index")
@@ -86,8 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     sp = cmd("ask", "answer a question with quoted, cited sentences")
     sp.add_argument("question", nargs="*", help="the question (quotes are optional)")
     sp.add_argument("--questions", type=Path, help="JSONL file of {id, question} for batch mode")
-    sp.add_argument("--as-of", metavar="YYYY-MM-DD",
-                    help='the day "now" is for time phrases such as "last week" (default: today)')
+    sp.add_argument(
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        help='the day "now" is for time phrases such as "last week" (default: today)',
+    )
     _add_query_options(sp)
     sp = cmd("search", "show the passages retrieval finds for a query")
     sp.add_argument("query", nargs="+", help="the query (quotes are optional)")
@@ -144,9 +154,12 @@ def _engine(args: argparse.Namespace) -> Any:
 def _filters(args: argparse.Namespace) -> Filters:
     from rag.dates import check_date
 
-    return Filters(source=args.source, doc_id=args.doc_id,
-                   date_from=check_date(args.date_from, "--date-from"),
-                   date_to=check_date(args.date_to, "--date-to"))
+    return Filters(
+        source=args.source,
+        doc_id=args.doc_id,
+        date_from=check_date(args.date_from, "--date-from"),
+        date_to=check_date(args.date_to, "--date-to"),
+    )
 
 
 def _check_source(engine: Any, source: str | None) -> None:
@@ -173,8 +186,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     settings, engine = _settings(args), _engine(args)
     logging.getLogger("rag.watch").setLevel(logging.INFO)
-    Watcher(args.feeds, settings, engine.ingest).run(args.every or settings.feed_interval,
-                                                     polls=args.polls)
+    Watcher(args.feeds, settings, engine.ingest).run(
+        args.every or settings.feed_interval, polls=args.polls
+    )
     return 0
 
 
@@ -187,9 +201,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if not loaded.articles:
         raise InputError("nothing to ingest: every file was skipped")
     report = _engine(args).ingest(loaded.articles, rebuild=args.rebuild, progress=True)
-    print(f"ingested {len(loaded.articles)} article(s): {len(report.added)} added, "
-          f"{len(report.replaced)} replaced, {len(report.unchanged)} unchanged, "
-          f"{len(loaded.warnings)} skipped; the index holds {report.chunks} chunks")
+    print(
+        f"ingested {len(loaded.articles)} article(s): {len(report.added)} added, "
+        f"{len(report.replaced)} replaced, {len(report.unchanged)} unchanged, "
+        f"{len(loaded.warnings)} skipped; the index holds {report.chunks} chunks"
+    )
     return 0
 
 
@@ -223,12 +239,17 @@ def _ask_batch(engine: Any, args: argparse.Namespace, as_of: Any) -> int:
             record = jsonio.loads(line)
             if not isinstance(record, dict) or not isinstance(record.get("question"), str):
                 raise InputError('each line must be an object with a "question" string')
-            out = engine.ask(record["question"], top_k=args.top_k, filters=_filters(args),
-                             as_of=as_of).to_dict()
+            out = engine.ask(
+                record["question"], top_k=args.top_k, filters=_filters(args), as_of=as_of
+            ).to_dict()
         except (ValueError, RagError) as exc:
             message = exc.message if isinstance(exc, RagError) else f"not valid JSON ({exc})"
-            out = {"error": {"code": getattr(exc, "code", "bad_input"),
-                             "message": f"line {lineno}: {message}"}}
+            out = {
+                "error": {
+                    "code": getattr(exc, "code", "bad_input"),
+                    "message": f"line {lineno}: {message}",
+                }
+            }
         out = {"id": record.get("id") if isinstance(record, dict) else None, **out}
         print(json.dumps(out, ensure_ascii=False), flush=True)
     return 0
@@ -243,8 +264,9 @@ def render(answer: Answer) -> str:
 
         return f"{describe_time(answer.time_filter)}\n{render(replace(answer, time_filter=None))}"
     if answer.abstained:
-        lines = [f"The articles don't say. (reason: {answer.reason}, "
-                 f"confidence {answer.confidence:.2f})"]
+        lines = [
+            f"The articles don't say. (reason: {answer.reason}, confidence {answer.confidence:.2f})"
+        ]
         if answer.passages:
             lines.append("\nClosest passages:")
             for p in answer.passages[:3]:
@@ -253,8 +275,11 @@ def render(answer: Answer) -> str:
     lines = [answer.answer, "", "Sources:"]
     for c in answer.citations:
         extra = ", ".join(x for x in (c.source, c.date, c.url) if x)
-        lines.append(f"[{c.n}] {c.title} ({c.doc_id}, characters {c.start}-{c.end}"
-                     + (f"; {extra}" if extra else "") + ")")
+        lines.append(
+            f"[{c.n}] {c.title} ({c.doc_id}, characters {c.start}-{c.end}"
+            + (f"; {extra}" if extra else "")
+            + ")"
+        )
     return "\n".join(lines)
 
 
@@ -277,9 +302,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     for i, p in enumerate(passages):
         doc = engine.document(p.doc_id)
         where = ", ".join(x for x in (doc.get("source"), doc.get("date")) if x)
-        print(f"{i + 1}. {_clip(doc['title'], 90)}" + (f" ({where})" if where else "")
-              + f"\n   {p.doc_id} [{p.start}:{p.end}]  retrieval rank {fused_rank[i]}, "
-              f"fused score {p.score:.4f}\n   {_clip(p.text)}")
+        print(
+            f"{i + 1}. {_clip(doc['title'], 90)}"
+            + (f" ({where})" if where else "")
+            + f"\n   {p.doc_id} [{p.start}:{p.end}]  retrieval rank {fused_rank[i]}, "
+            f"fused score {p.score:.4f}\n   {_clip(p.text)}"
+        )
     if not passages:
         print("no passages matched")
     return 0
@@ -291,8 +319,10 @@ def cmd_documents(args: argparse.Namespace) -> int:
         print(json.dumps(docs, ensure_ascii=False))
         return 0
     for d in docs:
-        print(f"{_clip(d['title'], 80)}\n   {d.get('source') or '-'} | {d.get('date') or '-'} | "
-              f"{d['doc_id']} | {d['chunks']} chunks")
+        print(
+            f"{_clip(d['title'], 80)}\n   {d.get('source') or '-'} | {d.get('date') or '-'} | "
+            f"{d['doc_id']} | {d['chunks']} chunks"
+        )
     print(f"{len(docs)} document(s)")
     return 0
 
@@ -308,8 +338,10 @@ def cmd_compact(args: argparse.Namespace) -> int:
     before = engine.stats()["counts"]
     engine.compact()
     after = engine.stats()["counts"]
-    print(f"compacted: {before.get('segments', '-')} segment(s) -> {after.get('segments', '-')}; "
-          f"{after['chunks']} chunks")
+    print(
+        f"compacted: {before.get('segments', '-')} segment(s) -> {after.get('segments', '-')}; "
+        f"{after['chunks']} chunks"
+    )
     return 0
 
 
@@ -325,8 +357,10 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
     for f in rows:
         when = datetime.fromtimestamp(f.created_at).strftime("%Y-%m-%d %H:%M")
-        print(f"{when}  {f.rating:<4}  {_clip(f.question, 100)}"
-              + (f"\n      comment: {_clip(f.comment, 100)}" if f.comment else ""))
+        print(
+            f"{when}  {f.rating:<4}  {_clip(f.question, 100)}"
+            + (f"\n      comment: {_clip(f.comment, 100)}" if f.comment else "")
+        )
     totals = store.counts()
     print(f"{totals['up']} up, {totals['down']} down in {store.path}")
     return 0
@@ -344,9 +378,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "ingest": cmd_ingest, "ask": cmd_ask, "search": cmd_search, "documents": cmd_documents,
-    "delete": cmd_delete, "stats": cmd_stats, "compact": cmd_compact, "serve": cmd_serve,
-    "watch": cmd_watch, "feedback": cmd_feedback,
+    "ingest": cmd_ingest,
+    "ask": cmd_ask,
+    "search": cmd_search,
+    "documents": cmd_documents,
+    "delete": cmd_delete,
+    "stats": cmd_stats,
+    "compact": cmd_compact,
+    "serve": cmd_serve,
+    "watch": cmd_watch,
+    "feedback": cmd_feedback,
 }
 
 
@@ -355,8 +396,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.filterwarnings("ignore")
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     if not args.verbose:
         logging.getLogger("transformers").setLevel(logging.ERROR)
     try:

@@ -32,8 +32,11 @@ class Embedder(Protocol):
 
 
 def embed_with_spans(
-    embedder: Embedder, texts: Sequence[str], spans: Sequence[Sequence[Span]],
-    *, progress: bool = False,
+    embedder: Embedder,
+    texts: Sequence[str],
+    spans: Sequence[Sequence[Span]],
+    *,
+    progress: bool = False,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Vectors of ``texts`` and of the given spans (offsets relative to each text).
 
@@ -98,8 +101,11 @@ class SentenceTransformerEmbedder:
         if not texts:
             return _empty(self.dimension)
         vectors = self._runner.submit(
-            self.model.encode, list(texts), batch_size=self.batch_size,
-            normalize_embeddings=True, convert_to_numpy=True,
+            self.model.encode,
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
             show_progress_bar=progress and len(texts) > PROGRESS_MIN,
         ).result()
         return np.asarray(vectors, dtype=np.float32)
@@ -111,7 +117,10 @@ class SentenceTransformerEmbedder:
         if not texts:
             return _empty(self.dimension), []
         outputs: list[dict[str, Any]] = self._runner.submit(  # type: ignore[assignment]
-            self.model.encode, list(texts), batch_size=self.batch_size, output_value=None,
+            self.model.encode,
+            list(texts),
+            batch_size=self.batch_size,
+            output_value=None,
             show_progress_bar=progress and len(texts) > PROGRESS_MIN,
         ).result()
         encodings = self.tokenizer(
@@ -127,7 +136,10 @@ class SentenceTransformerEmbedder:
         return chunk_vectors, span_vectors
 
     def _pool(
-        self, tokens: np.ndarray, offsets: list[tuple[int, int]], spans: Sequence[Span],
+        self,
+        tokens: np.ndarray,
+        offsets: list[tuple[int, int]],
+        spans: Sequence[Span],
         fallback: np.ndarray,
     ) -> np.ndarray:
         tokens = tokens[: len(offsets)]

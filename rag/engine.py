@@ -52,8 +52,13 @@ WRITE_BATCH_CHUNKS = 2000
 class Engine:
     """Ingest, search and answer over one store (a local index directory or PostgreSQL)."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None,
-                 scorer: Scorer | None = None, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        scorer: Scorer | None = None,
+        store: Store | None = None,
+    ) -> None:
         self.settings = settings
         self.root = Path(settings.index_dir)
         self._embedder = embedder
@@ -121,8 +126,11 @@ class Engine:
         return Chunker(count, self.chunk_params)
 
     def _store_info(self) -> StoreInfo:
-        return StoreInfo(self.embedder.name, self.embedder.dimension,
-                         json.loads(json.dumps(self.chunk_params.to_dict())))
+        return StoreInfo(
+            self.embedder.name,
+            self.embedder.dimension,
+            json.loads(json.dumps(self.chunk_params.to_dict())),
+        )
 
     # -- reads -----------------------------------------------------------------------------
     def has_index(self) -> bool:
@@ -134,7 +142,8 @@ class Engine:
         if info is None:
             raise IndexMissingError(
                 f"no index at {self._where()}: build one with `rag ingest PATH...` "
-                "(e.g. `rag ingest seeds/`)")
+                "(e.g. `rag ingest seeds/`)"
+            )
         return View(self.store.reader())
 
     def _checked_snapshot(self) -> View:
@@ -147,7 +156,8 @@ class Engine:
                 f"the index at {self._where()} was built with model {info.model!r} "
                 f"(dimension {info.dimension}), but this service uses {self.embedder.name!r} "
                 f"(dimension {self.embedder.dimension}); rebuild it with "
-                "`rag ingest --rebuild PATH...`")
+                "`rag ingest --rebuild PATH...`"
+            )
         return view
 
     def _where(self) -> str:
@@ -159,7 +169,8 @@ class Engine:
         if len(question) > self.settings.max_question_chars:
             raise PayloadTooLargeError(
                 f"the question has {len(question)} characters; the limit is "
-                f"{self.settings.max_question_chars}")
+                f"{self.settings.max_question_chars}"
+            )
         return question.strip()
 
     def _check_top_k(self, top_k: int | None) -> int:
@@ -168,8 +179,13 @@ class Engine:
             raise InputError(f"top_k must be between 1 and {self.settings.max_top_k}")
         return k
 
-    def search(self, query: str, top_k: int | None = None, filters: Filters = NO_FILTERS,
-               mode: Mode = "hybrid") -> list[Passage]:
+    def search(
+        self,
+        query: str,
+        top_k: int | None = None,
+        filters: Filters = NO_FILTERS,
+        mode: Mode = "hybrid",
+    ) -> list[Passage]:
         """Passages for the query: the retrieved pool reranked by its best sentences."""
         query = self.check_question(query)
         k = self._check_top_k(top_k)
@@ -178,14 +194,21 @@ class Engine:
         reading = self._read(data, query, vector, k, filters, mode)
         return to_passages(data, reading.ranked)
 
-    def _read(self, data: View, question: str, vector: Any, k: int, filters: Filters,
-              mode: Mode) -> Reading:
+    def _read(
+        self, data: View, question: str, vector: Any, k: int, filters: Filters, mode: Mode
+    ) -> Reading:
         pool = retrieve(data, question, vector, max(k, POOL_DEPTH), filters, mode)
         return read(analyse(question, data), data, pool, vector, self.scorer, k, self.reranker)
 
-    def ask(self, question: str, top_k: int | None = None, filters: Filters = NO_FILTERS,
-            history: Sequence[Turn] = (), mode: Mode = "hybrid",
-            as_of: date | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        filters: Filters = NO_FILTERS,
+        history: Sequence[Turn] = (),
+        mode: Mode = "hybrid",
+        as_of: date | None = None,
+    ) -> Answer:
         """Answer with quoted sentences and citations, or abstain with the reason. Time
         phrases in the question are read relative to ``as_of`` (default: today, UTC)."""
         answer: Answer | None = None
@@ -195,9 +218,15 @@ class Engine:
         assert answer is not None
         return answer
 
-    def ask_steps(self, question: str, top_k: int | None = None, filters: Filters = NO_FILTERS,
-                  history: Sequence[Turn] = (), mode: Mode = "hybrid",
-                  as_of: date | None = None) -> Iterator[tuple[str, Any]]:
+    def ask_steps(
+        self,
+        question: str,
+        top_k: int | None = None,
+        filters: Filters = NO_FILTERS,
+        history: Sequence[Turn] = (),
+        mode: Mode = "hybrid",
+        as_of: date | None = None,
+    ) -> Iterator[tuple[str, Any]]:
         """The answer in stages: ``("retrieval", passages)``, then ``("done", Answer)``.
 
         A time phrase narrows the date filters (``rag.timephrases``); when no article is dated
@@ -223,19 +252,33 @@ class Engine:
         yield "retrieval", passages
         result = compose(reading, data, self.threshold, self.settings.max_answer_sentences)
         t3 = time.perf_counter()
-        yield "done", Answer(
-            question=question, answer=result.answer, abstained=result.abstained,
-            reason=result.reason, confidence=result.confidence, citations=result.citations,
-            passages=passages,
-            timings_ms={"load_models": (t0 - t_load) * 1e3,
-                        "embed": (t1 - t0) * 1e3, "retrieve_and_read": (t2 - t1) * 1e3,
-                        "compose": (t3 - t2) * 1e3, "total": (t3 - started) * 1e3},
-            resolved_question=resolved if history else None,
-            time_filter=when.to_dict() if when is not None else None,
+        yield (
+            "done",
+            Answer(
+                question=question,
+                answer=result.answer,
+                abstained=result.abstained,
+                reason=result.reason,
+                confidence=result.confidence,
+                citations=result.citations,
+                passages=passages,
+                timings_ms={
+                    "load_models": (t0 - t_load) * 1e3,
+                    "embed": (t1 - t0) * 1e3,
+                    "retrieve_and_read": (t2 - t1) * 1e3,
+                    "compose": (t3 - t2) * 1e3,
+                    "total": (t3 - started) * 1e3,
+                },
+                resolved_question=resolved if history else None,
+                time_filter=when.to_dict() if when is not None else None,
+            ),
         )
 
-    def documents(self, limit: int | None = None, after: str | None = None,
-                  ) -> list[dict[str, Any]]:
+    def documents(
+        self,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Documents ordered by id (all of them when ``limit`` is None), after ``after``."""
         self.snapshot()  # a missing index is an error, not an empty list
         out: list[DocumentSummary] = []
@@ -246,31 +289,57 @@ class Engine:
             if len(page) < want:
                 break
             after = page[-1].doc_id
-        return [{"doc_id": d.doc_id, "title": d.title, "url": d.url, "date": d.date,
-                 "source": d.source, "author": d.author, "chars": d.chars, "chunks": d.chunks,
-                 "content_hash": d.content_hash, "ingested_at": d.ingested_at} for d in out]
+        return [
+            {
+                "doc_id": d.doc_id,
+                "title": d.title,
+                "url": d.url,
+                "date": d.date,
+                "source": d.source,
+                "author": d.author,
+                "chars": d.chars,
+                "chunks": d.chunks,
+                "content_hash": d.content_hash,
+                "ingested_at": d.ingested_at,
+            }
+            for d in out
+        ]
 
     def document(self, doc_id: str) -> dict[str, Any]:
         self.snapshot()
         a = self.store.document(doc_id)
         if a is None:
             raise NotFoundError(f"no document with id {doc_id!r}")
-        return {"doc_id": a.doc_id, "title": a.title, "text": a.text, "url": a.url,
-                "date": a.date, "source": a.source, "author": a.author,
-                "content_hash": a.content_hash, "ingested_at": a.ingested_at}
+        return {
+            "doc_id": a.doc_id,
+            "title": a.title,
+            "text": a.text,
+            "url": a.url,
+            "date": a.date,
+            "source": a.source,
+            "author": a.author,
+            "content_hash": a.content_hash,
+            "ingested_at": a.ingested_at,
+        }
 
     def stats(self) -> dict[str, Any]:
         self.snapshot()
         info = self.store.info()
         assert info is not None
-        return {"index": self._where(), "index_dir": str(self.root),
-                "backend": "postgres" if self.settings.database_url else "local",
-                "model": info.model, "dimension": info.dimension,
-                "counts": self.store.counts(), "chunking": info.chunking}
+        return {
+            "index": self._where(),
+            "index_dir": str(self.root),
+            "backend": "postgres" if self.settings.database_url else "local",
+            "model": info.model,
+            "dimension": info.dimension,
+            "counts": self.store.counts(),
+            "chunking": info.chunking,
+        }
 
     # -- writes ----------------------------------------------------------------------------
-    def ingest(self, articles: Sequence[Article], *, rebuild: bool = False,
-               progress: bool = False) -> IngestReport:
+    def ingest(
+        self, articles: Sequence[Article], *, rebuild: bool = False, progress: bool = False
+    ) -> IngestReport:
         """Add new articles, replace changed ones (by content hash), skip unchanged ones."""
         if rebuild:
             if not self.settings.database_url and self._store is None:
@@ -292,9 +361,12 @@ class Engine:
             self.store.write(info, batch)
         if bar is not None:
             bar.close()  # type: ignore[attr-defined]
-        return IngestReport(added=tuple(a.doc_id for a in todo if a.doc_id not in known),
-                            replaced=tuple(a.doc_id for a in todo if a.doc_id in known),
-                            unchanged=unchanged, chunks=self.store.counts()["chunks"])
+        return IngestReport(
+            added=tuple(a.doc_id for a in todo if a.doc_id not in known),
+            replaced=tuple(a.doc_id for a in todo if a.doc_id in known),
+            unchanged=unchanged,
+            chunks=self.store.counts()["chunks"],
+        )
 
     def _check_compatible(self, info: StoreInfo, chunking: bool = True) -> None:
         """Refuse to add articles embedded (or, when ``chunking``, chunked) otherwise than the
@@ -306,14 +378,19 @@ class Engine:
             raise IndexCorruptError(
                 f"the index at {self._where()} was built with model {stored.model!r} "
                 f"(dimension {stored.dimension}), but this service uses {info.model!r}; "
-                "rebuild it with `rag ingest --rebuild PATH...`")
-        differ = [f"{key} {stored.chunking.get(key)!r} there, {value!r} here"
-                  for key, value in info.chunking.items() if stored.chunking.get(key) != value]
+                "rebuild it with `rag ingest --rebuild PATH...`"
+            )
+        differ = [
+            f"{key} {stored.chunking.get(key)!r} there, {value!r} here"
+            for key, value in info.chunking.items()
+            if stored.chunking.get(key) != value
+        ]
         if differ and chunking:
             raise IndexMismatchError(
                 f"the index at {self._where()} was chunked otherwise ({'; '.join(differ)}); "
                 "rebuild it with `rag ingest --rebuild PATH...`, or set RAG_CHUNK_TOKENS and "
-                "RAG_CHUNK_OVERLAP_TOKENS to the index's values")
+                "RAG_CHUNK_OVERLAP_TOKENS to the index's values"
+            )
 
     def delete(self, doc_id: str) -> None:
         info = self.store.info()
@@ -324,4 +401,3 @@ class Engine:
         """Merge the store's segments and drop deleted rows (``rag compact``)."""
         self.snapshot()
         self.store.compact()
-

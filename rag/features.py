@@ -16,22 +16,51 @@ from rag.text import content_terms
 
 # The columns the scorer weighs; ``rag/data/scorer.json`` stores its weights under these names
 # with the schema's digest (bump the version when a feature changes meaning).
-SENTENCE_SCHEMA = FeatureSchema(1, (
-    "dense", "chunk_dense", "lex", "lex_ctx", "bigram", "entity", "rank", "speaker", "short",
-    "missing_rare", "proximity", "dense_ctx", "when_new", "number_new", "who_new", "where_new",
-    "dense_top", "lex_top", "dense_x_lex"))
+SENTENCE_SCHEMA = FeatureSchema(
+    1,
+    (
+        "dense",
+        "chunk_dense",
+        "lex",
+        "lex_ctx",
+        "bigram",
+        "entity",
+        "rank",
+        "speaker",
+        "short",
+        "missing_rare",
+        "proximity",
+        "dense_ctx",
+        "when_new",
+        "number_new",
+        "who_new",
+        "where_new",
+        "dense_top",
+        "lex_top",
+        "dense_x_lex",
+    ),
+)
 FEATURES = SENTENCE_SCHEMA.names
 # the feature that fires when a sentence holds a value of the type the question asks for
-_KIND_FEATURES = {"when": "when_new", "how_many": "number_new", "who": "who_new",
-                  "where": "where_new"}
+_KIND_FEATURES = {
+    "when": "when_new",
+    "how_many": "number_new",
+    "who": "who_new",
+    "where": "where_new",
+}
 
 _DATE = re.compile(
     r"\b(?:1[0-9]{3}|20[0-9]{2})s?\b|\b(?:January|February|March|April|May|June|July|August|"
     r"September|October|November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|"
-    r"Sunday|century|centuries|decade|ago)\b", re.IGNORECASE)
-_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|"
-                     r"eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|"
-                     r"dozen|half|percent)\b", re.IGNORECASE)
+    r"Sunday|century|centuries|decade|ago)\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(
+    r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|"
+    r"dozen|half|percent)\b",
+    re.IGNORECASE,
+)
 _NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+")
 _PLACE = re.compile(r"\b(?:in|at|near|from|to)\s+(?:the\s+)?[A-Z][a-z]+")
 _KINDS = (
@@ -58,8 +87,7 @@ def analyse(text: str, data: View) -> Question:
     lowered = text.lower()
     kind = next((k for k, pattern in _KINDS if re.search(pattern, lowered)), "other")
     entities = tuple(dict.fromkeys(re.findall(r"(?<!^)\b[A-Z][\w'-]+", text.strip())))
-    return Question(text, terms, kind, parse_speaker_question(text), _idf(terms, data),
-                    entities)
+    return Question(text, terms, kind, parse_speaker_question(text), _idf(terms, data), entities)
 
 
 def _idf(terms: tuple[str, ...], data: View) -> dict[str, float]:
@@ -79,8 +107,9 @@ def _type_new(q: Question, sentence: str) -> float:
     asked = q.text.lower()
     if q.kind in ("when", "how_many"):
         pattern = _DATE if q.kind == "when" else _NUMBER
-        return 1.0 if any(m.group(0).lower() not in asked for m in pattern.finditer(sentence)) \
-            else 0.0
+        return (
+            1.0 if any(m.group(0).lower() not in asked for m in pattern.finditer(sentence)) else 0.0
+        )
     if q.kind in ("who", "where"):
         pattern = _NAME if q.kind == "who" else _PLACE
         found = {m.group(0).split()[-1] for m in pattern.finditer(sentence)}
@@ -89,8 +118,12 @@ def _type_new(q: Question, sentence: str) -> float:
 
 
 def sentence_features(
-    q: Question, data: View, rows: list[int], chunk_rank: dict[int, int],
-    chunk_dense: dict[int, float], sentence_dense: np.ndarray,
+    q: Question,
+    data: View,
+    rows: list[int],
+    chunk_rank: dict[int, int],
+    chunk_dense: dict[int, float],
+    sentence_dense: np.ndarray,
 ) -> np.ndarray:
     """One row of ``SENTENCE_SCHEMA`` per candidate sentence row."""
     col = SENTENCE_SCHEMA.column
@@ -104,17 +137,20 @@ def sentence_features(
         text = data.sentence_text(row)
         terms = content_terms(text)
         around = _neighbours(data, row)
-        context = set(terms).union(*(content_terms(data.sentence_text(r))
-                                     for r in _neighbour_rows(data, row)))
+        context = set(terms).union(
+            *(content_terms(data.sentence_text(r)) for r in _neighbour_rows(data, row))
+        )
         values = {
             "dense": float(sentence_dense[i]),
             "chunk_dense": chunk_dense[row],
             "lex": _coverage(q, set(terms)),
             "lex_ctx": _coverage(q, context),
             "bigram": len(bigrams & set(zip(terms, terms[1:], strict=False))) / len(bigrams)
-            if bigrams else 0.0,
+            if bigrams
+            else 0.0,
             "entity": sum(1 for e in q.entities if e in text or e in around) / len(q.entities)
-            if q.entities else 0.5,
+            if q.entities
+            else 0.5,
             "rank": 1.0 / (1.0 + chunk_rank[row]),
             "speaker": speaker_score(q, data, row, text),
             "short": 1.0 if len(terms) < 4 else 0.0,
@@ -171,8 +207,11 @@ def sentence_text(data: View, row: int) -> str:
 
 
 def _neighbour_rows(data: View, row: int) -> list[int]:
-    return [other for other in (row - 1, row + 1)
-            if doc_of(other) == doc_of(row) and data.has_sentence(other)]
+    return [
+        other
+        for other in (row - 1, row + 1)
+        if doc_of(other) == doc_of(row) and data.has_sentence(other)
+    ]
 
 
 def _neighbours(data: View, row: int) -> str:

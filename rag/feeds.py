@@ -29,8 +29,11 @@ log = logging.getLogger(__name__)
 # Why 500 characters: summaries are one or two sentences; a full article is longer.
 FULL_CONTENT_CHARS = 500
 _FEED_TYPES = ("rss", "atom", "/xml", "+xml", "rdf")
-_FEED_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*"
-                         rb"<(?:rss|feed|rdf:RDF)\b", re.DOTALL)
+_FEED_START = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*"
+    rb"<(?:rss|feed|rdf:RDF)\b",
+    re.DOTALL,
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,13 @@ class FeedItem:
     @property
     def fingerprint(self) -> str:
         """Changes when the item does: a new title, date, link or content."""
-        parts = [self.key, self.link or "", self.title or "", self.date or "",
-                 self.content or self.summary or ""]
+        parts = [
+            self.key,
+            self.link or "",
+            self.title or "",
+            self.date or "",
+            self.content or self.summary or "",
+        ]
         return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -62,8 +70,9 @@ def looks_like_feed(content_type: str, body: bytes) -> bool:
     return any(t in kind for t in _FEED_TYPES) or bool(_FEED_START.match(body[:4096]))
 
 
-def parse_feed(body: bytes, url: str, *, max_items: int = 100,
-               content_type: str = "application/xml") -> list[FeedItem]:
+def parse_feed(
+    body: bytes, url: str, *, max_items: int = 100, content_type: str = "application/xml"
+) -> list[FeedItem]:
     """The newest ``max_items`` items of the feed in ``body`` (fetched from ``url``).
 
     XML that is not well-formed is refused rather than half-read: feedparser's lenient
@@ -71,8 +80,9 @@ def parse_feed(body: bytes, url: str, *, max_items: int = 100,
     """
     import feedparser
 
-    parsed = feedparser.parse(body, response_headers={"content-location": url,
-                                                      "content-type": content_type})
+    parsed = feedparser.parse(
+        body, response_headers={"content-location": url, "content-type": content_type}
+    )
     error = parsed.get("bozo_exception")
     if isinstance(error, xml.sax.SAXException):
         raise InputError(f"{url}: the feed is not well-formed XML ({_one_line(error)})")
@@ -100,17 +110,27 @@ def _item(entry: Any, feed_title: str | None) -> FeedItem:
             content = value
             break
     key = _clean(entry.get("id")) or link or _clean(entry.get("title")) or ""
-    return FeedItem(key=key, link=link, title=_clean(entry.get("title")),
-                    date=_entry_date(entry), feed_title=feed_title, content=content,
-                    summary=summary, author=_clean(entry.get("author")))
+    return FeedItem(
+        key=key,
+        link=link,
+        title=_clean(entry.get("title")),
+        date=_entry_date(entry),
+        feed_title=feed_title,
+        content=content,
+        summary=summary,
+        author=_clean(entry.get("author")),
+    )
 
 
 def _entry_date(entry: Any) -> str | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         stamp = entry.get(key)
         if stamp:
-            return datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC).isoformat().replace(
-                "+00:00", "Z")
+            return (
+                datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC)
+                .isoformat()
+                .replace("+00:00", "Z")
+            )
     return None
 
 

@@ -72,8 +72,9 @@ class _Retryable(Exception):
     """A failure worth another try (timeout, connection error, 429, 5xx)."""
 
 
-def fetch(url: str, settings: Settings, *, etag: str | None = None,
-          last_modified: str | None = None) -> Fetched:
+def fetch(
+    url: str, settings: Settings, *, etag: str | None = None, last_modified: str | None = None
+) -> Fetched:
     """GET ``url`` within the module's rules (see the module doc)."""
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
     if etag:
@@ -115,8 +116,13 @@ def _fetch_once(url: str, settings: Settings, headers: dict[str, str]) -> Fetche
 
 def _read(response: httpx.Response, url: str, settings: Settings, deadline: float) -> Fetched:
     if response.status_code == 304:
-        return Fetched(url, 304, etag=response.headers.get("etag"),
-                       last_modified=response.headers.get("last-modified"), not_modified=True)
+        return Fetched(
+            url,
+            304,
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            not_modified=True,
+        )
     if response.status_code in _RETRY_STATUS:
         raise _Retryable(f"answered {response.status_code}")
     if response.status_code >= 400:
@@ -124,27 +130,36 @@ def _read(response: httpx.Response, url: str, settings: Settings, deadline: floa
     limit = settings.fetch_max_bytes
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise InputError(f"{url}: response of {int(declared):,} bytes is over the "
-                         f"{limit:,}-byte limit", code="fetch_failed")
+        raise InputError(
+            f"{url}: response of {int(declared):,} bytes is over the {limit:,}-byte limit",
+            code="fetch_failed",
+        )
     body = bytearray()
     for piece in response.iter_bytes():
         body.extend(piece)
         if len(body) > limit:
-            raise InputError(f"{url}: response is over the {limit:,}-byte limit",
-                             code="fetch_failed")
+            raise InputError(
+                f"{url}: response is over the {limit:,}-byte limit", code="fetch_failed"
+            )
         if time.monotonic() > deadline:
             raise _Retryable("took too long to download")
-    return Fetched(url, response.status_code, bytes(body),
-                   response.headers.get("content-type", ""), response.headers.get("etag"),
-                   response.headers.get("last-modified"))
+    return Fetched(
+        url,
+        response.status_code,
+        bytes(body),
+        response.headers.get("content-type", ""),
+        response.headers.get("etag"),
+        response.headers.get("last-modified"),
+    )
 
 
 def check_url(url: str, settings: Settings) -> None:
     """Refuse a URL that is not http(s), or whose host resolves to a non-public address."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"{url}: only http:// and https:// URLs can be fetched",
-                         code="fetch_refused")
+        raise InputError(
+            f"{url}: only http:// and https:// URLs can be fetched", code="fetch_refused"
+        )
     if settings.fetch_allow_private:
         return
     try:
@@ -170,5 +185,8 @@ def _refuse_private(address: str, url: str) -> None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if not ip.is_global or ip.is_multicast:
-        raise InputError(f"{url}: refused to fetch from the non-public address {ip} "
-                         "(set RAG_FETCH_ALLOW_PRIVATE=true to allow it)", code="fetch_refused")
+        raise InputError(
+            f"{url}: refused to fetch from the non-public address {ip} "
+            "(set RAG_FETCH_ALLOW_PRIVATE=true to allow it)",
+            code="fetch_refused",
+        )

@@ -19,8 +19,7 @@ import yaml
 
 from rag.errors import InputError
 
-_BLOCK = re.compile(r"\A\ufeff?---[ \t]*\n(?P<yaml>.*?)\n?(?:---|\.\.\.)[ \t]*(?:\n|\Z)",
-                    re.DOTALL)
+_BLOCK = re.compile(r"\A\ufeff?---[ \t]*\n(?P<yaml>.*?)\n?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def split_front_matter(text: str) -> tuple[FrontMatter | None, str]:
         raise InputError(f"front matter has an impossible value ({exc})") from None
     if not isinstance(data, dict):
         raise InputError("front matter must be a YAML mapping of fields")
-    body = text[match.end():].lstrip("\n")
+    body = text[match.end() :].lstrip("\n")
     return _fields(data), body
 
 

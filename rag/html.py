@@ -43,8 +43,13 @@ def extract_page(html: str, url: str | None = None) -> Page:
     import trafilatura
 
     doc = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=True,
-        include_images=False, deduplicate=True,
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        deduplicate=True,
         date_extraction_params={"extensive_search": False, "original_date": True},
     )
     data = doc if isinstance(doc, dict) else doc.as_dict() if doc is not None else {}
@@ -53,9 +58,14 @@ def extract_page(html: str, url: str | None = None) -> Page:
         text = _paragraphs(trafilatura.baseline(html)[1] or "")
     if not text:
         raise InputError("the page has no article text")
-    return Page(text=text, title=_clean(data.get("title")), date=_clean(data.get("date")),
-                author=_clean(data.get("author")), sitename=_clean(data.get("sitename")),
-                url=_clean(data.get("url")) or url)
+    return Page(
+        text=text,
+        title=_clean(data.get("title")),
+        date=_clean(data.get("date")),
+        author=_clean(data.get("author")),
+        sitename=_clean(data.get("sitename")),
+        url=_clean(data.get("url")) or url,
+    )
 
 
 def _paragraphs(text: str) -> str:

@@ -26,8 +26,12 @@ log = logging.getLogger(__name__)
 EMBED_BATCH_CHUNKS = 8
 
 
-def prepare(articles: Sequence[Article], embedder: Embedder, chunker: Chunker,
-            progress: object | None = None) -> Iterator[PreparedArticle]:
+def prepare(
+    articles: Sequence[Article],
+    embedder: Embedder,
+    chunker: Chunker,
+    progress: object | None = None,
+) -> Iterator[PreparedArticle]:
     """Each article chunked, split into quotable sentences and embedded, in order.
 
     ``progress`` (optional) gets ``update(n)`` calls with the number of chunks embedded."""
@@ -46,8 +50,11 @@ def prepare(articles: Sequence[Article], embedder: Embedder, chunker: Chunker,
         yield from _embed(batch, embedder, progress)
 
 
-def _embed(batch: list[tuple[Article, list[Chunk], list[Span], list[tuple[int, int]]]],
-           embedder: Embedder, progress: object | None) -> Iterator[PreparedArticle]:
+def _embed(
+    batch: list[tuple[Article, list[Chunk], list[Span], list[tuple[int, int]]]],
+    embedder: Embedder,
+    progress: object | None,
+) -> Iterator[PreparedArticle]:
     texts: list[str] = []
     spans: list[list[Span]] = []
     owners: list[list[tuple[int, int]]] = []  # (article in batch, sentence) of each span
@@ -69,20 +76,24 @@ def _embed(batch: list[tuple[Article, list[Chunk], list[Span], list[tuple[int, i
         if progress is not None:
             progress.update(len(texts[part]))  # type: ignore[attr-defined]
     chunk_vectors = np.vstack(all_vectors) if texts else np.zeros((0, embedder.dimension))
-    yield from _assemble(batch, chunk_vectors, all_spans if texts else [], owners,
-                         embedder.dimension)
+    yield from _assemble(
+        batch, chunk_vectors, all_spans if texts else [], owners, embedder.dimension
+    )
 
 
-def _assemble(batch: list[tuple[Article, list[Chunk], list[Span], list[tuple[int, int]]]],
-              chunk_vectors: np.ndarray, span_vectors: list[np.ndarray],
-              owners: list[list[tuple[int, int]]], dimension: int) -> Iterator[PreparedArticle]:
+def _assemble(
+    batch: list[tuple[Article, list[Chunk], list[Span], list[tuple[int, int]]]],
+    chunk_vectors: np.ndarray,
+    span_vectors: list[np.ndarray],
+    owners: list[list[tuple[int, int]]],
+    dimension: int,
+) -> Iterator[PreparedArticle]:
     sentence_vectors = [np.zeros((len(s), dimension), dtype=np.float32) for _, _, s, _ in batch]
     for places, vecs in zip(owners, span_vectors, strict=True):
         for (a, i), v in zip(places, vecs, strict=True):
             sentence_vectors[a][i] = v
     row = 0
-    for (article, chunks, sentences, ranges), svecs in zip(batch, sentence_vectors,
-                                                           strict=True):
+    for (article, chunks, sentences, ranges), svecs in zip(batch, sentence_vectors, strict=True):
         n = len(chunks)
         yield PreparedArticle(
             article=article,
@@ -114,8 +125,9 @@ def _home_chunks(sentences: list[Span], chunks: list[Chunk]) -> list[int]:
 
 
 def _relative(sentence: Span, chunk: Chunk) -> Span:
-    return Span(max(sentence.start, chunk.start) - chunk.start,
-                min(sentence.end, chunk.end) - chunk.start)
+    return Span(
+        max(sentence.start, chunk.start) - chunk.start, min(sentence.end, chunk.end) - chunk.start
+    )
 
 
 def take_chunks(items: Iterator[PreparedArticle], limit: int) -> list[PreparedArticle]:

@@ -42,24 +42,32 @@ MAX_CAPTION_WORDS = 60
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 _CLOSING = ".!?:;\"'\u201d\u2019)\u2026"
-_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
-          r"Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
-_PLACE = (r"[A-Z][A-Z.'\u2019\-]+(?:[ /][A-Z][A-Z.'\u2019\-]+){0,3}"  # "NEW YORK", then
-          r"(?:,[ ][A-Z][A-Za-z.]+(?: [A-Z][A-Za-z.]+)?)?")  # ", Tasmania"
-_DATELINE_HEAD = (rf"(?:{_PLACE})(?:,?[ ](?P<date>{_MONTH}[ ]\d{{1,2}}(?:,[ ]\d{{4}})?))?"
-                  r"(?:[ ]?\((?P<agency>[A-Z][\w&.' ]{1,30})\))?")
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
+_PLACE = (
+    r"[A-Z][A-Z.'\u2019\-]+(?:[ /][A-Z][A-Z.'\u2019\-]+){0,3}"  # "NEW YORK", then
+    r"(?:,[ ][A-Z][A-Za-z.]+(?: [A-Z][A-Za-z.]+)?)?"
+)  # ", Tasmania"
+_DATELINE_HEAD = (
+    rf"(?:{_PLACE})(?:,?[ ](?P<date>{_MONTH}[ ]\d{{1,2}}(?:,[ ]\d{{4}})?))?"
+    r"(?:[ ]?\((?P<agency>[A-Z][\w&.' ]{1,30})\))?"
+)
 _DATELINE = re.compile(rf"{_DATELINE_HEAD}[ ]*(?:\u2014|\u2013|--|-|:)[ ]+(?=\S)")
 _DATELINE_ONLY = re.compile(rf"{_DATELINE_HEAD}[ ]*(?:\u2014|\u2013|--|-|:)?[ ]*")
 _BYLINE = re.compile(
     r"(?:by|story by|words by|written by|reporting by|reported by|text by|author:?)[ ]+"
     r"[A-Z\u00c0-\u00de][\w.'\u2019\-]*(?:[ ,]+[\w.'\u2019&|\-]+)*",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _META = re.compile(
     r"(?:(?:published|updated|posted|last updated|first published|filed)\b.{0,60}"
     r"|(?:\u00a9|copyright\b).*|advertisement|advert|sponsored( content)?|share( this( article)?)?"
     r"|(?:reporting|editing|writing|additional reporting) by\b.*|\(?reporting by\b.*"
     r"|==+\s*\w[\w ]*)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _CAPTION_START = re.compile(
     r"(?:(?:combined|file|handout|undated|supplied|aerial|this|a|the)[ ])?"
     r"(?:photo|picture|image|screenshot|screengrab)s?[ ](?:shows?|taken|released|provided|"
@@ -67,17 +75,20 @@ _CAPTION_START = re.compile(
     r"|(?:photo|picture|image|caption|pictured|credit|photograph|file photo)s?[ ]*[:|\u2014\u2013]"
     r"|pictured[ ]\w"
     r"|\[?(?:photo|image|caption)\]",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _CREDIT = re.compile(
     r"\((?:[A-Z][\w&.'/ -]{0,40}(?:photo|images?|kyodo|reuters|afp|ap|epa|getty|file|pool)"
     r"[\w&.'/ -]{0,40}|[A-Z][\w&.'/-]{1,20})\)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _RELATED = re.compile(
     r"(?:related(?:[ ](?:coverage|stories|articles|content|news|links|reading))?|read more"
     r"|read also|also read|see also|more on this(?: story)?|more from [\w ]{1,30}|recommended"
     r"|most (?:read|popular|viewed)|trending(?: now)?|you may also like|further reading)"
     r"[ ]*:?[ ]*(?P<rest>.*)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _BULLET = re.compile(r"(?:[-*+\u2022\u25aa\u25cf]|\d+[.)])[ ]+")
 _LINK_LINE = re.compile(r"!?\[[^\]]*\]\([^)]*\)|<?https?://\S+>?|www\.\S+")
 _DECORATION = "*_>#` \t"
@@ -112,7 +123,7 @@ def quotable(text: str, sentences: list[Span]) -> list[Span]:
         if start >= span.end:
             continue
         start = max(start, span.start)
-        if _is_caption_sentence(text[start:span.end]):
+        if _is_caption_sentence(text[start : span.end]):
             continue
         out.append(Span(start, span.end))
     return out
@@ -163,7 +174,7 @@ def _blocks(text: str, begin: int) -> list[list[_Line]]:
     blocks: list[list[_Line]] = [[]]
     for match in re.finditer(r"[^\n]*", text[begin:]):
         start, end = begin + match.start(), begin + match.end()
-        if start == end and match.start() > 0 and text[start - 1:start] != "\n":
+        if start == end and match.start() > 0 and text[start - 1 : start] != "\n":
             continue  # the empty match that follows every non-empty line
         raw = text[start:end]
         if not raw.strip():
@@ -195,8 +206,13 @@ def _kind(line: _Line, block: list[_Line], first_line: bool, n_blocks: int) -> s
         return "dateline"
     if _CAPTION_START.match(body):
         return "caption"
-    if (len(block) == 1 and n_blocks > 1 and len(raw_words) <= MAX_LABEL_WORDS
-            and body[-1] not in _CLOSING and not re.search(r"\d", body)):
+    if (
+        len(block) == 1
+        and n_blocks > 1
+        and len(raw_words) <= MAX_LABEL_WORDS
+        and body[-1] not in _CLOSING
+        and not re.search(r"\d", body)
+    ):
         return "subhead"
     return None
 
@@ -247,10 +263,12 @@ class Header:
 
 # Why 6 lines: headline, byline, date line and the dateline paragraph come first in news copy.
 _HEADER_LINES = 6
-_PUBLISHED = re.compile(r"(?:published|updated|posted|first published|filed)\b[: ]*(?P<d>.+)",
-                        re.IGNORECASE)
-_BY_NAME = re.compile(r"(?:by|story by|words by|written by|text by|author:?)[ ]+(?P<n>.+)",
-                      re.IGNORECASE)
+_PUBLISHED = re.compile(
+    r"(?:published|updated|posted|first published|filed)\b[: ]*(?P<d>.+)", re.IGNORECASE
+)
+_BY_NAME = re.compile(
+    r"(?:by|story by|words by|written by|text by|author:?)[ ]+(?P<n>.+)", re.IGNORECASE
+)
 
 
 def header(text: str) -> Header:
@@ -267,8 +285,11 @@ def header(text: str) -> Header:
         if index == 0 and _is_headline(body, [line, *lines[1:2]]):
             found["headline"] = " ".join(body.split())
         elif (by := _BY_NAME.fullmatch(body)) and _BYLINE.fullmatch(body):
-            found.setdefault("author", re.split(r"\s*(?:[,|\u00b7\u2022;]|\s[-\u2013\u2014]\s)",
-                                                by["n"])[0].strip() or None)
+            found.setdefault(
+                "author",
+                re.split(r"\s*(?:[,|\u00b7\u2022;]|\s[-\u2013\u2014]\s)", by["n"])[0].strip()
+                or None,
+            )
         elif (pub := _PUBLISHED.fullmatch(body)) and len(body.split()) <= MAX_LABEL_WORDS:
             found.setdefault("date", parse_news_date(pub["d"]))
         elif dateline := _DATELINE.match(text, line.start, line.end):

@@ -54,8 +54,12 @@ def load_url(url: str, settings: Settings, warnings: list[str]) -> list[Article]
     """The article of a page, or the articles of a feed's items (item failures to warnings)."""
     got = fetch(url, settings)
     if looks_like_feed(got.content_type, got.content):
-        items = parse_feed(got.content, got.url, max_items=settings.feed_max_items,
-                           content_type=got.content_type or "application/xml")
+        items = parse_feed(
+            got.content,
+            got.url,
+            max_items=settings.feed_max_items,
+            content_type=got.content_type or "application/xml",
+        )
         if not items:
             raise InputError(f"{url}: the feed has no items with a link or content")
         articles = []
@@ -81,23 +85,26 @@ def page_article(got: Fetched, doc_url: str) -> Article:
     if kind in _TEXT_TYPES:
         article = news_article(doc_id, got.text().replace("\r\n", "\n"))
         return article if article.url else replace(article, url=got.url)
-    raise InputError(f"{doc_url}: not a web page or a feed (content type "
-                     f"{kind or 'unknown'})")
+    raise InputError(f"{doc_url}: not a web page or a feed (content type {kind or 'unknown'})")
 
 
 def item_article(item: FeedItem, settings: Settings) -> Article:
     """A feed item's article: the feed's content or the linked page, with the item's fields."""
     link = item.link or item.key
     if item.content:
-        article = html_article(url_doc_id(link), item.content, url=item.link,
-                               title=item.title)
+        article = html_article(url_doc_id(link), item.content, url=item.link, title=item.title)
     elif item.link:
         article = page_article(fetch(item.link, settings), item.link)
     else:
         raise InputError(f"{item.key}: the feed item has no link and no content")
-    return replace(article, title=item.title or article.title,
-                   date=item.date or article.date, source=item.feed_title or article.source,
-                   url=item.link or article.url, author=article.author or item.author)
+    return replace(
+        article,
+        title=item.title or article.title,
+        date=item.date or article.date,
+        source=item.feed_title or article.source,
+        url=item.link or article.url,
+        author=article.author or item.author,
+    )
 
 
 def url_doc_id(url: str) -> str:
@@ -105,7 +112,7 @@ def url_doc_id(url: str) -> str:
     if len(url) <= MAX_URL_ID_CHARS:
         return url
     digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
-    return f"{url[:MAX_URL_ID_CHARS - 17]}#{digest}"
+    return f"{url[: MAX_URL_ID_CHARS - 17]}#{digest}"
 
 
 def load_sources(values: Sequence[str], settings: Settings) -> LoadResult:

@@ -54,8 +54,9 @@ class PairModel(torch.nn.Module):
         """Hidden states after the shared, frozen layers (no gradient)."""
         bert = self.bert[0]
         with torch.no_grad():
-            hidden = bert.embeddings(input_ids=enc["input_ids"],
-                                     token_type_ids=enc["token_type_ids"])
+            hidden = bert.embeddings(
+                input_ids=enc["input_ids"], token_type_ids=enc["token_type_ids"]
+            )
             mask = _additive_mask(enc["attention_mask"])
             for layer in bert.encoder.layer[: self.split]:
                 hidden = _run_layer(layer, hidden, mask)
@@ -68,7 +69,8 @@ class PairModel(torch.nn.Module):
         logits = self.score(states, enc["attention_mask"])
         if self.span_weight:
             logits = logits + self.span_weight * span_evidence(
-                self.span_logits(states, sentence_mask(enc)))
+                self.span_logits(states, sentence_mask(enc))
+            )
         return logits
 
     def states(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -91,9 +93,14 @@ class PairModel(torch.nn.Module):
         return logits.masked_fill(~sentence.bool().unsqueeze(-1), NOT_IN_SENTENCE)
 
     def trained_state(self) -> dict[str, Any]:
-        return {"trained_layers": len(self.top), "span_weight": float(self.span_weight),
-                **{name: {k: v.half() for k, v in getattr(self, name).state_dict().items()}
-                   for name in ("top", "head", "span")}}
+        return {
+            "trained_layers": len(self.top),
+            "span_weight": float(self.span_weight),
+            **{
+                name: {k: v.half() for k, v in getattr(self, name).state_dict().items()}
+                for name in ("top", "head", "span")
+            },
+        }
 
     def load_trained(self, state: dict[str, Any]) -> None:
         self.top.load_state_dict({k: v.float() for k, v in state["top"].items()})
@@ -126,15 +133,22 @@ def _additive_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     return (1.0 - attention_mask[:, None, None, :].float()) * -1e9
 
 
-def encode_pairs(tokenizer: Any, question: str, sentences: Sequence[str],
-                 offsets: bool = False) -> Any:
+def encode_pairs(
+    tokenizer: Any, question: str, sentences: Sequence[str], offsets: bool = False
+) -> Any:
     """Tokenized ``[CLS] question [SEP] sentence [SEP]`` pairs (with character offsets into
     the sentences when ``offsets``)."""
     # longest_first: a long sentence loses its end, as usual; a question longer than the
     # window (the API allows 1000 characters) is cut too, instead of failing the request
-    return tokenizer([question] * len(sentences), list(sentences), return_tensors="pt",
-                     padding=True, truncation="longest_first", max_length=MAX_PAIR_TOKENS,
-                     return_offsets_mapping=offsets)
+    return tokenizer(
+        [question] * len(sentences),
+        list(sentences),
+        return_tensors="pt",
+        padding=True,
+        truncation="longest_first",
+        max_length=MAX_PAIR_TOKENS,
+        return_offsets_mapping=offsets,
+    )
 
 
 class CrossEncoderReranker:
@@ -149,7 +163,8 @@ class CrossEncoderReranker:
             raise ModelFileError(
                 f"cannot read the reranker weights {path} ({type(exc).__name__}); reinstall the "
                 "package, retrain with `rag train DATASET --out DIR` and set "
-                "RAG_RERANKER_PATH, or set RAG_RERANK=false") from None
+                "RAG_RERANKER_PATH, or set RAG_RERANK=false"
+            ) from None
         self.tokenizer = embedder.tokenizer
         self.model.eval()
         self._run = embedder.run

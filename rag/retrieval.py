@@ -30,8 +30,13 @@ class Ranked:
 
 
 def retrieve(
-    data: View, query: str, query_vector: np.ndarray, top_k: int,
-    filters: Filters = NO_FILTERS, mode: Mode = "hybrid", depth: int = 50,
+    data: View,
+    query: str,
+    query_vector: np.ndarray,
+    top_k: int,
+    filters: Filters = NO_FILTERS,
+    mode: Mode = "hybrid",
+    depth: int = 50,
 ) -> Ranked:
     """The ``top_k`` best chunks for the query."""
     empty = np.zeros(0)
@@ -68,7 +73,14 @@ def to_passages(data: View, ranked: Ranked) -> list[Passage]:
         if not data.has_doc(doc_of(int(r))):
             continue  # deleted since the search
         start, end = data.chunk_span(int(r))
-        out.append(Passage(doc_id=data.article(doc_of(int(r))).doc_id,
-                           chunk_id=data.chunk_id(int(r)), start=start, end=end,
-                           text=data.chunk_text(int(r)), score=round(float(s), 6)))
+        out.append(
+            Passage(
+                doc_id=data.article(doc_of(int(r))).doc_id,
+                chunk_id=data.chunk_id(int(r)),
+                start=start,
+                end=end,
+                text=data.chunk_text(int(r)),
+                score=round(float(s), 6),
+            )
+        )
     return out

@@ -22,7 +22,10 @@ _QUESTION = re.compile(
     re.IGNORECASE,
 )
 _PRONOUN_SUBJECT = re.compile(
-    r"(?:\b(?:he|she)\s+(?:\w+\s+)?(?:" + _SPEECH_VERBS + r")\b)|(?:\b(?:" + _SPEECH_VERBS
+    r"(?:\b(?:he|she)\s+(?:\w+\s+)?(?:"
+    + _SPEECH_VERBS
+    + r")\b)|(?:\b(?:"
+    + _SPEECH_VERBS
     + r")\s+(?:he|she)\b)",
     re.IGNORECASE,
 )

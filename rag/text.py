@@ -64,8 +64,10 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
             dot = match.start()
             if nxt is None or (text[dot] == "." and _is_abbreviation(text, dot)):
                 continue
-            if _NUMBER_ABBREVIATION.search(text, max(0, dot - 3), dot) and \
-                    text[nxt.end() - 1].isdigit():
+            if (
+                _NUMBER_ABBREVIATION.search(text, max(0, dot - 3), dot)
+                and text[nxt.end() - 1].isdigit()
+            ):
                 continue  # "No. 1"
             _append_trimmed(text, cut, match.end(), spans)
             cut = match.end()

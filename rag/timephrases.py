@@ -51,35 +51,67 @@ from rag.models import Filters
 from rag.stores.base import doc_of
 from rag.stores.view import View
 
-_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
-          r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
 _DAY = r"(?:3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)?(?!\d)"
 _YEAR = r"(?:1[89]\d\d|2[01]\d\d)(?!\d)"  # 1800-2199: wider is more likely a count than a year
-_WORDS = {w: n for n, w in enumerate(
-    "two three four five six seven eight nine ten eleven twelve".split(), start=2)}
+_WORDS = {
+    w: n
+    for n, w in enumerate(
+        "two three four five six seven eight nine ten eleven twelve".split(), start=2
+    )
+}
 _NUMBER = rf"(?:\d{{1,3}}|{'|'.join(_WORDS)})"
 _UNIT = r"(?:day|week|month|year)s?"
-_RELATIVE = (r"yesterday|today|tomorrow"
-             r"|(?:this|last|next|previous)\s+(?:week|month|year)(?!\s+of\b)"
-             rf"|(?:the\s+)?past\s+(?:week|month|year)|the\s+last\s+(?:week|month|year)(?!\s+of\b)"
-             rf"|(?:the\s+)?(?:last|past)\s+{_NUMBER}\s+{_UNIT}")
-_DATED = (rf"\d{{4}}-\d\d-\d\d|{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+{_YEAR})?"
-          rf"|{_MONTH}\s+{_DAY}(?:,?\s+{_YEAR})?|{_MONTH},?\s+{_YEAR}")
+_RELATIVE = (
+    r"yesterday|today|tomorrow"
+    r"|(?:this|last|next|previous)\s+(?:week|month|year)(?!\s+of\b)"
+    rf"|(?:the\s+)?past\s+(?:week|month|year)|the\s+last\s+(?:week|month|year)(?!\s+of\b)"
+    rf"|(?:the\s+)?(?:last|past)\s+{_NUMBER}\s+{_UNIT}"
+)
+_DATED = (
+    rf"\d{{4}}-\d\d-\d\d|{_DAY}\s+(?:of\s+)?{_MONTH}(?:,?\s+{_YEAR})?"
+    rf"|{_MONTH}\s+{_DAY}(?:,?\s+{_YEAR})?|{_MONTH},?\s+{_YEAR}"
+)
 _STRONG = rf"(?:{_RELATIVE}|{_DATED})"  # a time phrase even without a preposition
 _POINT = rf"(?:{_RELATIVE}|{_DATED}|{_MONTH}|{_YEAR})"
 _PHRASE = re.compile(
     rf"\b(?:(?P<span>between|from)\s+(?P<a>{_POINT})\s+(?:and|to|until|till|through)\s+"
     rf"(?P<b>{_POINT})|(?P<prep>in|during|on|since|from|after|before|until|till)\s+"
-    rf"(?P<p>{_POINT})|(?P<s>{_STRONG}))(?![\w-])", re.IGNORECASE)
+    rf"(?P<p>{_POINT})|(?P<s>{_STRONG}))(?![\w-])",
+    re.IGNORECASE,
+)
 _PARTS = re.compile(
     rf"(?P<iso>\d{{4}}-\d\d-\d\d)|(?P<d1>{_DAY})\s+(?:of\s+)?(?P<m1>{_MONTH})(?:,?\s+(?P<y1>{_YEAR}))?"
     rf"|(?P<m2>{_MONTH})\s+(?P<d2>{_DAY})(?:,?\s+(?P<y2>{_YEAR}))?"
-    rf"|(?P<m3>{_MONTH})(?:,?\s+(?P<y3>{_YEAR}))?|(?P<y4>{_YEAR})", re.IGNORECASE)
+    rf"|(?P<m3>{_MONTH})(?:,?\s+(?P<y3>{_YEAR}))?|(?P<y4>{_YEAR})",
+    re.IGNORECASE,
+)
 _LATEST = re.compile(r"\b(?:latest|most\s+recent(?:ly)?|newest)\b", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"\b(?:its|his|her|their|our|my|your)\s+$", re.IGNORECASE)
 # words that carry no question on their own: "in March 2024?" asks nothing
-_FILLER = {"in", "on", "during", "since", "from", "after", "before", "until", "till", "between",
-           "and", "to", "the", "of", "latest", "most", "recent", "newest"}
+_FILLER = {
+    "in",
+    "on",
+    "during",
+    "since",
+    "from",
+    "after",
+    "before",
+    "until",
+    "till",
+    "between",
+    "and",
+    "to",
+    "the",
+    "of",
+    "latest",
+    "most",
+    "recent",
+    "newest",
+}
 
 Range = tuple[date | None, date | None]
 # How far below the best score a "latest" candidate may be and still go first: one statement
@@ -102,8 +134,12 @@ class TimeFilter:
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"from": self.date_from, "to": self.date_to,
-                               "phrase": self.phrase, "latest": self.latest}
+        out: dict[str, Any] = {
+            "from": self.date_from,
+            "to": self.date_to,
+            "phrase": self.phrase,
+            "latest": self.latest,
+        }
         if not self.applied:
             out.update(applied=False, note=self.note)
         return out
@@ -134,24 +170,32 @@ def find_time(question: str, as_of: date) -> TimeFilter | None:
     try:
         start, end = _range(found, as_of)
     except (OverflowError, ValueError):  # "the past 999 years" before 0001-01-01
-        raise InputError(f'"{phrase}" before {as_of.isoformat()} is outside the calendar '
-                         "(years 1 to 9999)") from None
+        raise InputError(
+            f'"{phrase}" before {as_of.isoformat()} is outside the calendar (years 1 to 9999)'
+        ) from None
     if start is not None and start > as_of:  # a plan or forecast: said before it happens
-        return TimeFilter(start.isoformat(), end.isoformat() if end else None, phrase,
-                          latest is not None, applied=False,
-                          note=f"after the as_of date {as_of.isoformat()}, so no article can be "
-                               "from then: answered from all dates")
+        return TimeFilter(
+            start.isoformat(),
+            end.isoformat() if end else None,
+            phrase,
+            latest is not None,
+            applied=False,
+            note=f"after the as_of date {as_of.isoformat()}, so no article can be "
+            "from then: answered from all dates",
+        )
     end = as_of if end is None or end > as_of else end
     if start is not None and start > end:
-        raise InputError(f'"{phrase}" starts on {start.isoformat()}, after it ends '
-                         f"({end.isoformat()})")
-    return TimeFilter(start.isoformat() if start else None, end.isoformat(), phrase,
-                      latest=latest is not None)
+        raise InputError(
+            f'"{phrase}" starts on {start.isoformat()}, after it ends ({end.isoformat()})'
+        )
+    return TimeFilter(
+        start.isoformat() if start else None, end.isoformat(), phrase, latest=latest is not None
+    )
 
 
 def _first_phrase(question: str) -> re.Match[str] | None:
     for found in _PHRASE.finditer(question):
-        if not (found.group("s") and _POSSESSIVE.search(question[:found.start()])):
+        if not (found.group("s") and _POSSESSIVE.search(question[: found.start()])):
             return found
     return None
 
@@ -161,8 +205,10 @@ def _require_words(question: str, spans: list[tuple[int, int]]) -> None:
     for a, b in sorted(spans, reverse=True):
         rest = rest[:a] + " " + rest[b:]
     if not set(re.findall(r"[^\W\d_]+", rest.lower())) - _FILLER:
-        raise InputError(f"the question {question.strip()!r} has no words besides a time phrase; "
-                         "ask what you want to know, e.g. 'What did Albanese say in March 2024?'")
+        raise InputError(
+            f"the question {question.strip()!r} has no words besides a time phrase; "
+            "ask what you want to know, e.g. 'What did Albanese say in March 2024?'"
+        )
 
 
 def _range(found: re.Match[str], as_of: date) -> Range:
@@ -258,8 +304,20 @@ def _add_months(day: date, months: int) -> date:
 
 
 def _month(text: str) -> int:
-    return ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
-            "dec"].index(text[:3].lower()) + 1
+    return [
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "may",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "oct",
+        "nov",
+        "dec",
+    ].index(text[:3].lower()) + 1
 
 
 def _recent_year(as_of: date, month: int, day: int) -> int:
@@ -286,9 +344,11 @@ def narrow(filters: Filters, time: TimeFilter | None) -> Filters:
     ends = [d[:10] for d in (filters.date_to, time.date_to) if d is not None]
     start, end = (max(starts) if starts else None), (min(ends) if ends else None)
     if start is not None and end is not None and start > end:
-        raise InputError(f'the question asks for "{time.phrase}" ({time.date_from} to '
-                         f"{time.date_to}), outside the date filter ({filters.date_from or '…'}"
-                         f" to {filters.date_to or '…'})")
+        raise InputError(
+            f'the question asks for "{time.phrase}" ({time.date_from} to '
+            f"{time.date_to}), outside the date filter ({filters.date_from or '…'}"
+            f" to {filters.date_to or '…'})"
+        )
     return replace(filters, date_from=start, date_to=end)
 
 
@@ -302,8 +362,7 @@ def prefer_latest(reading: Reading, data: View, time: TimeFilter | None) -> Read
     dated = [(data.article(doc_of(r)).date or "", i) for i, r in enumerate(reading.rows[:close])]
     order = [i for _, i in sorted(dated, key=lambda x: x[0], reverse=True)]
     order += list(range(close, len(reading.rows)))
-    return replace(reading, rows=[reading.rows[i] for i in order],
-                   scores=reading.scores[order])
+    return replace(reading, rows=[reading.rows[i] for i in order], scores=reading.scores[order])
 
 
 def describe_time(time: dict[str, Any]) -> str:
@@ -311,10 +370,10 @@ def describe_time(time: dict[str, Any]) -> str:
     ``Time: "in March 2024" = 2024-03-01 to 2024-03-31``."""
     line = f'Time: "{time["phrase"]}"'
     if time.get("from") or time.get("to"):
-        line += f' = {time.get("from") or "any date"} to {time.get("to") or "any date"}'
+        line += f" = {time.get('from') or 'any date'} to {time.get('to') or 'any date'}"
     if time.get("latest"):
         line += ", newest first"
-    return line + (f' ({time["note"]})' if time.get("note") else "")
+    return line + (f" ({time['note']})" if time.get("note") else "")
 
 
 def today_utc() -> date:

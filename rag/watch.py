@@ -27,6 +27,7 @@ from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class _FeedState:
     etag: str | None = None
@@ -51,8 +52,9 @@ class PollResult:
 class Watcher:
     """Polls ``feeds`` and passes new or changed items' articles to ``ingest``."""
 
-    def __init__(self, feeds: Sequence[str], settings: Settings,
-                 ingest: Callable[[list[Article]], Any]) -> None:
+    def __init__(
+        self, feeds: Sequence[str], settings: Settings, ingest: Callable[[list[Article]], Any]
+    ) -> None:
         self.feeds = list(feeds)
         self.settings = settings
         self.ingest = ingest
@@ -62,8 +64,9 @@ class Watcher:
         """One poll of every feed; one log line each."""
         return [self._poll_feed(feed) for feed in self.feeds]
 
-    def run(self, every: float, *, polls: int | None = None,
-            stop: threading.Event | None = None) -> None:
+    def run(
+        self, every: float, *, polls: int | None = None, stop: threading.Event | None = None
+    ) -> None:
         """Poll every ``every`` seconds, ``polls`` times (forever when None) or until ``stop``."""
         stop = stop or threading.Event()
         done = 0
@@ -88,10 +91,17 @@ class Watcher:
         if result.status == "not modified":
             log.info("poll %s: not modified (304) in %.1fs", feed, took)
         else:
-            log.info("poll %s: %d item(s): %d new, %d changed, %d unchanged, %d skipped; "
-                     "%s in %.1fs", feed, result.new + result.changed + result.unchanged
-                     + result.skipped, result.new, result.changed, result.unchanged,
-                     result.skipped, result.index or "nothing to ingest", took)
+            log.info(
+                "poll %s: %d item(s): %d new, %d changed, %d unchanged, %d skipped; %s in %.1fs",
+                feed,
+                result.new + result.changed + result.unchanged + result.skipped,
+                result.new,
+                result.changed,
+                result.unchanged,
+                result.skipped,
+                result.index or "nothing to ingest",
+                took,
+            )
         return result
 
     def _poll(self, feed: str) -> PollResult:
@@ -105,8 +115,12 @@ class Watcher:
             return PollResult(feed, "not modified")
         if not looks_like_feed(got.content_type, got.content):
             raise InputError(f"{feed}: not an RSS/Atom feed")
-        items = parse_feed(got.content, got.url, max_items=self.settings.feed_max_items,
-                           content_type=got.content_type or "application/xml")
+        items = parse_feed(
+            got.content,
+            got.url,
+            max_items=self.settings.feed_max_items,
+            content_type=got.content_type or "application/xml",
+        )
         counts = {"new": 0, "changed": 0, "unchanged": 0, "skipped": 0}
         articles, fresh = [], {}
         for item in items:
@@ -125,8 +139,13 @@ class Watcher:
         report = self.ingest(articles) if articles else None
         state.seen.update(fresh)
         state.etag, state.last_modified = got.etag, got.last_modified
-        return PollResult(feed, "ok", ingested=tuple(a.doc_id for a in articles),
-                          index=_describe(report, len(articles)), **counts)
+        return PollResult(
+            feed,
+            "ok",
+            ingested=tuple(a.doc_id for a in articles),
+            index=_describe(report, len(articles)),
+            **counts,
+        )
 
 
 def _describe(report: Any, sent: int) -> str:
@@ -134,13 +153,17 @@ def _describe(report: Any, sent: int) -> str:
     if report is None:
         return ""
     if all(hasattr(report, k) for k in ("added", "replaced", "unchanged")):
-        return (f"index: {len(report.added)} added, {len(report.replaced)} replaced, "
-                f"{len(report.unchanged)} unchanged")
+        return (
+            f"index: {len(report.added)} added, {len(report.replaced)} replaced, "
+            f"{len(report.unchanged)} unchanged"
+        )
     return f"{sent} sent to the index"
 
 
-def start_background(settings: Settings, ingest: Callable[[list[Article]], Any],
-                     ) -> threading.Event | None:
+def start_background(
+    settings: Settings,
+    ingest: Callable[[list[Article]], Any],
+) -> threading.Event | None:
     """Poll ``RAG_FEEDS`` every ``RAG_FEED_INTERVAL`` in a daemon thread; set the returned
     event to stop it. With several server workers on one index, only the one that holds
     ``feeds.lock`` beside the index folder polls (the lock goes with its process)."""

@@ -25,13 +25,27 @@ EMBEDDER = HashEmbedder()
 INFO = StoreInfo(EMBEDDER.name, EMBEDDER.dimension, {"chunk_tokens": 40})
 CHUNKER = Chunker(lambda t: len(t.split()), ChunkingParams(40, 8))
 
-WALRUS = Article("walrus", "Walruses of the Arctic",
-                 "Walruses live in the Arctic. They eat clams on the sea floor.\n\n"
-                 "A walrus can weigh more than a tonne.", source="AP", date="2024-03-05")
-OTTER = Article("otter", "Otters", "Sea otters hold hands while they sleep. Otters use tools.",
-                source="Reuters", date="2024-04-10")
-LONG = Article("long", "A long one", " ".join(f"Sentence number {i} mentions penguins."
-                                              for i in range(40)), date="2023-01-01")
+WALRUS = Article(
+    "walrus",
+    "Walruses of the Arctic",
+    "Walruses live in the Arctic. They eat clams on the sea floor.\n\n"
+    "A walrus can weigh more than a tonne.",
+    source="AP",
+    date="2024-03-05",
+)
+OTTER = Article(
+    "otter",
+    "Otters",
+    "Sea otters hold hands while they sleep. Otters use tools.",
+    source="Reuters",
+    date="2024-04-10",
+)
+LONG = Article(
+    "long",
+    "A long one",
+    " ".join(f"Sentence number {i} mentions penguins." for i in range(40)),
+    date="2023-01-01",
+)
 
 
 def prepared(*articles: Article) -> list[PreparedArticle]:
@@ -42,8 +56,7 @@ def vector(text: str) -> np.ndarray:
     return EMBEDDER.embed([text])[0]
 
 
-def search(store: Store, text: str, k: int = 10,
-           filters: Filters = NO_FILTERS) -> list[str]:
+def search(store: Store, text: str, k: int = 10, filters: Filters = NO_FILTERS) -> list[str]:
     """doc_ids of the hybrid-ish results: dense then lexical, deduplicated."""
     view = View(store.reader())
     dense, _ = view.dense_search(vector(text), k, filters)
@@ -158,8 +171,9 @@ class StoreConformance:
 
     def test_concurrent_writers_lose_nothing(self, store: Store) -> None:
         store.write(INFO, prepared(WALRUS))
-        articles = [Article(f"a{i:02d}", f"T{i}", f"Article {i} is about topic{i}.")
-                    for i in range(12)]
+        articles = [
+            Article(f"a{i:02d}", f"T{i}", f"Article {i} is about topic{i}.") for i in range(12)
+        ]
         batches: Sequence[list[PreparedArticle]] = [prepared(*articles[i::3]) for i in range(3)]
         threads = [threading.Thread(target=store.write, args=(INFO, b)) for b in batches]
         for t in threads:

@@ -25,15 +25,23 @@ def test_html_drops_scripts_and_styles(tmp_path: Path) -> None:
     (tmp_path / "a.html").write_text(
         "<html><head><title>Page title</title><style>p{color:red}</style></head><body>"
         "<script>alert('x')</script><p>First paragraph.</p><p>Second <b>bold</b> one.</p>"
-        "</body></html>", "utf-8")
+        "</body></html>",
+        "utf-8",
+    )
     [article] = load_paths([tmp_path]).articles
     assert article.title == "Page title"
     assert article.text == "First paragraph.\n\nSecond bold one."
 
 
 def test_json_and_jsonl_records_with_metadata(tmp_path: Path) -> None:
-    record = {"id": "n1", "title": "T", "text": "Body.", "url": "http://x", "date": "2024-04-09",
-              "source": "kyodo"}
+    record = {
+        "id": "n1",
+        "title": "T",
+        "text": "Body.",
+        "url": "http://x",
+        "date": "2024-04-09",
+        "source": "kyodo",
+    }
     (tmp_path / "a.json").write_text(json.dumps([record]), "utf-8")
     (tmp_path / "b.jsonl").write_text(json.dumps({**record, "id": "n2"}) + "\n", "utf-8")
     articles = load_paths([tmp_path]).articles
@@ -46,8 +54,8 @@ def test_mixed_folder_warns_per_bad_file_and_keeps_the_rest(tmp_path: Path) -> N
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02" * 100)
     (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
     (tmp_path / "lines.jsonl").write_text(
-        '{"id": "ok", "text": "Fine."}\n[1, 2]\n{"id": "x"}\nnot json\n' + "[" * 100_000,
-        "utf-8")
+        '{"id": "ok", "text": "Fine."}\n[1, 2]\n{"id": "x"}\nnot json\n' + "[" * 100_000, "utf-8"
+    )
     result = load_paths([tmp_path])
     assert sorted(a.doc_id for a in result.articles) == ["good.txt", "ok"]
     joined = "\n".join(result.warnings)

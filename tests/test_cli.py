@@ -15,8 +15,12 @@ from tests.conftest import ALBANESE, SEEDS
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedder: SentenceTransformerEmbedder,
-        capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def run(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    embedder: SentenceTransformerEmbedder,
+    capsys: pytest.CaptureFixture[str],
+):  # type: ignore[no-untyped-def]
     """Run `rag ...` in-process against a private index, reusing the session's model."""
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setattr(runtime, "load_embedder", lambda *a, **k: embedder)
@@ -50,15 +54,18 @@ def test_ingest_then_ask_human_and_json(run) -> None:  # type: ignore[no-untyped
 
 
 @pytest.mark.model
-@pytest.mark.parametrize(("args", "message"), [
-    (("ask", "   "), "empty"),
-    (("ask", "x" * 100_000), "limit"),
-    (("ask",), "give a question"),
-    (("ask", ALBANESE, "--top-k", "0"), "top_k"),
-    (("ask", ALBANESE, "--date-from", "April"), "ISO 8601"),
-    (("delete", "no-such-doc"), "no document"),
-    (("ingest", "/no/such/path"), "no such file"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ask", "   "), "empty"),
+        (("ask", "x" * 100_000), "limit"),
+        (("ask",), "give a question"),
+        (("ask", ALBANESE, "--top-k", "0"), "top_k"),
+        (("ask", ALBANESE, "--date-from", "April"), "ISO 8601"),
+        (("delete", "no-such-doc"), "no document"),
+        (("ingest", "/no/such/path"), "no such file"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(run, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
     run("ingest", str(SEEDS))
     code, _, err = run(*args)
@@ -66,12 +73,20 @@ def test_bad_input_exits_2_with_one_line(run, args: tuple[str, ...], message: st
 
 
 @pytest.mark.model
-@pytest.mark.parametrize(("env", "value", "message"), [
-    ("RAG_RERANK", "maybe", "bad setting RAG_RERANK"),
-    ("RAG_TOP_K", "abc", "bad setting RAG_TOP_K"),
-])
-def test_bad_setting_is_a_one_line_error(run, monkeypatch: pytest.MonkeyPatch, env: str,  # type: ignore[no-untyped-def]
-                                         value: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("env", "value", "message"),
+    [
+        ("RAG_RERANK", "maybe", "bad setting RAG_RERANK"),
+        ("RAG_TOP_K", "abc", "bad setting RAG_TOP_K"),
+    ],
+)
+def test_bad_setting_is_a_one_line_error(
+    run,
+    monkeypatch: pytest.MonkeyPatch,
+    env: str,  # type: ignore[no-untyped-def]
+    value: str,
+    message: str,
+) -> None:
     monkeypatch.setenv(env, value)
     code, _, err = run("ask", ALBANESE)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
@@ -98,8 +113,12 @@ def test_unusable_files_are_refused_and_the_index_kept(run, tmp_path: Path) -> N
 def test_batch_questions_echo_ids_and_report_bad_lines(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run("ingest", str(SEEDS))
     questions = tmp_path / "q.jsonl"
-    questions.write_text(json.dumps({"id": "q1", "question": ALBANESE}) + "\nnot json\n"
-                         + json.dumps({"id": "q3", "question": ""}) + "\n")
+    questions.write_text(
+        json.dumps({"id": "q1", "question": ALBANESE})
+        + "\nnot json\n"
+        + json.dumps({"id": "q3", "question": ""})
+        + "\n"
+    )
     code, out, _ = run("ask", "--questions", str(questions))
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and [x["id"] for x in lines] == ["q1", None, "q3"]
@@ -125,11 +144,13 @@ def test_console_script_runs_as_a_real_process(tmp_path: Path) -> None:
     exe = shutil.which("rag", path=str(Path(sys.executable).parent)) or shutil.which("rag")
     assert exe, "the rag console script is not installed"
     env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "index")}
-    done = subprocess.run([exe, "ingest", str(SEEDS)], env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [exe, "ingest", str(SEEDS)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
-    done = subprocess.run([exe, "ask", ALBANESE], env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [exe, "ask", ALBANESE], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0 and "natural candidate" in done.stdout
     assert done.stderr.strip() == ""
 
@@ -138,8 +159,7 @@ def test_console_script_runs_as_a_real_process(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def hash_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-             capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def hash_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     """`rag ...` in-process over a private index built with the hash embedder."""
     from rag.embedding import HashEmbedder
 
@@ -154,10 +174,15 @@ def hash_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     return _run
 
 
-HERALD = {"id": "herald-1", "title": "Little penguins return to Manly", "source": "AP",
-          "date": "2024-04-10", "url": "https://example.org/penguins",
-          "text": "Rangers counted 42 little penguins at Manly beach on Monday, the minister "
-                  "said. The colony is the last on the mainland near Sydney."}
+HERALD = {
+    "id": "herald-1",
+    "title": "Little penguins return to Manly",
+    "source": "AP",
+    "date": "2024-04-10",
+    "url": "https://example.org/penguins",
+    "text": "Rangers counted 42 little penguins at Manly beach on Monday, the minister "
+    "said. The colony is the last on the mainland near Sydney.",
+}
 
 
 def test_version_and_did_you_mean(hash_run, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
@@ -171,10 +196,17 @@ def test_version_and_did_you_mean(hash_run, capsys: pytest.CaptureFixture[str]) 
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(("value", "part"), [
-    ("2024-13-01", "month 13"), ("2024-02-30", "day 30"), ("2024-4-9", "two digits"),
-    ("24-04-09", "year"), ("2024-04-09T25:00", "time part"), ("last week", "YYYY-MM-DD"),
-])
+@pytest.mark.parametrize(
+    ("value", "part"),
+    [
+        ("2024-13-01", "month 13"),
+        ("2024-02-30", "day 30"),
+        ("2024-4-9", "two digits"),
+        ("24-04-09", "year"),
+        ("2024-04-09T25:00", "time part"),
+        ("last week", "YYYY-MM-DD"),
+    ],
+)
 def test_a_bad_date_names_the_bad_part(hash_run, value: str, part: str) -> None:  # type: ignore[no-untyped-def]
     hash_run("ingest", str(SEEDS))
     code, _, err = hash_run("ask", ALBANESE, "--date-from", value)
@@ -185,8 +217,19 @@ def test_a_bad_date_names_the_bad_part(hash_run, value: str, part: str) -> None:
 def test_unquoted_questions_titles_sources_and_dates(hash_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "herald.jsonl").write_text(json.dumps(HERALD) + "\n")
     hash_run("ingest", str(SEEDS), str(tmp_path / "herald.jsonl"))
-    code, out, err = hash_run("ask", "How", "many", "little", "penguins", "did", "rangers",
-                              "count?", "--source", "ap", "--json")  # unquoted; source "AP"
+    code, out, err = hash_run(
+        "ask",
+        "How",
+        "many",
+        "little",
+        "penguins",
+        "did",
+        "rangers",
+        "count?",
+        "--source",
+        "ap",
+        "--json",
+    )  # unquoted; source "AP"
     assert code == 0, err
     assert json.loads(out)["question"] == "How many little penguins did rangers count?"
     code, out, err = hash_run("ask", "How many penguins?", "--source", "Reuters")

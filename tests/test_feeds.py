@@ -76,11 +76,18 @@ class NewsSite:
         if h.headers.get("If-None-Match") == etag:
             return self._send(h, 304, b"", "", {"ETag": etag})
         kind = {"rss": "application/rss+xml", "atom": "application/atom+xml"}.get(
-            path.rsplit(".", 1)[-1], "text/html; charset=utf-8")
+            path.rsplit(".", 1)[-1], "text/html; charset=utf-8"
+        )
         self._send(h, 200, body, kind, {"ETag": etag})
 
-    def _send(self, h: BaseHTTPRequestHandler, status: int, body: bytes, kind: str,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        h: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        kind: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         h.send_response(status)
         for key, value in {"Content-Type": kind, **(headers or {})}.items():
             if value:
@@ -125,13 +132,16 @@ def test_a_page_url_becomes_one_article_with_its_metadata(site: NewsSite) -> Non
 
 
 def test_an_rss_feed_brings_each_item_with_its_date_title_link_and_feed_name(
-        site: NewsSite) -> None:
+    site: NewsSite,
+) -> None:
     result = load_urls([site.url("feed.rss")], allowing())
     assert result.warnings == []
     by_title = {a.title: a for a in result.articles}
-    assert set(by_title) == {"Water restrictions lifted after wet autumn",
-                             "New high school to open in Riverbend by 2027",
-                             "Rail line to reopen after landslip repairs"}
+    assert set(by_title) == {
+        "Water restrictions lifted after wet autumn",
+        "New high school to open in Riverbend by 2027",
+        "Rail line to reopen after landslip repairs",
+    }
     water = by_title["Water restrictions lifted after wet autumn"]
     assert water.source == "Valley Courier"
     assert water.date == "2024-05-10T23:15:00Z"  # Sat 11 May 09:15 +10:00
@@ -173,9 +183,14 @@ def test_server_side_fetches_refuse_private_addresses_unless_allowed(site: NewsS
     assert caught.value.code == "fetch_refused" and site.requests == []
     with pytest.raises(InputError, match=r"non-public address (127\.0\.0\.1|::1)"):  # DNS
         fetch(site.url("news/night-markets.html").replace("127.0.0.1", "localhost"), strict)
-    for url in ("http://10.1.2.3/", "http://169.254.169.254/latest/meta-data/",
-                "http://[::1]:8000/", "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/",
-                "http://192.168.0.1/admin"):
+    for url in (
+        "http://10.1.2.3/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:8000/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0.0.0.0/",
+        "http://192.168.0.1/admin",
+    ):
         with pytest.raises(InputError, match="non-public"):
             check_url(url, strict)
     for url in ("file:///etc/passwd", "ftp://example.org/x", "gopher://x/", "http:///x"):
@@ -184,8 +199,9 @@ def test_server_side_fetches_refuse_private_addresses_unless_allowed(site: NewsS
     assert fetch(site.url("moved"), allowing()).url == site.url("news/night-markets.html")
 
 
-def test_the_connected_address_is_checked_too(site: NewsSite,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_connected_address_is_checked_too(
+    site: NewsSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """DNS rebinding: the name looked public when checked, the connection reached loopback."""
     import rag.fetching
 
@@ -204,7 +220,8 @@ def test_a_flaky_server_is_retried_with_backoff(site: NewsSite) -> None:
 
 
 def test_watch_uses_conditional_get_and_ingests_only_new_or_changed_items(
-        site: NewsSite, caplog: pytest.LogCaptureFixture) -> None:
+    site: NewsSite, caplog: pytest.LogCaptureFixture
+) -> None:
     batches: list[list[Article]] = []
     watcher = Watcher([site.url("feed.rss")], allowing(), batches.append)
     caplog.set_level("INFO", logger="rag.watch")
@@ -212,8 +229,10 @@ def test_watch_uses_conditional_get_and_ingests_only_new_or_changed_items(
     assert (first.status, first.new, len(batches[0])) == ("ok", 3, 3)
     assert watcher.poll()[0].status == "not modified" and len(batches) == 1
     feed = (SITE / "feed.rss").read_text("utf-8").replace("{BASE}", site.base)
-    changed = feed.replace("Level two water restrictions end on Monday.",
-                           "Level two water restrictions end on Monday, the utility confirmed.")
+    changed = feed.replace(
+        "Level two water restrictions end on Monday.",
+        "Level two water restrictions end on Monday, the utility confirmed.",
+    )
     site.overrides["feed.rss"] = changed.encode()
     site.requests.clear()
     third = watcher.poll()[0]
@@ -225,8 +244,9 @@ def test_watch_uses_conditional_get_and_ingests_only_new_or_changed_items(
     assert "not modified" in lines[1] and "1 changed" in lines[2]
 
 
-def test_watch_logs_a_failing_feed_and_keeps_going(site: NewsSite,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_watch_logs_a_failing_feed_and_keeps_going(
+    site: NewsSite, caplog: pytest.LogCaptureFixture
+) -> None:
     batches: list[list[Article]] = []
     feeds = [site.url("broken.rss"), site.url("missing.rss"), site.url("feed.atom")]
     results = Watcher(feeds, allowing(), batches.append).poll()
@@ -252,8 +272,9 @@ def _app_client(engine: Engine, **overrides: object) -> TestClient:
 AUTH = {"Authorization": "Bearer k"}
 
 
-def test_post_documents_takes_a_url_for_authorised_writers(site: NewsSite,
-                                                           hash_engine: Engine) -> None:
+def test_post_documents_takes_a_url_for_authorised_writers(
+    site: NewsSite, hash_engine: Engine
+) -> None:
     with _app_client(hash_engine, fetch_allow_private=True, fetch_retries=0) as c:
         assert c.post("/documents", json={"url": site.url("feed.rss")}).status_code == 401
         ok = c.post("/documents", json={"url": site.url("feed.rss")}, headers=AUTH)
@@ -268,18 +289,19 @@ def test_post_documents_takes_a_url_for_authorised_writers(site: NewsSite,
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "fetch_refused"
 
 
-def test_the_server_refuses_to_fetch_loopback_urls_by_default(site: NewsSite,
-                                                              hash_engine: Engine) -> None:
+def test_the_server_refuses_to_fetch_loopback_urls_by_default(
+    site: NewsSite, hash_engine: Engine
+) -> None:
     with _app_client(hash_engine) as c:
         refused = c.post("/documents", json={"url": site.url("feed.rss")}, headers=AUTH)
     assert refused.status_code == 422  # bad input, as api.errors maps it
     assert refused.json()["error"]["code"] == "fetch_refused" and site.requests == []
 
 
-def test_the_server_polls_rag_feeds_in_the_background(site: NewsSite,
-                                                      hash_engine: Engine) -> None:
-    with _app_client(hash_engine, feeds=[site.url("feed.atom")], feed_interval=1.0,
-                     fetch_allow_private=True) as c:
+def test_the_server_polls_rag_feeds_in_the_background(site: NewsSite, hash_engine: Engine) -> None:
+    with _app_client(
+        hash_engine, feeds=[site.url("feed.atom")], feed_interval=1.0, fetch_allow_private=True
+    ) as c:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             listed = c.get("/documents")
@@ -291,10 +313,13 @@ def test_the_server_polls_rag_feeds_in_the_background(site: NewsSite,
 
 
 @pytest.mark.model
-def test_cli_ingests_urls_and_watches_a_feed(site: NewsSite, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str],
-                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_cli_ingests_urls_and_watches_a_feed(
+    site: NewsSite,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     from rag.cli import main
 
     monkeypatch.setenv("RAG_FETCH_ALLOW_PRIVATE", "true")

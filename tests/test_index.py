@@ -30,8 +30,12 @@ def test_reingesting_the_same_article_is_a_no_op(hash_engine: Engine) -> None:
 
 
 def test_changed_article_replaces_its_old_chunks(hash_engine: Engine) -> None:
-    hash_engine.ingest([_article("a", "The old text mentions walruses."),
-                        _article("b", "Another article about otters.")])
+    hash_engine.ingest(
+        [
+            _article("a", "The old text mentions walruses."),
+            _article("b", "Another article about otters."),
+        ]
+    )
     report = hash_engine.ingest([_article("a", "The new text mentions penguins.")])
     assert report.replaced == ("a",)
     texts = " ".join(p.text for p in hash_engine.search("walruses penguins", top_k=10))
@@ -40,8 +44,12 @@ def test_changed_article_replaces_its_old_chunks(hash_engine: Engine) -> None:
 
 
 def test_delete_removes_the_article_everywhere(hash_engine: Engine) -> None:
-    hash_engine.ingest([_article("a", "Walruses live in the Arctic."),
-                        _article("b", "Otters hold hands while sleeping.")])
+    hash_engine.ingest(
+        [
+            _article("a", "Walruses live in the Arctic."),
+            _article("b", "Otters hold hands while sleeping."),
+        ]
+    )
     hash_engine.delete("a")
     assert [d["doc_id"] for d in hash_engine.documents()] == ["b"]
     assert all(p.doc_id == "b" for p in hash_engine.search("walruses arctic", top_k=10))
@@ -90,7 +98,8 @@ def test_index_from_another_model_is_refused(hash_engine: Engine) -> None:
 
 
 def test_crash_while_saving_leaves_the_previous_index(
-        hash_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    hash_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hash_engine.ingest([_article("a", "Walruses live in the Arctic.")])
 
     def crash(*args: object, **kwargs: object) -> None:
@@ -113,19 +122,42 @@ def test_rebuild_starts_fresh(hash_engine: Engine) -> None:
     assert [d["doc_id"] for d in hash_engine.documents()] == ["b"]
 
 
-_words = st.sampled_from(["Japan", "said", "the", "U.S.", "pillar", "\"quoted", "words.\"",
-                          "minister", "Mr.", "end.", "why?", "yes!", "\n", "\n\n", "  ", "über"])
+_words = st.sampled_from(
+    [
+        "Japan",
+        "said",
+        "the",
+        "U.S.",
+        "pillar",
+        '"quoted',
+        'words."',
+        "minister",
+        "Mr.",
+        "end.",
+        "why?",
+        "yes!",
+        "\n",
+        "\n\n",
+        "  ",
+        "über",
+    ]
+)
 
 
-@given(st.lists(st.lists(_words, min_size=1, max_size=300).map(" ".join), min_size=1,
-                max_size=3))
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
-def test_every_chunk_sentence_and_citation_offset_is_exact(tmp_path_factory: pytest.TempPathFactory,
-                                                           texts: list[str]) -> None:
+@given(st.lists(st.lists(_words, min_size=1, max_size=300).map(" ".join), min_size=1, max_size=3))
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+def test_every_chunk_sentence_and_citation_offset_is_exact(
+    tmp_path_factory: pytest.TempPathFactory, texts: list[str]
+) -> None:
     root = tmp_path_factory.mktemp("prop") / "index"
-    engine = Engine(Settings(index_dir=root, chunk_tokens=40, chunk_overlap_tokens=8,
-                             abstain_threshold=0.0), HashEmbedder())
+    engine = Engine(
+        Settings(index_dir=root, chunk_tokens=40, chunk_overlap_tokens=8, abstain_threshold=0.0),
+        HashEmbedder(),
+    )
     articles = [_article(f"d{i}", t) for i, t in enumerate(texts) if t.strip()]
     if not articles:
         return
@@ -214,8 +246,9 @@ def test_kill_9_at_any_moment_keeps_every_acknowledged_write(tmp_path: Path) -> 
     root = tmp_path / "index"
     acknowledged: list[str] = []
     for delay in (0.05, 0.3, 0.7):
-        proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(root)],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(root)], stdout=subprocess.PIPE, text=True
+        )
         assert proc.stdout is not None
         acknowledged.append(proc.stdout.readline().strip())  # writing has begun
         time.sleep(delay)
@@ -234,8 +267,9 @@ def test_questions_while_writing_merging_and_deleting_never_fail(hash_engine: En
     """Readers in one process keep answering while a writer adds, replaces, deletes and merges."""
     import threading
 
-    hash_engine.ingest([_article(f"d{i}", f"Article {i} covers walruses and topic{i}.")
-                        for i in range(5)])
+    hash_engine.ingest(
+        [_article(f"d{i}", f"Article {i} covers walruses and topic{i}.") for i in range(5)]
+    )
     errors: list[BaseException] = []
     stop = threading.Event()
 

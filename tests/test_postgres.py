@@ -49,8 +49,9 @@ def test_the_engine_answers_from_postgres(postgres_url: str) -> None:  # noqa: F
     assert engine.stats()["backend"] == "postgres"
     answer = engine.ask("Where do walruses live?")
     assert not answer.abstained
-    assert [(c.doc_id, c.quote) for c in answer.citations] == [("w", "Walruses live in the "
-                                                                 "Arctic.")]
+    assert [(c.doc_id, c.quote) for c in answer.citations] == [
+        ("w", "Walruses live in the Arctic.")
+    ]
     assert text[answer.citations[0].start : answer.citations[0].end] == answer.citations[0].quote
     engine.delete("w")
     assert engine.documents() == []
@@ -58,7 +59,9 @@ def test_the_engine_answers_from_postgres(postgres_url: str) -> None:  # noqa: F
 
 @pytest.mark.model
 def test_two_ingest_processes_write_at_once_and_lose_nothing(
-        postgres_url: str, tmp_path: Path) -> None:  # noqa: F811
+    postgres_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     folders = []
     for name in ("a", "b"):
         folder = tmp_path / name
@@ -66,17 +69,26 @@ def test_two_ingest_processes_write_at_once_and_lose_nothing(
         for i in range(6):
             (folder / f"{name}{i}.txt").write_text(
                 f"Report {name}{i}\n\nThe committee of {name}{i} met on Monday. "
-                f"It approved plan {name}{i} for the harbour.", "utf-8")
+                f"It approved plan {name}{i} for the harbour.",
+                "utf-8",
+            )
         folders.append(folder)
-    procs = [subprocess.Popen([RAG, "ingest", str(f), "--database-url", postgres_url],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for f in folders]
+    procs = [
+        subprocess.Popen(
+            [RAG, "ingest", str(f), "--database-url", postgres_url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for f in folders
+    ]
     for p in procs:
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err
     docs = Engine(Settings(database_url=postgres_url), HashEmbedder()).documents()
-    assert sorted(d["doc_id"] for d in docs) == sorted(f"{n}{i}.txt" for n in "ab"
-                                                       for i in range(6))
+    assert sorted(d["doc_id"] for d in docs) == sorted(
+        f"{n}{i}.txt" for n in "ab" for i in range(6)
+    )
 
 
 @pytest.mark.model
@@ -84,18 +96,23 @@ def test_two_ingest_processes_write_at_once_and_lose_nothing(
 def test_two_servers_share_one_database(postgres_url: str, tmp_path: Path) -> None:  # noqa: F811
     env = {"RAG_DATABASE_URL": postgres_url, "RAG_RATE_LIMIT_PER_MINUTE": "0"}
     ports = [free_port(), free_port()]
-    servers = [start_server(tmp_path / f"s{i}" / "index", port, env)
-               for i, port in enumerate(ports)]
+    servers = [
+        start_server(tmp_path / f"s{i}" / "index", port, env) for i, port in enumerate(ports)
+    ]
     try:
         first, second = (f"http://127.0.0.1:{p}" for p in ports)
         seeded = httpx.post(f"{second}/ask", json={"question": ALBANESE}, timeout=60).json()
         assert "natural candidate" in seeded["answer"]  # seeds/ went into the database once
-        article = {"id": "harbour", "title": "Hobart council approves harbour bridge",
-                   "text": "The Hobart council approved a new harbour bridge on Monday. "
-                           "The bridge will cost 40 million dollars and open in 2027."}
+        article = {
+            "id": "harbour",
+            "title": "Hobart council approves harbour bridge",
+            "text": "The Hobart council approved a new harbour bridge on Monday. "
+            "The bridge will cost 40 million dollars and open in 2027.",
+        }
         assert httpx.post(f"{first}/documents", json=[article], timeout=60).status_code == 200
-        answer = httpx.post(f"{second}/ask", json={"question": "How much will the harbour "
-                                                   "bridge cost?"}, timeout=60).json()
+        answer = httpx.post(
+            f"{second}/ask", json={"question": "How much will the harbour bridge cost?"}, timeout=60
+        ).json()
         assert "40 million dollars" in answer["answer"]
         assert answer["citations"][0]["doc_id"] == "harbour"
     finally:
@@ -106,7 +123,8 @@ def test_two_servers_share_one_database(postgres_url: str, tmp_path: Path) -> No
 def test_a_read_only_replica_answers(postgres_url: str) -> None:  # noqa: F811
     """A host pointed at a read-only database (as a streaming replica is) serves reads."""
     Engine(Settings(database_url=postgres_url), HashEmbedder()).ingest(
-        [Article("w", "Walruses", "Walruses live in the Arctic. They eat clams.")])
+        [Article("w", "Walruses", "Walruses live in the Arctic. They eat clams.")]
+    )
     read_only = postgres_url + "&options=-c%20default_transaction_read_only%3Don"
     engine = Engine(Settings(database_url=read_only, rerank=False), HashEmbedder())
     assert [d["doc_id"] for d in engine.documents()] == ["w"]
@@ -131,8 +149,9 @@ def test_questions_while_writing_and_deleting_never_fail(postgres_url: str) -> N
     import threading
 
     engine = Engine(Settings(database_url=postgres_url, rerank=False), HashEmbedder())
-    engine.ingest([Article(f"d{i}", "t", f"Article {i} covers walruses and topic{i}.")
-                   for i in range(5)])
+    engine.ingest(
+        [Article(f"d{i}", "t", f"Article {i} covers walruses and topic{i}.") for i in range(5)]
+    )
     errors: list[BaseException] = []
     stop = threading.Event()
 

@@ -23,19 +23,29 @@ def reranker(embedder: SentenceTransformerEmbedder):  # type: ignore[no-untyped-
 
 
 @pytest.mark.model
-@pytest.mark.parametrize(("question", "answer", "distractor"), [
-    ("In what year was the treaty signed?",
-     "The treaty was finally signed in Vienna in 1815 after months of talks.",
-     "The treaty talks in Vienna were attended by diplomats from many countries."),
-    ("Who designed the new bridge?",
-     "The bridge was designed by the engineer Maria Keller and opened last spring.",
-     "The new bridge crosses the river where the old ferry used to run."),
-    ("How many people live in the city?",
-     "About 420,000 people live in the city, according to the latest census.",
-     "The city lies on the coast and is known for its people's love of music."),
-])
+@pytest.mark.parametrize(
+    ("question", "answer", "distractor"),
+    [
+        (
+            "In what year was the treaty signed?",
+            "The treaty was finally signed in Vienna in 1815 after months of talks.",
+            "The treaty talks in Vienna were attended by diplomats from many countries.",
+        ),
+        (
+            "Who designed the new bridge?",
+            "The bridge was designed by the engineer Maria Keller and opened last spring.",
+            "The new bridge crosses the river where the old ferry used to run.",
+        ),
+        (
+            "How many people live in the city?",
+            "About 420,000 people live in the city, according to the latest census.",
+            "The city lies on the coast and is known for its people's love of music.",
+        ),
+    ],
+)
 def test_shipped_reranker_prefers_the_sentence_that_answers(
-        reranker, question: str, answer: str, distractor: str) -> None:  # type: ignore[no-untyped-def]
+    reranker, question: str, answer: str, distractor: str
+) -> None:  # type: ignore[no-untyped-def]
     logits = reranker.rerank(question, [distractor, answer])
     assert logits[1] > logits[0]
 
@@ -55,14 +65,19 @@ def test_reranker_reads_a_question_longer_than_its_window(reranker) -> None:  # 
 @pytest.mark.model
 @pytest.mark.train
 def test_training_moves_the_logits_towards_the_labels(
-        embedder: SentenceTransformerEmbedder) -> None:
+    embedder: SentenceTransformerEmbedder,
+) -> None:
     from rag.reranking import PairModel
     from rag.training.reranker_training import PairGroup, train
 
-    groups = [PairGroup("What colour is the sky?", ("The grass is green.", "The sky is blue."),
-                        (False, True)),
-              PairGroup("What colour is the grass?", ("The grass is green.", "The sky is blue."),
-                        (True, False))] * 4
+    groups = [
+        PairGroup(
+            "What colour is the sky?", ("The grass is green.", "The sky is blue."), (False, True)
+        ),
+        PairGroup(
+            "What colour is the grass?", ("The grass is green.", "The sky is blue."), (True, False)
+        ),
+    ] * 4
     shared = embedder.model[0].auto_model.encoder.layer[-1].output.dense.weight
     before = shared.detach().clone()
     model = PairModel(embedder.model[0].auto_model, trained_layers=1)
@@ -75,7 +90,8 @@ def test_training_moves_the_logits_towards_the_labels(
 @pytest.mark.model
 @pytest.mark.train
 def test_the_copied_layers_train_even_when_the_shared_model_is_frozen(
-        embedder: SentenceTransformerEmbedder) -> None:
+    embedder: SentenceTransformerEmbedder,
+) -> None:
     """A frozen shared model (as a training script may make it) must not freeze the copies:
     that once trained only the heads, and the cross-encoder learned next to nothing."""
     import copy
@@ -86,29 +102,35 @@ def test_the_copied_layers_train_even_when_the_shared_model_is_frozen(
     bert = copy.deepcopy(embedder.model[0].auto_model).requires_grad_(False)
     model = PairModel(bert, trained_layers=1)
     before = model.top[0].output.dense.weight.detach().clone()
-    groups = [PairGroup("What colour is the sky?", ("The grass is green.", "The sky is blue."),
-                        (False, True))] * 2
+    groups = [
+        PairGroup(
+            "What colour is the sky?", ("The grass is green.", "The sky is blue."), (False, True)
+        )
+    ] * 2
     train(model, embedder.tokenizer, groups, epochs=1, device="cpu")
     assert not before.equal(model.top[0].output.dense.weight.detach())
 
 
 @pytest.mark.model
-def test_span_targets_point_at_the_answer_tokens(
-        embedder: SentenceTransformerEmbedder) -> None:
+def test_span_targets_point_at_the_answer_tokens(embedder: SentenceTransformerEmbedder) -> None:
     from rag.reranking import PairModel, encode_pairs
     from rag.training.reranker_training import IGNORE, _lower, training_group
 
     group = training_group(
         "When was the treaty signed?",
-        ["The treaty talks in Vienna were long.",
-         "The Treaty of Vienna was signed on 9 June 1815, after months of talks."],
-        [False, True], ("9 june 1815",))  # found whatever the case
+        [
+            "The treaty talks in Vienna were long.",
+            "The Treaty of Vienna was signed on 9 June 1815, after months of talks.",
+        ],
+        [False, True],
+        ("9 june 1815",),
+    )  # found whatever the case
     model = PairModel(embedder.model[0].auto_model, trained_layers=1)
     *_, targets = _lower(model, embedder.tokenizer, group, "cpu")
     assert targets[0].tolist() == [IGNORE, IGNORE]  # a wrong sentence has no span
     start, end = targets[1].tolist()
     ids = encode_pairs(embedder.tokenizer, group.question, group.sentences)["input_ids"][1]
-    assert embedder.tokenizer.decode(ids[start:end + 1]) == "9 june 1815"
+    assert embedder.tokenizer.decode(ids[start : end + 1]) == "9 june 1815"
 
 
 def test_span_evidence_favours_the_sentence_holding_the_answer_tokens() -> None:
@@ -214,8 +236,9 @@ def test_scorer_file_round_trips() -> None:
 
 
 @pytest.mark.model
-def test_answers_with_and_without_the_reranker(seed_index: Path, tmp_path: Path,
-                                               embedder: SentenceTransformerEmbedder) -> None:
+def test_answers_with_and_without_the_reranker(
+    seed_index: Path, tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
     on = Engine(Settings(index_dir=seed_index), embedder)
     off = Engine(Settings(index_dir=seed_index, rerank=False), embedder)
     assert on.reranker is not None and off.reranker is None
@@ -245,8 +268,10 @@ def test_reranker_logits_reorder_the_best_candidates(hash_engine: Engine) -> Non
     from rag.retrieval import retrieve
     from rag.scoring import CONFIDENCE_FEATURES, RERANK_CONFIDENCE_FEATURES, Logistic, RerankBlend
 
-    text = ("The treaty was signed after long talks. The treaty talks were held in Vienna. "
-            "Many diplomats attended the treaty talks.")
+    text = (
+        "The treaty was signed after long talks. The treaty talks were held in Vienna. "
+        "Many diplomats attended the treaty talks."
+    )
     hash_engine.ingest([Article(doc_id="t", title="Treaty", text=text)])
     data = hash_engine.snapshot()
     question = "Where were the treaty talks held?"

@@ -24,64 +24,77 @@ def _range(question: str, as_of: date = AS_OF) -> tuple[str | None, str | None]:
     return found.date_from, found.date_to
 
 
-@pytest.mark.parametrize(("question", "expected"), [
-    ("What did Albanese say yesterday?", ("2026-11-30", "2026-11-30")),
-    ("What happened today in Canberra?", ("2026-12-01", "2026-12-01")),
-    ("What did Kihara say last week?", ("2026-11-23", "2026-11-29")),  # Monday to Sunday
-    ("What did Kihara say this week?", ("2026-11-30", "2026-12-01")),  # ends at as_of
-    ("What happened this month?", ("2026-12-01", "2026-12-01")),
-    ("What happened last month?", ("2026-11-01", "2026-11-30")),
-    ("What did Albanese say in March 2024?", ("2024-03-01", "2024-03-31")),
-    ("What did Albanese say in March?", ("2026-03-01", "2026-03-31")),
-    ("What has changed since January?", ("2026-01-01", "2026-12-01")),
-    ("Who won the vote in 2023?", ("2023-01-01", "2023-12-31")),
-    ("What happened on 9 April 2024?", ("2024-04-09", "2024-04-09")),
-    ("What happened on April 9th, 2024?", ("2024-04-09", "2024-04-09")),
-    ("What happened on 2024-04-09?", ("2024-04-09", "2024-04-09")),
-    ("What happened between March and May 2024?", ("2024-03-01", "2024-05-31")),
-    ("What happened between December and February 2024?", ("2023-12-01", "2024-02-29")),
-    ("What happened between May and March 2024?", ("2023-05-01", "2024-03-31")),
-    ("What happened from March to May 2024?", ("2024-03-01", "2024-05-31")),
-    ("What did Kihara say before 2024?", (None, "2023-12-31")),
-    ("What did Kihara say after March 2024?", ("2024-04-01", "2026-12-01")),
-    ("What did Kihara say until 9 April 2024?", (None, "2024-04-09")),
-    ("What happened in the past week?", ("2026-11-25", "2026-12-01")),  # rolling 7 days
-    ("What happened in the last 3 days?", ("2026-11-29", "2026-12-01")),
-    ("What happened in the past two months?", ("2026-10-02", "2026-12-01")),
-    ("What happened last year?", ("2025-01-01", "2025-12-31")),
-    ("What happened in 2026?", ("2026-01-01", "2026-12-01")),  # capped at as_of
-])
-def test_phrases_resolve_to_inclusive_ranges(question: str,
-                                             expected: tuple[str | None, str | None]) -> None:
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What did Albanese say yesterday?", ("2026-11-30", "2026-11-30")),
+        ("What happened today in Canberra?", ("2026-12-01", "2026-12-01")),
+        ("What did Kihara say last week?", ("2026-11-23", "2026-11-29")),  # Monday to Sunday
+        ("What did Kihara say this week?", ("2026-11-30", "2026-12-01")),  # ends at as_of
+        ("What happened this month?", ("2026-12-01", "2026-12-01")),
+        ("What happened last month?", ("2026-11-01", "2026-11-30")),
+        ("What did Albanese say in March 2024?", ("2024-03-01", "2024-03-31")),
+        ("What did Albanese say in March?", ("2026-03-01", "2026-03-31")),
+        ("What has changed since January?", ("2026-01-01", "2026-12-01")),
+        ("Who won the vote in 2023?", ("2023-01-01", "2023-12-31")),
+        ("What happened on 9 April 2024?", ("2024-04-09", "2024-04-09")),
+        ("What happened on April 9th, 2024?", ("2024-04-09", "2024-04-09")),
+        ("What happened on 2024-04-09?", ("2024-04-09", "2024-04-09")),
+        ("What happened between March and May 2024?", ("2024-03-01", "2024-05-31")),
+        ("What happened between December and February 2024?", ("2023-12-01", "2024-02-29")),
+        ("What happened between May and March 2024?", ("2023-05-01", "2024-03-31")),
+        ("What happened from March to May 2024?", ("2024-03-01", "2024-05-31")),
+        ("What did Kihara say before 2024?", (None, "2023-12-31")),
+        ("What did Kihara say after March 2024?", ("2024-04-01", "2026-12-01")),
+        ("What did Kihara say until 9 April 2024?", (None, "2024-04-09")),
+        ("What happened in the past week?", ("2026-11-25", "2026-12-01")),  # rolling 7 days
+        ("What happened in the last 3 days?", ("2026-11-29", "2026-12-01")),
+        ("What happened in the past two months?", ("2026-10-02", "2026-12-01")),
+        ("What happened last year?", ("2025-01-01", "2025-12-31")),
+        ("What happened in 2026?", ("2026-01-01", "2026-12-01")),  # capped at as_of
+    ],
+)
+def test_phrases_resolve_to_inclusive_ranges(
+    question: str, expected: tuple[str | None, str | None]
+) -> None:
     assert _range(question) == expected
 
 
-@pytest.mark.parametrize(("question", "as_of", "expected"), [
-    ("What happened last week?", MONDAY, ("2026-11-23", "2026-11-29")),  # not the current one
-    ("What happened this week?", MONDAY, ("2026-11-30", "2026-11-30")),
-    ("What happened last month?", date(2025, 1, 15), ("2024-12-01", "2024-12-31")),
-    ("What happened last week?", date(2025, 1, 2), ("2024-12-23", "2024-12-29")),
-    ("What happened yesterday?", date(2025, 1, 1), ("2024-12-31", "2024-12-31")),
-    ("What happened yesterday?", date(2024, 3, 1), ("2024-02-29", "2024-02-29")),  # leap year
-    ("What happened last month?", date(2024, 3, 31), ("2024-02-01", "2024-02-29")),
-    ("What happened last month?", date(2023, 3, 31), ("2023-02-01", "2023-02-28")),
-    ("What happened in February?", date(2025, 6, 1), ("2025-02-01", "2025-02-28")),
-    ("What happened on 29 February?", date(2025, 6, 1), ("2024-02-29", "2024-02-29")),
-    ("What happened in the past month?", date(2024, 3, 31), ("2024-03-01", "2024-03-31")),
-    # the most recent March not after as_of: this year's once March has begun, else last year's
-    ("What happened in March?", date(2026, 2, 28), ("2025-03-01", "2025-03-31")),
-    ("What happened in March?", date(2026, 3, 10), ("2026-03-01", "2026-03-10")),
-    ("What happened since January?", date(2026, 1, 1), ("2026-01-01", "2026-01-01")),
-])
-def test_boundaries_of_weeks_months_and_years(question: str, as_of: date,
-                                              expected: tuple[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("question", "as_of", "expected"),
+    [
+        ("What happened last week?", MONDAY, ("2026-11-23", "2026-11-29")),  # not the current one
+        ("What happened this week?", MONDAY, ("2026-11-30", "2026-11-30")),
+        ("What happened last month?", date(2025, 1, 15), ("2024-12-01", "2024-12-31")),
+        ("What happened last week?", date(2025, 1, 2), ("2024-12-23", "2024-12-29")),
+        ("What happened yesterday?", date(2025, 1, 1), ("2024-12-31", "2024-12-31")),
+        ("What happened yesterday?", date(2024, 3, 1), ("2024-02-29", "2024-02-29")),  # leap year
+        ("What happened last month?", date(2024, 3, 31), ("2024-02-01", "2024-02-29")),
+        ("What happened last month?", date(2023, 3, 31), ("2023-02-01", "2023-02-28")),
+        ("What happened in February?", date(2025, 6, 1), ("2025-02-01", "2025-02-28")),
+        ("What happened on 29 February?", date(2025, 6, 1), ("2024-02-29", "2024-02-29")),
+        ("What happened in the past month?", date(2024, 3, 31), ("2024-03-01", "2024-03-31")),
+        # the most recent March not after as_of: this year's once March has begun, else last year's
+        ("What happened in March?", date(2026, 2, 28), ("2025-03-01", "2025-03-31")),
+        ("What happened in March?", date(2026, 3, 10), ("2026-03-01", "2026-03-10")),
+        ("What happened since January?", date(2026, 1, 1), ("2026-01-01", "2026-01-01")),
+    ],
+)
+def test_boundaries_of_weeks_months_and_years(
+    question: str, as_of: date, expected: tuple[str, str]
+) -> None:
     assert _range(question, as_of) == expected
 
 
-@pytest.mark.parametrize("question", [
-    "What is the latest on AUKUS?", "What did Kihara say most recently?",
-    "Which is the newest submarine?", "What is the most recent statement by Mao Ning?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the latest on AUKUS?",
+        "What did Kihara say most recently?",
+        "Which is the newest submarine?",
+        "What is the most recent statement by Mao Ning?",
+    ],
+)
 def test_latest_orders_without_filtering(question: str) -> None:
     found = find_time(question, AS_OF)
     assert found is not None and found.latest and not found.has_range
@@ -94,20 +107,33 @@ def test_latest_with_a_range_keeps_both() -> None:
 
 # dateparser's search_dates gets these wrong: months read into "may" and "march", a date out
 # of "the 2023 election", one day for "last week"; a year after a possessive is no time either
-@pytest.mark.parametrize("question", [
-    "What may happen to the second pillar?", "Who will march on Sunday?",
-    "Who won the 2023 election?", "How many of the 3 ministers spoke?",
-    "Who did the Broncos play in the last week of the regular season?",
-    "What company was in its last year of discounts?", "Why did the Mayor resign?",
-    "What did Kihara say about Japan?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What may happen to the second pillar?",
+        "Who will march on Sunday?",
+        "Who won the 2023 election?",
+        "How many of the 3 ministers spoke?",
+        "Who did the Broncos play in the last week of the regular season?",
+        "What company was in its last year of discounts?",
+        "Why did the Mayor resign?",
+        "What did Kihara say about Japan?",
+    ],
+)
 def test_words_that_are_not_time_phrases(question: str) -> None:
     assert find_time(question, AS_OF) is None
 
 
-@pytest.mark.parametrize("question", ["What happens next year?", "Who will lead in 2031?",
-                                      "What is planned for next month?",
-                                      "What happens tomorrow?", "What changes after 2026?"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What happens next year?",
+        "Who will lead in 2031?",
+        "What is planned for next month?",
+        "What happens tomorrow?",
+        "What changes after 2026?",
+    ],
+)
 def test_future_phrases_filter_nothing_and_say_why(question: str) -> None:
     found = find_time(question, AS_OF)
     assert found is not None and not found.applied
@@ -116,25 +142,35 @@ def test_future_phrases_filter_nothing_and_say_why(question: str) -> None:
     assert narrow(Filters(source="wire"), found) == Filters(source="wire")
 
 
-@pytest.mark.parametrize("question", ["March 2024?", "in March 2024", "Latest?",
-                                      "  last week ", "9 April 2024", "Since 2023?"])
+@pytest.mark.parametrize(
+    "question",
+    ["March 2024?", "in March 2024", "Latest?", "  last week ", "9 April 2024", "Since 2023?"],
+)
 def test_a_question_that_is_only_a_date_is_refused(question: str) -> None:
     with pytest.raises(InputError, match="no words besides a time phrase"):
         find_time(question, AS_OF)
 
 
-@pytest.mark.parametrize(("question", "message"), [
-    ("What happened on 30 February 2024?", "not a date in the calendar"),
-    ("What happened between May 2024 and March 2024?", "after it ends"),
-])
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("What happened on 30 February 2024?", "not a date in the calendar"),
+        ("What happened between May 2024 and March 2024?", "after it ends"),
+    ],
+)
 def test_impossible_dates_are_explained(question: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         find_time(question, AS_OF)
 
 
-@pytest.mark.parametrize(("question", "as_of"), [
-    ("What happened yesterday?", date.min), ("What happened in the past 999 years?", date(5, 1, 1)),
-    ("What happens tomorrow?", date.max)])
+@pytest.mark.parametrize(
+    ("question", "as_of"),
+    [
+        ("What happened yesterday?", date.min),
+        ("What happened in the past 999 years?", date(5, 1, 1)),
+        ("What happens tomorrow?", date.max),
+    ],
+)
 def test_ranges_past_the_calendar_are_input_errors(question: str, as_of: date) -> None:
     with pytest.raises(InputError, match="outside the calendar"):
         find_time(question, as_of)
@@ -143,7 +179,8 @@ def test_ranges_past_the_calendar_are_input_errors(question: str, as_of: date) -
 def test_narrow_intersects_with_explicit_filters() -> None:
     march = find_time("What happened in March 2024?", AS_OF)
     assert narrow(Filters(date_from="2024-03-10T08:00:00Z"), march) == Filters(
-        date_from="2024-03-10", date_to="2024-03-31")
+        date_from="2024-03-10", date_to="2024-03-31"
+    )
     assert narrow(Filters(), None) == Filters()
     with pytest.raises(InputError, match="outside the date filter"):
         narrow(Filters(date_from="2024-04-01"), march)
@@ -163,16 +200,21 @@ def test_describe_is_one_line() -> None:
     found = find_time("What is the latest in March 2024?", AS_OF)
     assert found is not None
     assert describe_time(found.to_dict()) == (
-        'Time: "in March 2024" = 2024-03-01 to 2024-03-31, newest first')
+        'Time: "in March 2024" = 2024-03-01 to 2024-03-31, newest first'
+    )
 
 
 # -- answers ----------------------------------------------------------------------------------
 SAID = "Defense Minister Minoru Kihara said Japan would deepen defense cooperation with Australia"
 ARTICLES = [  # the same statement, reported in three months
-    Article(month, f"Kihara on defense, {month}", f"{SAID}. The talks were held in {place}.",
-            date=day)
-    for month, place, day in (("jan", "Canberra", "2024-01-15"), ("mar", "Tokyo", "2024-03-12"),
-                              ("may", "Manila", "2024-05-20"))
+    Article(
+        month, f"Kihara on defense, {month}", f"{SAID}. The talks were held in {place}.", date=day
+    )
+    for month, place, day in (
+        ("jan", "Canberra", "2024-01-15"),
+        ("mar", "Tokyo", "2024-03-12"),
+        ("may", "Manila", "2024-05-20"),
+    )
 ]
 
 
@@ -185,35 +227,42 @@ def dated_engine(hash_engine: Engine) -> Engine:
 
 
 def test_a_month_in_the_question_cites_only_that_month(dated_engine: Engine) -> None:
-    answer = dated_engine.ask("What did Kihara say about defense cooperation in March 2024?",
-                              as_of=AS_OF)
+    answer = dated_engine.ask(
+        "What did Kihara say about defense cooperation in March 2024?", as_of=AS_OF
+    )
     assert not answer.abstained
     assert {c.doc_id for c in answer.citations} == {"mar"}
     assert {p.doc_id for p in answer.passages} == {"mar"}
-    assert answer.to_dict()["time_filter"] == {"from": "2024-03-01", "to": "2024-03-31",
-                                               "phrase": "in March 2024", "latest": False}
+    assert answer.to_dict()["time_filter"] == {
+        "from": "2024-03-01",
+        "to": "2024-03-31",
+        "phrase": "in March 2024",
+        "latest": False,
+    }
 
 
 def test_latest_puts_the_newest_article_first(dated_engine: Engine) -> None:
     plain = dated_engine.ask("What did Kihara say about defense cooperation?", as_of=AS_OF)
-    latest = dated_engine.ask("What is the latest Kihara said about defense cooperation?",
-                              as_of=AS_OF)
+    latest = dated_engine.ask(
+        "What is the latest Kihara said about defense cooperation?", as_of=AS_OF
+    )
     assert "time_filter" not in plain.to_dict()
     assert [c.doc_id for c in latest.citations] == ["may", "mar", "jan"]
 
 
 def test_as_of_decides_what_last_month_is(dated_engine: Engine) -> None:
     question = "What did Kihara say about defense cooperation last month?"
-    assert {c.doc_id for c in dated_engine.ask(question, as_of=date(2024, 4, 2)).citations} \
-        == {"mar"}
-    assert {c.doc_id for c in dated_engine.ask(question, as_of=date(2024, 2, 2)).citations} \
-        == {"jan"}
+    assert {c.doc_id for c in dated_engine.ask(question, as_of=date(2024, 4, 2)).citations} == {
+        "mar"
+    }
+    assert {c.doc_id for c in dated_engine.ask(question, as_of=date(2024, 2, 2)).citations} == {
+        "jan"
+    }
 
 
 def test_a_range_with_no_dated_article_answers_from_all_dates(dated_engine: Engine) -> None:
     plain = dated_engine.ask("What did Kihara say about defense cooperation?", as_of=AS_OF)
-    answer = dated_engine.ask("What did Kihara say about defense cooperation in 2019?",
-                              as_of=AS_OF)
+    answer = dated_engine.ask("What did Kihara say about defense cooperation in 2019?", as_of=AS_OF)
     assert answer.time_filter is not None and answer.time_filter["applied"] is False
     assert "no article is dated" in answer.time_filter["note"]
     assert [c.doc_id for c in answer.citations] == [c.doc_id for c in plain.citations]
@@ -248,8 +297,9 @@ def test_cli_as_of(dated_engine: Engine, capsys: pytest.CaptureFixture[str]) -> 
 def test_cli_shows_the_range_in_one_line(dated_engine: Engine) -> None:
     from rag.cli import render
 
-    answer = dated_engine.ask("What did Kihara say about defense cooperation last month?",
-                              as_of=date(2024, 4, 2))
+    answer = dated_engine.ask(
+        "What did Kihara say about defense cooperation last month?", as_of=date(2024, 4, 2)
+    )
     lines = render(answer).splitlines()
     assert lines[0] == 'Time: "last month" = 2024-03-01 to 2024-03-31'
     assert "[1]" in lines[1] and not any(line.startswith("Time:") for line in lines[1:])

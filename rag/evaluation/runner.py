@@ -46,19 +46,28 @@ class ItemResult:
     citations: int
 
 
-def cached_engine(evalset: EvalSet, settings: Settings, embedder: Embedder,
-                  cache_dir: Path) -> Engine:
+def cached_engine(
+    evalset: EvalSet, settings: Settings, embedder: Embedder, cache_dir: Path
+) -> Engine:
     """An engine over a scratch index of the dataset's articles, reused across runs."""
     key = hashlib.sha256()
     vectors = f"{settings.backend}:{settings.onnx_int8_encoder}"  # whose vectors the index holds
-    for part in (embedder.name, vectors, str(STORE_FORMAT), str(settings.chunk_tokens),
-                 str(settings.chunk_overlap_tokens), str(SPLITTER_VERSION), str(QUOTABLE_VERSION)):
+    for part in (
+        embedder.name,
+        vectors,
+        str(STORE_FORMAT),
+        str(settings.chunk_tokens),
+        str(settings.chunk_overlap_tokens),
+        str(SPLITTER_VERSION),
+        str(QUOTABLE_VERSION),
+    ):
         key.update(part.encode())
     for article in sorted(evalset.articles, key=lambda a: a.doc_id):
         key.update(article.doc_id.encode() + article.content_hash.encode())
     root = cache_dir / f"{evalset.kind}-{key.hexdigest()[:16]}"
-    engine = Engine(settings.model_copy(update={"index_dir": root, "abstain_threshold": 0.0}),
-                    embedder)
+    engine = Engine(
+        settings.model_copy(update={"index_dir": root, "abstain_threshold": 0.0}), embedder
+    )
     if settings.database_url:  # one database: make it hold exactly this dataset's articles
         wanted = {a.doc_id for a in evalset.articles}
         engine.ingest(evalset.articles, progress=True)
@@ -71,13 +80,25 @@ def cached_engine(evalset: EvalSet, settings: Settings, embedder: Embedder,
     return engine
 
 
-def evaluate(engine: Engine, evalset: EvalSet, *, mode: Mode = "hybrid", split: str = "all",
-             progress: bool = True) -> list[ItemResult]:
+def evaluate(
+    engine: Engine,
+    evalset: EvalSet,
+    *,
+    mode: Mode = "hybrid",
+    split: str = "all",
+    progress: bool = True,
+) -> list[ItemResult]:
     items = [i for i in evalset.items if split == "all" or split_of(i.qid) == split]
     texts = {a.doc_id: a.text for a in evalset.articles}
     results = []
-    bar = tqdm(items, desc=f"eval {mode}", unit="question", file=sys.stderr,
-               dynamic_ncols=True, disable=not progress)  # with an ETA: evaluations take minutes
+    bar = tqdm(
+        items,
+        desc=f"eval {mode}",
+        unit="question",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        disable=not progress,
+    )  # with an ETA: evaluations take minutes
     for item in bar:
         results.append(_one(engine, item, texts, mode))
     return results
@@ -88,14 +109,22 @@ def _one(engine: Engine, item: EvalItem, texts: dict[str, str], mode: Mode) -> I
     answer = engine.ask(item.question, top_k=RETRIEVAL_DEPTH, mode=mode)
     rank, ndcg = _retrieval(item, list(answer.passages))
     first_ok, any_ok = _correctness(item, answer)
-    exact = sum(1 for c in answer.citations
-                if texts.get(c.doc_id, "")[c.start : c.end] == c.quote)
+    exact = sum(1 for c in answer.citations if texts.get(c.doc_id, "")[c.start : c.end] == c.quote)
     return ItemResult(
-        qid=item.qid, split=split_of(item.qid), in_corpus=item.in_corpus, gold_rank=rank,
-        ndcg10=ndcg, confidence=answer.confidence, abstained=answer.abstained,
-        reason=answer.reason, correct_first=first_ok, correct_any=any_ok,
-        words=len(answer.answer.split()), latency_ms=answer.timings_ms["total"],
-        exact_citations=exact, citations=len(answer.citations),
+        qid=item.qid,
+        split=split_of(item.qid),
+        in_corpus=item.in_corpus,
+        gold_rank=rank,
+        ndcg10=ndcg,
+        confidence=answer.confidence,
+        abstained=answer.abstained,
+        reason=answer.reason,
+        correct_first=first_ok,
+        correct_any=any_ok,
+        words=len(answer.answer.split()),
+        latency_ms=answer.timings_ms["total"],
+        exact_citations=exact,
+        citations=len(answer.citations),
     )
 
 
@@ -127,8 +156,9 @@ def _retrieval(item: EvalItem, passages: list[Passage]) -> tuple[int | None, flo
 def _correctness(item: EvalItem, answer: Answer) -> tuple[bool, bool]:
     def ok(i: int) -> bool:
         c = answer.citations[i]
-        return ((item.doc_id is None or c.doc_id == item.doc_id)
-                and M.quote_contains_answer(c.quote, item.answers))
+        return (item.doc_id is None or c.doc_id == item.doc_id) and M.quote_contains_answer(
+            c.quote, item.answers
+        )
 
     if not item.answers or not answer.citations:
         return False, False
@@ -143,14 +173,21 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
     summary: dict[str, Any] = {
         "questions": {"in_corpus": len(inside), "out_of_corpus": len(outside)},
         "retrieval": {
-            "recall@1": M.recall_at_k(ranks, 1), "recall@5": M.recall_at_k(ranks, 5),
-            "recall@20": M.recall_at_k(ranks, 20), "mrr@10": M.mrr_at_k(ranks, 10),
+            "recall@1": M.recall_at_k(ranks, 1),
+            "recall@5": M.recall_at_k(ranks, 5),
+            "recall@20": M.recall_at_k(ranks, 20),
+            "mrr@10": M.mrr_at_k(ranks, 10),
             "ndcg@10": sum(r.ndcg10 for r in inside) / len(inside) if inside else 0.0,
         },
-        "latency_ms": {"p50": M.percentile([r.latency_ms for r in results], 50),
-                       "p95": M.percentile([r.latency_ms for r in results], 95)},
-        "counts": counts(results_as_dicts(results), threshold,
-                         ("recall@5",) if kind == "beir" else tuple(OUTCOMES)),
+        "latency_ms": {
+            "p50": M.percentile([r.latency_ms for r in results], 50),
+            "p95": M.percentile([r.latency_ms for r in results], 95),
+        },
+        "counts": counts(
+            results_as_dicts(results),
+            threshold,
+            ("recall@5",) if kind == "beir" else tuple(OUTCOMES),
+        ),
     }
     if kind == "beir":
         return summary
@@ -167,11 +204,15 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
         "answer_rate_in_corpus": len(answered) / len(inside) if inside else 0.0,
         "false_answer_rate_out_of_corpus": _share(outside, lambda r: _answered(r, threshold)),
         "curve": M.coverage_curve(
-            [(_conf(r), r.correct_first) for r in inside], [_conf(r) for r in outside],
-            _curve_thresholds([_conf(r) for r in results])),
+            [(_conf(r), r.correct_first) for r in inside],
+            [_conf(r) for r in outside],
+            _curve_thresholds([_conf(r) for r in results]),
+        ),
     }
-    summary["citations"] = {"exactness": sum(r.exact_citations for r in results) / n_cit
-                            if n_cit else 1.0, "count": n_cit}
+    summary["citations"] = {
+        "exactness": sum(r.exact_citations for r in results) / n_cit if n_cit else 1.0,
+        "count": n_cit,
+    }
     return summary
 
 
@@ -195,4 +236,3 @@ def _share(rows: list[ItemResult], pred: Any) -> float:
 
 def results_as_dicts(results: list[ItemResult]) -> list[dict[str, Any]]:
     return [asdict(r) for r in results]
-

@@ -128,13 +128,15 @@ class StoreReader(Protocol):
 
     def chunk_count(self) -> int: ...
 
-    def dense_search(self, vector: np.ndarray, k: int,
-                     filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+    def dense_search(
+        self, vector: np.ndarray, k: int, filters: Filters
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Chunk handles and cosine similarities, best first (approximate when large)."""
         ...
 
-    def lexical_search(self, terms: Sequence[str], k: int,
-                       filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_search(
+        self, terms: Sequence[str], k: int, filters: Filters
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Chunk handles and lexical scores (> 0), best first."""
         ...
 
@@ -162,8 +164,9 @@ class Store(Protocol):
         """A view of the latest committed state (cheap when nothing changed)."""
         ...
 
-    def write(self, info: StoreInfo, add: Sequence[PreparedArticle],
-              delete: Collection[str] = ()) -> WriteResult:
+    def write(
+        self, info: StoreInfo, add: Sequence[PreparedArticle], delete: Collection[str] = ()
+    ) -> WriteResult:
         """Add or replace (same ``doc_id``) articles and delete others, atomically."""
         ...
 

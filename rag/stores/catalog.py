@@ -20,8 +20,9 @@ from rag.models import Filters
 from rag.stores.base import ArticleRecord, StoreInfo
 
 CATALOG = "catalog.sqlite"
-ARTICLE_COLUMNS = ("doc_id, title, text, url, date, source, content_hash, ingested_at, author, "
-                   "doc_key")
+ARTICLE_COLUMNS = (
+    "doc_id, title, text, url, date, source, content_hash, ingested_at, author, doc_key"
+)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
@@ -76,8 +77,10 @@ class Catalog:
 
     @staticmethod
     def set_meta(con: sqlite3.Connection, **values: Any) -> None:
-        con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                        [(k, json.dumps(v)) for k, v in values.items()])
+        con.executemany(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            [(k, json.dumps(v)) for k, v in values.items()],
+        )
 
     # -- reads -----------------------------------------------------------------------------
     def segments(self) -> list[tuple[str, int]]:
@@ -93,13 +96,17 @@ class Catalog:
             part = keys[i : i + 500]
             marks = ",".join("?" * len(part))
             for row in self.connection().execute(
-                    f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE doc_key IN ({marks})", part):
+                f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE doc_key IN ({marks})", part
+            ):
                 out[row[-1]] = ArticleRecord(*row)
         return out
 
     def article(self, doc_id: str) -> ArticleRecord | None:
-        row = self.connection().execute(
-            f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE doc_id = ?", (doc_id,)).fetchone()
+        row = (
+            self.connection()
+            .execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE doc_id = ?", (doc_id,))
+            .fetchone()
+        )
         return ArticleRecord(*row) if row else None
 
     def keys_of(self, doc_ids: Collection[str]) -> dict[str, tuple[int, str, str]]:
@@ -110,20 +117,25 @@ class Catalog:
             part = ids[i : i + 500]
             marks = ",".join("?" * len(part))
             for doc_id, key, seg, h in self.connection().execute(
-                    "SELECT doc_id, doc_key, segment, content_hash FROM articles "
-                    f"WHERE doc_id IN ({marks})", part):
+                "SELECT doc_id, doc_key, segment, content_hash FROM articles "
+                f"WHERE doc_id IN ({marks})",
+                part,
+            ):
                 out[doc_id] = (key, seg, h)
         return out
 
     def filtered_keys(self, f: Filters) -> list[int]:
         """Keys of the articles that pass ``f`` (source compared case-insensitively)."""
         where, args = filter_sql(f)
-        return [r[0] for r in self.connection().execute(
-            f"SELECT doc_key FROM articles WHERE {where}", args)]
+        return [
+            r[0]
+            for r in self.connection().execute(f"SELECT doc_key FROM articles WHERE {where}", args)
+        ]
 
 
-def filter_sql(f: Filters, date: str = "date", source: str = "source",
-               doc_id: str = "doc_id", mark: str = "?") -> tuple[str, list[str]]:
+def filter_sql(
+    f: Filters, date: str = "date", source: str = "source", doc_id: str = "doc_id", mark: str = "?"
+) -> tuple[str, list[str]]:
     """A WHERE clause for ``f``; dates compare on their first ten characters (YYYY-MM-DD)."""
     parts, args = ["1=1"], []
     if f.source is not None:

@@ -60,15 +60,17 @@ def build(chunk_terms: Sequence[Sequence[str]]) -> Postings:
     return _from_triples(vocab, triples, lengths)
 
 
-def _from_triples(vocab: dict[str, int], triples: list[tuple[int, int, int]] | np.ndarray,
-                  lengths: np.ndarray) -> Postings:
+def _from_triples(
+    vocab: dict[str, int], triples: list[tuple[int, int, int]] | np.ndarray, lengths: np.ndarray
+) -> Postings:
     arr = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
     order = np.lexsort((arr[:, 1], arr[:, 0]))
     arr = arr[order]
     indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
     np.add.at(indptr, arr[:, 0] + 1, 1)
-    return Postings(vocab, np.cumsum(indptr), arr[:, 1].astype(np.int32),
-                    arr[:, 2].astype(np.float32), lengths)
+    return Postings(
+        vocab, np.cumsum(indptr), arr[:, 1].astype(np.int32), arr[:, 2].astype(np.float32), lengths
+    )
 
 
 def merge(parts: Sequence[tuple[Postings, np.ndarray]]) -> Postings:
@@ -84,8 +86,9 @@ def merge(parts: Sequence[tuple[Postings, np.ndarray]]) -> Postings:
         term_of = np.repeat(ids, np.diff(postings.indptr))
         rows = new_row[postings.docs]
         keep = rows >= 0
-        blocks.append(np.stack([term_of[keep], rows[keep],
-                                postings.tf[keep].astype(np.int64)], axis=1))
+        blocks.append(
+            np.stack([term_of[keep], rows[keep], postings.tf[keep].astype(np.int64)], axis=1)
+        )
         lengths.append(postings.lengths[new_row >= 0])
     all_lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.float32)
     triples = np.concatenate(blocks) if blocks else np.zeros((0, 3), dtype=np.int64)
@@ -96,8 +99,9 @@ def idf(n: int, df: int) -> float:
     return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
 
-def score(postings: Postings, terms: Sequence[str], weights: dict[str, float],
-          avg_length: float) -> np.ndarray:
+def score(
+    postings: Postings, terms: Sequence[str], weights: dict[str, float], avg_length: float
+) -> np.ndarray:
     """BM25 score of every chunk row for the query terms (``weights``: collection-wide IDF)."""
     out = np.zeros(postings.rows, dtype=np.float64)
     scale = B / max(avg_length, 1e-9)
@@ -113,13 +117,16 @@ def score(postings: Postings, terms: Sequence[str], weights: dict[str, float],
 
 def save(postings: Postings, folder: Path) -> None:
     (folder / "lex_vocab.json").write_text(
-        json.dumps(sorted(postings.vocab, key=postings.vocab.__getitem__)), "utf-8")
+        json.dumps(sorted(postings.vocab, key=postings.vocab.__getitem__)), "utf-8"
+    )
     for name in ("indptr", "docs", "tf", "lengths"):
         np.save(folder / f"lex_{name}.npy", getattr(postings, name))
 
 
 def load(folder: Path) -> Postings:
     names = json.loads((folder / "lex_vocab.json").read_text("utf-8"))
-    arrays = {n: np.load(folder / f"lex_{n}.npy", mmap_mode="r")
-              for n in ("indptr", "docs", "tf", "lengths")}
+    arrays = {
+        n: np.load(folder / f"lex_{n}.npy", mmap_mode="r")
+        for n in ("indptr", "docs", "tf", "lengths")
+    }
     return Postings({t: i for i, t in enumerate(names)}, **arrays)

@@ -66,7 +66,8 @@ class LocalStore:
         if info is not None and version != STORE_FORMAT:
             raise IndexCorruptError(
                 f"index at {self.root} has format {version!r}, this version reads "
-                f"{STORE_FORMAT}; {REBUILD_HINT}")
+                f"{STORE_FORMAT}; {REBUILD_HINT}"
+            )
         return info
 
     # -- reading ---------------------------------------------------------------------------
@@ -105,8 +106,8 @@ class LocalStore:
                     raise
                 except (OSError, ValueError, KeyError) as exc:
                     raise IndexCorruptError(
-                        f"index segment {name} in {self.root} is damaged ({exc}); "
-                        + REBUILD_HINT) from None
+                        f"index segment {name} in {self.root} is damaged ({exc}); " + REBUILD_HINT
+                    ) from None
             segments.append(self._loaded[name])
         for stale in set(self._loaded) - set(names):
             del self._loaded[stale]
@@ -123,18 +124,32 @@ class LocalStore:
         return self.catalog.article(doc_id)
 
     def list_documents(self, limit: int, after: str | None = None) -> list[DocumentSummary]:
-        rows = self.catalog.connection().execute(
-            "SELECT doc_id, title, url, date, source, length(text), chunks, content_hash, "
-            "ingested_at, author FROM articles WHERE doc_id > ? ORDER BY doc_id LIMIT ?",
-            (after or "", limit)).fetchall()
+        rows = (
+            self.catalog.connection()
+            .execute(
+                "SELECT doc_id, title, url, date, source, length(text), chunks, content_hash, "
+                "ingested_at, author FROM articles WHERE doc_id > ? ORDER BY doc_id LIMIT ?",
+                (after or "", limit),
+            )
+            .fetchall()
+        )
         return [DocumentSummary(*row) for row in rows]
 
     def counts(self) -> dict[str, int]:
-        row = self.catalog.connection().execute(
-            "SELECT count(*), coalesce(sum(chunks), 0), coalesce(sum(sentences), 0) "
-            "FROM articles").fetchone()
-        return {"articles": row[0], "chunks": row[1], "sentences": row[2],
-                "segments": len(self.catalog.segments())}
+        row = (
+            self.catalog.connection()
+            .execute(
+                "SELECT count(*), coalesce(sum(chunks), 0), coalesce(sum(sentences), 0) "
+                "FROM articles"
+            )
+            .fetchone()
+        )
+        return {
+            "articles": row[0],
+            "chunks": row[1],
+            "sentences": row[2],
+            "segments": len(self.catalog.segments()),
+        }
 
     # -- writing ---------------------------------------------------------------------------
     @contextmanager
@@ -148,8 +163,9 @@ class LocalStore:
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
-    def write(self, info: StoreInfo, add: Sequence[PreparedArticle],
-              delete: Collection[str] = ()) -> WriteResult:
+    def write(
+        self, info: StoreInfo, add: Sequence[PreparedArticle], delete: Collection[str] = ()
+    ) -> WriteResult:
         with self._writing():
             known = self.catalog.keys_of([p.article.doc_id for p in add] + list(delete))
             meta = self.catalog.meta()
@@ -166,29 +182,46 @@ class LocalStore:
         added = tuple(p.article.doc_id for p in add if p.article.doc_id not in known)
         return WriteResult(added, replaced, tuple(gone))
 
-    def _commit(self, info: StoreInfo, add: Sequence[PreparedArticle], gone: list[str],
-                known: dict[str, tuple[int, str, str]], next_key: int, name: str | None) -> None:
+    def _commit(
+        self,
+        info: StoreInfo,
+        add: Sequence[PreparedArticle],
+        gone: list[str],
+        known: dict[str, tuple[int, str, str]],
+        next_key: int,
+        name: str | None,
+    ) -> None:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         con = self.catalog.connection()
         con.execute("BEGIN IMMEDIATE")
         try:
             dropped = [known[d] for d in [p.article.doc_id for p in add] + gone if d in known]
-            con.executemany("INSERT OR REPLACE INTO dead VALUES (?, ?)",
-                            [(key, seg) for key, seg, _ in dropped])
-            con.executemany("DELETE FROM articles WHERE doc_key = ?",
-                            [(key,) for key, _, _ in dropped])
+            con.executemany(
+                "INSERT OR REPLACE INTO dead VALUES (?, ?)", [(key, seg) for key, seg, _ in dropped]
+            )
+            con.executemany(
+                "DELETE FROM articles WHERE doc_key = ?", [(key,) for key, _, _ in dropped]
+            )
             con.executemany(
                 "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [_article_row(next_key + i, p, now, name or "") for i, p in enumerate(add)])
+                [_article_row(next_key + i, p, now, name or "") for i, p in enumerate(add)],
+            )
             if name is not None:
-                con.execute("INSERT INTO segments VALUES (?, ?)",
-                            (name, sum(len(p.chunk_start) for p in add)))
+                con.execute(
+                    "INSERT INTO segments VALUES (?, ?)",
+                    (name, sum(len(p.chunk_start) for p in add)),
+                )
             meta = self.catalog.meta()
             Catalog.set_meta(
-                con, format_version=STORE_FORMAT, model=info.model, dimension=info.dimension,
-                chunking=info.chunking, version=int(meta.get("version", 0)) + 1,
+                con,
+                format_version=STORE_FORMAT,
+                model=info.model,
+                dimension=info.dimension,
+                chunking=info.chunking,
+                version=int(meta.get("version", 0)) + 1,
                 next_doc_key=next_key + len(add),
-                next_segment=int(meta.get("next_segment", 1)) + (1 if name else 0))
+                next_segment=int(meta.get("next_segment", 1)) + (1 if name else 0),
+            )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -225,19 +258,24 @@ class LocalStore:
         meta = self.catalog.meta()
         new = f"seg-{int(meta.get('next_segment', 1)):08d}"
         rows: list[int] = []
-        self._new_folder(new, lambda f: rows.append(
-            segment.merge(f, parts, reader.dead, dimension)))
+        self._new_folder(
+            new, lambda f: rows.append(segment.merge(f, parts, reader.dead, dimension))
+        )
         con = self.catalog.connection()
         con.execute("BEGIN IMMEDIATE")
         try:
             marks = ",".join("?" * len(names))
             con.execute(f"DELETE FROM segments WHERE name IN ({marks})", names)
             con.execute(f"DELETE FROM dead WHERE segment IN ({marks})", names)
-            con.execute(f"UPDATE articles SET segment = ? WHERE segment IN ({marks})",
-                        [new, *names])
+            con.execute(
+                f"UPDATE articles SET segment = ? WHERE segment IN ({marks})", [new, *names]
+            )
             con.execute("INSERT INTO segments VALUES (?, ?)", (new, rows[0]))
-            Catalog.set_meta(con, version=int(meta.get("version", 0)) + 1,
-                             next_segment=int(meta.get("next_segment", 1)) + 1)
+            Catalog.set_meta(
+                con,
+                version=int(meta.get("version", 0)) + 1,
+                next_segment=int(meta.get("next_segment", 1)) + 1,
+            )
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -272,16 +310,29 @@ class LocalStore:
 
 def _article_row(key: int, p: PreparedArticle, now: str, seg: str) -> tuple[object, ...]:
     a = p.article
-    return (key, a.doc_id, a.title, a.text, a.url, a.date, a.source,
-            getattr(a, "author", None), a.content_hash, now, seg, len(p.chunk_start),
-            len(p.sent_start))
+    return (
+        key,
+        a.doc_id,
+        a.title,
+        a.text,
+        a.url,
+        a.date,
+        a.source,
+        getattr(a, "author", None),
+        a.content_hash,
+        now,
+        seg,
+        len(p.chunk_start),
+        len(p.sent_start),
+    )
 
 
 def _refuse_old_layout(root: Path) -> None:
     if (root / "manifest.json").exists() and not (root / CATALOG).exists():
         raise IndexCorruptError(
             f"index at {root} was written by an older version (one generation folder per "
-            f"write); {REBUILD_HINT}")
+            f"write); {REBUILD_HINT}"
+        )
 
 
 def remove_old_layout(root: Path) -> None:

@@ -38,8 +38,10 @@ class LocalReader:
         self.avg_length = lengths / self.total_rows if self.total_rows else 1.0
 
     def chunk_count(self) -> int:
-        return sum(int(m.sum()) if m is not None else seg.rows
-                   for seg, m in zip(self.segments, self.alive, strict=True))
+        return sum(
+            int(m.sum()) if m is not None else seg.rows
+            for seg, m in zip(self.segments, self.alive, strict=True)
+        )
 
     # -- search ----------------------------------------------------------------------------
     def _allowed(self, filters: Filters) -> list[np.ndarray | None]:
@@ -48,13 +50,17 @@ class LocalReader:
         keys = np.array(self.catalog.filtered_keys(filters), dtype=np.int64)
         out = []
         for seg, alive in zip(self.segments, self.alive, strict=True):
-            ok = np.isin(seg.articles[:, 0], keys)[seg.chunks[:, 0]] if seg.rows else \
-                np.zeros(0, dtype=bool)
+            ok = (
+                np.isin(seg.articles[:, 0], keys)[seg.chunks[:, 0]]
+                if seg.rows
+                else np.zeros(0, dtype=bool)
+            )
             out.append(ok if alive is None else ok & alive)
         return out
 
-    def dense_search(self, vector: np.ndarray, k: int,
-                     filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+    def dense_search(
+        self, vector: np.ndarray, k: int, filters: Filters
+    ) -> tuple[np.ndarray, np.ndarray]:
         vector = np.asarray(vector, dtype=np.float32)
         handles, sims = [], []
         for seg, allowed in zip(self.segments, self._allowed(filters), strict=True):
@@ -65,8 +71,9 @@ class LocalReader:
             sims.append(s)
         return _best(handles, sims, k)
 
-    def lexical_search(self, terms: Sequence[str], k: int,
-                       filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_search(
+        self, terms: Sequence[str], k: int, filters: Filters
+    ) -> tuple[np.ndarray, np.ndarray]:
         n, dfs = self.term_stats(terms)
         weights = {t: lexical.idf(n, dfs[t]) for t in dfs}
         handles, scores = [], []
@@ -84,8 +91,9 @@ class LocalReader:
 
     def term_stats(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
         unique = dict.fromkeys(terms)
-        return self.total_rows, {t: sum(seg.postings.df(t) for seg in self.segments)
-                                 for t in unique}
+        return self.total_rows, {
+            t: sum(seg.postings.df(t) for seg in self.segments) for t in unique
+        }
 
     # -- rows by handle --------------------------------------------------------------------
     def find(self, key: int) -> tuple[int, int] | None:
@@ -99,8 +107,9 @@ class LocalReader:
         return None
 
     def live_keys(self) -> list[int]:
-        return [int(k) for seg in self.segments for k in seg.articles[:, 0]
-                if int(k) not in self.dead]
+        return [
+            int(k) for seg in self.segments for k in seg.articles[:, 0] if int(k) not in self.dead
+        ]
 
     def _locate(self, handles: Sequence[int], kind: str) -> list[tuple[int, int]]:
         out = []
@@ -117,8 +126,7 @@ class LocalReader:
         return _gather(self.segments, self._locate(list(handles), "chunk"), "vectors")
 
     def sentence_vectors(self, handles: Sequence[int]) -> np.ndarray:
-        return _gather(self.segments, self._locate(list(handles), "sentence"),
-                       "sentence_vectors")
+        return _gather(self.segments, self._locate(list(handles), "sentence"), "sentence_vectors")
 
     def documents(self, doc_keys: Collection[int]) -> dict[int, DocData]:
         places = {k: p for k in doc_keys if (p := self.find(int(k))) is not None}
@@ -128,8 +136,15 @@ class LocalReader:
             seg = self.segments[s]
             _, clo, chi, slo, shi = (int(x) for x in seg.articles[a])
             chunks, sents = np.asarray(seg.chunks[clo:chi]), np.asarray(seg.sentences[slo:shi])
-            out[key] = DocData(record, sents[:, 0], sents[:, 1], chunks[:, 1], chunks[:, 2],
-                               chunks[:, 3], chunks[:, 4])
+            out[key] = DocData(
+                record,
+                sents[:, 0],
+                sents[:, 1],
+                chunks[:, 1],
+                chunks[:, 2],
+                chunks[:, 3],
+                chunks[:, 4],
+            )
         return out
 
 
@@ -137,12 +152,14 @@ def _gather(segments: list[Segment], places: list[tuple[int, int]], name: str) -
     if not places:
         d = segments[0].vectors.shape[1] if segments else 0
         return np.zeros((0, d), dtype=np.float32)
-    return np.stack([np.asarray(getattr(segments[s], name)[r], dtype=np.float32)
-                     for s, r in places])
+    return np.stack(
+        [np.asarray(getattr(segments[s], name)[r], dtype=np.float32) for s, r in places]
+    )
 
 
-def _best(handles: list[np.ndarray], scores: list[np.ndarray],
-          k: int) -> tuple[np.ndarray, np.ndarray]:
+def _best(
+    handles: list[np.ndarray], scores: list[np.ndarray], k: int
+) -> tuple[np.ndarray, np.ndarray]:
     if not handles:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     h, s = np.concatenate(handles).astype(np.int64), np.concatenate(scores).astype(np.float64)

@@ -66,8 +66,10 @@ def migrate(con: Any, newest_known: int = SCHEMA_VERSION) -> int:
     date gets no write at all, so read-only replicas can be opened."""
     current = _version(con)
     if current > newest_known:
-        raise ValueError(f"the database schema is at version {current}, newer than this "
-                         f"version of rag knows ({newest_known})")
+        raise ValueError(
+            f"the database schema is at version {current}, newer than this "
+            f"version of rag knows ({newest_known})"
+        )
     if current == newest_known:
         return current
     with con.transaction():
@@ -76,8 +78,10 @@ def migrate(con: Any, newest_known: int = SCHEMA_VERSION) -> int:
         row = con.execute("SELECT max(version) FROM rag_schema").fetchone()
         current = int(row[0]) if row and row[0] is not None else 0
         if current > newest_known:
-            raise ValueError(f"the database schema is at version {current}, newer than this "
-                             f"version of rag knows ({newest_known})")
+            raise ValueError(
+                f"the database schema is at version {current}, newer than this "
+                f"version of rag knows ({newest_known})"
+            )
         for version in range(current + 1, newest_known + 1):
             con.execute(MIGRATIONS[version])
             con.execute("INSERT INTO rag_schema VALUES (%s)", (version,))

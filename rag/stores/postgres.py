@@ -38,8 +38,7 @@ log = logging.getLogger(__name__)
 POOL_MAX = 8  # connections per process: API worker threads plus one writer
 CONNECT_TIMEOUT_S = 10
 EF_SEARCH = 128  # as the local store's HNSW segments
-_ARTICLE = ("doc_id, title, text, url, date, source, content_hash, ingested_at, author, "
-            "doc_key")
+_ARTICLE = "doc_id, title, text, url, date, source, content_hash, ingested_at, author, doc_key"
 
 
 def _redact(url: str) -> str:
@@ -55,8 +54,14 @@ class PostgresStore:
         from pgvector.psycopg import register_vector
         from psycopg_pool import ConnectionPool
 
-        self.pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX, open=False,
-                                   configure=register_vector, kwargs={"autocommit": True})
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=POOL_MAX,
+            open=False,
+            configure=register_vector,
+            kwargs={"autocommit": True},
+        )
         self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
         self._info: StoreInfo | None = None
 
@@ -69,16 +74,19 @@ class PostgresStore:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreUnavailableError(
                 f"cannot reach the database at {_redact(self.url)} ({reason}); check "
-                "RAG_DATABASE_URL / --database-url") from None
+                "RAG_DATABASE_URL / --database-url"
+            ) from None
         with con:
             try:
-                if not con.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'"
-                                   ).fetchone():
+                if not con.execute(
+                    "SELECT 1 FROM pg_extension WHERE extname = 'vector'"
+                ).fetchone():
                     con.execute("CREATE EXTENSION vector")
             except psycopg.Error:
                 raise StoreUnavailableError(
                     "the database has no pgvector extension: install pgvector on the server "
-                    "and run `CREATE EXTENSION vector;` as a superuser") from None
+                    "and run `CREATE EXTENSION vector;` as a superuser"
+                ) from None
             try:
                 migrate(con)
             except ValueError as exc:
@@ -95,8 +103,9 @@ class PostgresStore:
         if self._info is None:
             meta = dict(self._fetch("SELECT key, value FROM rag_meta"))
             if "model" in meta:
-                self._info = StoreInfo(meta["model"], int(meta["dimension"]),
-                                       meta.get("chunking") or {})
+                self._info = StoreInfo(
+                    meta["model"], int(meta["dimension"]), meta.get("chunking") or {}
+                )
         return self._info
 
     def reader(self) -> PostgresReader:
@@ -104,8 +113,11 @@ class PostgresStore:
 
     # -- documents -------------------------------------------------------------------------
     def content_hashes(self, doc_ids: Collection[str]) -> dict[str, str]:
-        return dict(self._fetch("SELECT doc_id, content_hash FROM articles "
-                                "WHERE doc_id = ANY(%s)", (list(doc_ids),)))
+        return dict(
+            self._fetch(
+                "SELECT doc_id, content_hash FROM articles WHERE doc_id = ANY(%s)", (list(doc_ids),)
+            )
+        )
 
     def document(self, doc_id: str) -> ArticleRecord | None:
         rows = self._fetch(f"SELECT {_ARTICLE} FROM articles WHERE doc_id = %s", (doc_id,))
@@ -114,26 +126,33 @@ class PostgresStore:
     def list_documents(self, limit: int, after: str | None = None) -> list[DocumentSummary]:
         rows = self._fetch(
             "SELECT doc_id, title, url, date, source, length(text), chunks, content_hash, "
-            "ingested_at, author FROM articles WHERE doc_id COLLATE \"C\" > %s "
-            "ORDER BY doc_id COLLATE \"C\" "
-            "LIMIT %s", (after or "", limit))
+            'ingested_at, author FROM articles WHERE doc_id COLLATE "C" > %s '
+            'ORDER BY doc_id COLLATE "C" '
+            "LIMIT %s",
+            (after or "", limit),
+        )
         return [DocumentSummary(*row) for row in rows]
 
     def counts(self) -> dict[str, int]:
-        row = self._fetch("SELECT count(*), coalesce(sum(chunks), 0), "
-                          "coalesce(sum(sentences), 0) FROM articles")[0]
+        row = self._fetch(
+            "SELECT count(*), coalesce(sum(chunks), 0), coalesce(sum(sentences), 0) FROM articles"
+        )[0]
         return {"articles": int(row[0]), "chunks": int(row[1]), "sentences": int(row[2])}
 
     # -- writes ----------------------------------------------------------------------------
-    def write(self, info: StoreInfo, add: Sequence[PreparedArticle],
-              delete: Collection[str] = ()) -> WriteResult:
+    def write(
+        self, info: StoreInfo, add: Sequence[PreparedArticle], delete: Collection[str] = ()
+    ) -> WriteResult:
         ids = sorted({p.article.doc_id for p in add} | set(delete))
         with self.pool.connection() as con, con.transaction():
             self._ensure_content(con, info)
             for doc_id in ids:  # sorted: two writers never wait on each other in a cycle
                 con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (doc_id,))
-            known = dict(con.execute("SELECT doc_id, doc_key FROM articles "
-                                     "WHERE doc_id = ANY(%s)", (ids,)).fetchall())
+            known = dict(
+                con.execute(
+                    "SELECT doc_id, doc_key FROM articles WHERE doc_id = ANY(%s)", (ids,)
+                ).fetchall()
+            )
             if known:
                 self._drop(con, list(known.values()))
             for p in add:
@@ -141,7 +160,8 @@ class PostgresStore:
         return WriteResult(
             added=tuple(p.article.doc_id for p in add if p.article.doc_id not in known),
             replaced=tuple(p.article.doc_id for p in add if p.article.doc_id in known),
-            deleted=tuple(d for d in delete if d in known))
+            deleted=tuple(d for d in delete if d in known),
+        )
 
     def _ensure_content(self, con: Any, info: StoreInfo) -> None:
         if self.info() is not None:
@@ -150,13 +170,17 @@ class PostgresStore:
         con.execute(content_ddl(info.dimension))
         from psycopg.types.json import Jsonb
 
-        con.execute("INSERT INTO rag_meta VALUES ('model', %s), ('dimension', %s), "
-                    "('chunking', %s) ON CONFLICT DO NOTHING",
-                    (Jsonb(info.model), Jsonb(info.dimension), Jsonb(info.chunking)))
+        con.execute(
+            "INSERT INTO rag_meta VALUES ('model', %s), ('dimension', %s), "
+            "('chunking', %s) ON CONFLICT DO NOTHING",
+            (Jsonb(info.model), Jsonb(info.dimension), Jsonb(info.chunking)),
+        )
 
     def _drop(self, con: Any, keys: list[int]) -> None:
-        row = con.execute("SELECT count(*), coalesce(sum(n_terms), 0) FROM chunks "
-                          "WHERE doc_key = ANY(%s)", (keys,)).fetchone()
+        row = con.execute(
+            "SELECT count(*), coalesce(sum(n_terms), 0) FROM chunks WHERE doc_key = ANY(%s)",
+            (keys,),
+        ).fetchone()
         con.execute("UPDATE rag_stats SET chunks = chunks - %s, terms = terms - %s", row)
         con.execute("DELETE FROM articles WHERE doc_key = ANY(%s)", (keys,))
 
@@ -168,31 +192,64 @@ class PostgresStore:
             "INSERT INTO articles (doc_id, title, text, url, date, source, author, "
             "content_hash, ingested_at, chunks, sentences) VALUES "
             "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING doc_key",
-            (a.doc_id, a.title, a.text, a.url, a.date, a.source, getattr(a, "author", None),
-             a.content_hash, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-             len(p.chunk_start), len(p.sent_start))).fetchone()[0]
+            (
+                a.doc_id,
+                a.title,
+                a.text,
+                a.url,
+                a.date,
+                a.source,
+                getattr(a, "author", None),
+                a.content_hash,
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                len(p.chunk_start),
+                len(p.sent_start),
+            ),
+        ).fetchone()[0]
         lengths = [max(len(t), 1) for t in p.chunk_terms]
-        with con.cursor().copy('COPY chunks (handle, doc_key, start, "end", sent_lo, sent_hi, '
-                               "n_terms, embedding) FROM STDIN") as cp:
+        with con.cursor().copy(
+            'COPY chunks (handle, doc_key, start, "end", sent_lo, sent_hi, '
+            "n_terms, embedding) FROM STDIN"
+        ) as cp:
             for i in range(len(p.chunk_start)):
-                cp.write_row((handle(key, i), key, int(p.chunk_start[i]), int(p.chunk_end[i]),
-                              int(p.chunk_sent_lo[i]), int(p.chunk_sent_hi[i]), lengths[i],
-                              Vector(p.chunk_vectors[i])))
-        with con.cursor().copy('COPY sentences (handle, doc_key, start, "end", embedding) '
-                               "FROM STDIN") as cp:
+                cp.write_row(
+                    (
+                        handle(key, i),
+                        key,
+                        int(p.chunk_start[i]),
+                        int(p.chunk_end[i]),
+                        int(p.chunk_sent_lo[i]),
+                        int(p.chunk_sent_hi[i]),
+                        lengths[i],
+                        Vector(p.chunk_vectors[i]),
+                    )
+                )
+        with con.cursor().copy(
+            'COPY sentences (handle, doc_key, start, "end", embedding) FROM STDIN'
+        ) as cp:
             for i in range(len(p.sent_start)):
-                cp.write_row((handle(key, i), key, int(p.sent_start[i]), int(p.sent_end[i]),
-                              HalfVector(p.sentence_vectors[i])))
-        with con.cursor().copy("COPY postings (term, handle, tf, n_terms, doc_key) "
-                               "FROM STDIN") as cp:
+                cp.write_row(
+                    (
+                        handle(key, i),
+                        key,
+                        int(p.sent_start[i]),
+                        int(p.sent_end[i]),
+                        HalfVector(p.sentence_vectors[i]),
+                    )
+                )
+        with con.cursor().copy(
+            "COPY postings (term, handle, tf, n_terms, doc_key) FROM STDIN"
+        ) as cp:
             for i, terms in enumerate(p.chunk_terms):
                 counts: dict[str, int] = {}
                 for t in terms:
                     counts[t] = counts.get(t, 0) + 1
                 for t, n in counts.items():
                     cp.write_row((t, handle(key, i), n, lengths[i], key))
-        con.execute("UPDATE rag_stats SET chunks = chunks + %s, terms = terms + %s",
-                    (len(lengths), sum(lengths)))
+        con.execute(
+            "UPDATE rag_stats SET chunks = chunks + %s, terms = terms + %s",
+            (len(lengths), sum(lengths)),
+        )
 
     def compact(self) -> None:
         with self.pool.connection() as con:
@@ -225,8 +282,9 @@ class PostgresReader:
         where, args = filter_sql(filters, "a.date", "a.source", "a.doc_id", "%s")
         return f" JOIN articles a ON a.doc_key = {table}.doc_key WHERE {where}", args
 
-    def dense_search(self, vector: np.ndarray, k: int,
-                     filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+    def dense_search(
+        self, vector: np.ndarray, k: int, filters: Filters
+    ) -> tuple[np.ndarray, np.ndarray]:
         from pgvector import Vector
 
         join, args = self._where(filters)
@@ -236,16 +294,20 @@ class PostgresReader:
             con.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             rows = con.execute(
                 f"SELECT c.handle, -(c.embedding <#> %s) FROM chunks c{join} "
-                "ORDER BY c.embedding <#> %s LIMIT %s", [v, *args, v, k]).fetchall()
+                "ORDER BY c.embedding <#> %s LIMIT %s",
+                [v, *args, v, k],
+            ).fetchall()
         return _sorted(rows)
 
-    def lexical_search(self, terms: Sequence[str], k: int,
-                       filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_search(
+        self, terms: Sequence[str], k: int, filters: Filters
+    ) -> tuple[np.ndarray, np.ndarray]:
         n, dfs = self.term_stats(terms)
         if not n or not terms:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        avg = float(self.store._fetch("SELECT terms::float8 / greatest(chunks, 1) "
-                                      "FROM rag_stats")[0][0])
+        avg = float(
+            self.store._fetch("SELECT terms::float8 / greatest(chunks, 1) FROM rag_stats")[0][0]
+        )
         uses: dict[str, float] = {}
         for t in terms:  # a repeated query term counts again, as in the local store
             uses[t] = uses.get(t, 0.0) + lexical.idf(n, dfs[t])
@@ -257,15 +319,29 @@ class PostgresReader:
             "FROM postings p JOIN unnest(%s::text[], %s::float8[]) AS q(term, w) "
             f"ON q.term = p.term{join} {'AND' if join else 'WHERE'} p.term = ANY(%s) "
             "GROUP BY p.handle ORDER BY s DESC LIMIT %s",
-            [lexical.K1, lexical.B, lexical.B, max(avg, 1e-9), list(uses), list(uses.values()),
-             *args, list(uses), k])
+            [
+                lexical.K1,
+                lexical.B,
+                lexical.B,
+                max(avg, 1e-9),
+                list(uses),
+                list(uses.values()),
+                *args,
+                list(uses),
+                k,
+            ],
+        )
         return _sorted(rows)
 
     def term_stats(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
         missing = [t for t in dict.fromkeys(terms) if t not in self._dfs]
         if missing:
-            found = dict(self.store._fetch("SELECT term, count(*) FROM postings "
-                                           "WHERE term = ANY(%s) GROUP BY term", (missing,)))
+            found = dict(
+                self.store._fetch(
+                    "SELECT term, count(*) FROM postings WHERE term = ANY(%s) GROUP BY term",
+                    (missing,),
+                )
+            )
             self._dfs.update({t: int(found.get(t, 0)) for t in missing})
         if self._chunks is None:
             self._chunks = self.chunk_count()
@@ -278,26 +354,40 @@ class PostgresReader:
         return self._vectors("sentences", [int(h) for h in handles])
 
     def _vectors(self, table: str, handles: list[int]) -> np.ndarray:
-        rows = dict(self.store._fetch(  # binary: no parsing of vector text
-            f"SELECT handle, embedding FROM {table} WHERE handle = ANY(%s)", (handles,), True))
+        rows = dict(
+            self.store._fetch(  # binary: no parsing of vector text
+                f"SELECT handle, embedding FROM {table} WHERE handle = ANY(%s)", (handles,), True
+            )
+        )
         info = self.store.info()
         d = info.dimension if info else 0
         gone = np.zeros(d, dtype=np.float32)  # deleted since the search: similarity 0
-        return np.array([_array(rows[h]) if h in rows else gone for h in handles],
-                        dtype=np.float32).reshape(-1, d)
+        return np.array(
+            [_array(rows[h]) if h in rows else gone for h in handles], dtype=np.float32
+        ).reshape(-1, d)
 
     def documents(self, doc_keys: Collection[int]) -> dict[int, DocData]:
         keys = [int(k) for k in doc_keys]
         with self.store.pool.connection() as con, con.transaction():
             # one snapshot: an article replaced meanwhile is either whole or absent
             con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            records = {r[-1]: ArticleRecord(*r) for r in con.execute(
-                f"SELECT {_ARTICLE} FROM articles WHERE doc_key = ANY(%s)", (keys,))}
+            records = {
+                r[-1]: ArticleRecord(*r)
+                for r in con.execute(
+                    f"SELECT {_ARTICLE} FROM articles WHERE doc_key = ANY(%s)", (keys,)
+                )
+            }
             cur = con.cursor(binary=True)
-            sents = cur.execute('SELECT doc_key, start, "end" FROM sentences '
-                                "WHERE doc_key = ANY(%s) ORDER BY handle", (keys,)).fetchall()
-            chunks = cur.execute('SELECT doc_key, start, "end", sent_lo, sent_hi FROM chunks '
-                                 "WHERE doc_key = ANY(%s) ORDER BY handle", (keys,)).fetchall()
+            sents = cur.execute(
+                'SELECT doc_key, start, "end" FROM sentences '
+                "WHERE doc_key = ANY(%s) ORDER BY handle",
+                (keys,),
+            ).fetchall()
+            chunks = cur.execute(
+                'SELECT doc_key, start, "end", sent_lo, sent_hi FROM chunks '
+                "WHERE doc_key = ANY(%s) ORDER BY handle",
+                (keys,),
+            ).fetchall()
         out = {}
         for key, record in records.items():
             s = np.array([r[1:] for r in sents if r[0] == key], dtype=np.int64).reshape(-1, 2)
@@ -312,5 +402,7 @@ def _array(value: Any) -> np.ndarray:
 
 def _sorted(rows: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     rows = sorted(rows, key=lambda r: -float(r[1]))
-    return (np.array([int(r[0]) for r in rows], dtype=np.int64),
-            np.array([float(r[1]) for r in rows], dtype=np.float64))
+    return (
+        np.array([int(r[0]) for r in rows], dtype=np.int64),
+        np.array([float(r[1]) for r in rows], dtype=np.float64),
+    )

@@ -79,8 +79,9 @@ class Segment:
         ordinals = np.arange(self.rows) - self.articles[art, 1]
         return (keys << ORDINAL_BITS) | ordinals
 
-    def dense(self, vector: np.ndarray, k: int,
-              allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def dense(
+        self, vector: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The best ``k`` rows by inner product among ``allowed`` (None: all)."""
         if self.rows == 0 or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
@@ -99,14 +100,16 @@ class Segment:
         top = top[np.isfinite(sims[top])]
         return top, sims[top]
 
-    def _approximate(self, vector: np.ndarray, k: int,
-                     allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _approximate(
+        self, vector: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
         assert self.ann is not None
         params = faiss.SearchParametersIVF()
-        params.nprobe = min(self.ann.nlist, max(ANN_MIN_PROBES,
-                                                round(self.ann.nlist * ANN_PROBE_SHARE)))
+        params.nprobe = min(
+            self.ann.nlist, max(ANN_MIN_PROBES, round(self.ann.nlist * ANN_PROBE_SHARE))
+        )
         if allowed is not None:
             bits = np.packbits(allowed, bitorder="little")
             params.sel = faiss.IDSelectorBitmap(self.rows, faiss.swig_ptr(bits))
@@ -138,15 +141,27 @@ def write(folder: Path, items: Sequence[tuple[int, PreparedArticle]], dimension:
         c0, s0 = sum(len(c) for c in chunks), sum(len(x) for x in sents)
         n, m = len(p.chunk_start), len(p.sent_start)
         arts.append((key, c0, c0 + n, s0, s0 + m))
-        chunks.append(np.stack([np.full(n, i), p.chunk_start, p.chunk_end, p.chunk_sent_lo,
-                                p.chunk_sent_hi], axis=1).astype(np.int64).reshape(-1, 5))
+        chunks.append(
+            np.stack(
+                [np.full(n, i), p.chunk_start, p.chunk_end, p.chunk_sent_lo, p.chunk_sent_hi],
+                axis=1,
+            )
+            .astype(np.int64)
+            .reshape(-1, 5)
+        )
         sents.append(np.stack([p.sent_start, p.sent_end], axis=1).astype(np.int64).reshape(-1, 2))
         vecs.append(np.asarray(p.chunk_vectors, dtype=np.float32).reshape(-1, dimension))
         svecs.append(np.asarray(p.sentence_vectors, dtype=np.float16).reshape(-1, dimension))
         terms.extend(p.chunk_terms)
-    _save(folder, np.array(arts, dtype=np.int64).reshape(-1, 5), _cat(chunks, (0, 5)),
-          _cat(sents, (0, 2)), _cat(vecs, (0, dimension), np.float32),
-          _cat(svecs, (0, dimension), np.float16), lexical.build(terms))
+    _save(
+        folder,
+        np.array(arts, dtype=np.int64).reshape(-1, 5),
+        _cat(chunks, (0, 5)),
+        _cat(sents, (0, 2)),
+        _cat(vecs, (0, dimension), np.float32),
+        _cat(svecs, (0, dimension), np.float16),
+        lexical.build(terms),
+    )
 
 
 def merge(folder: Path, parts: Sequence[Segment], dead: set[int], dimension: int) -> int:
@@ -168,8 +183,12 @@ def merge(folder: Path, parts: Sequence[Segment], dead: set[int], dimension: int
         new_art = np.cumsum(alive) - 1 + len(arts)  # arts holds one row per article
         for a in np.flatnonzero(alive):
             key, clo, chi, slo, shi = (int(x) for x in seg.articles[a])
-            arts.append(np.array([[key, c_total, c_total + chi - clo,
-                                   s_total, s_total + shi - slo]], dtype=np.int64))
+            arts.append(
+                np.array(
+                    [[key, c_total, c_total + chi - clo, s_total, s_total + shi - slo]],
+                    dtype=np.int64,
+                )
+            )
             c_total += chi - clo
             s_total += shi - slo
         kept = seg.chunks[chunk_alive].copy()
@@ -178,9 +197,15 @@ def merge(folder: Path, parts: Sequence[Segment], dead: set[int], dimension: int
         sents.append(np.asarray(seg.sentences[sent_alive]))
         vecs.append(np.asarray(seg.vectors[chunk_alive]))
         svecs.append(np.asarray(seg.sentence_vectors[sent_alive]))
-    _save(folder, _cat(arts, (0, 5)), _cat(chunks, (0, 5)), _cat(sents, (0, 2)),
-          _cat(vecs, (0, dimension), np.float32), _cat(svecs, (0, dimension), np.float16),
-          lexical.merge(lex_parts))
+    _save(
+        folder,
+        _cat(arts, (0, 5)),
+        _cat(chunks, (0, 5)),
+        _cat(sents, (0, 2)),
+        _cat(vecs, (0, dimension), np.float32),
+        _cat(svecs, (0, dimension), np.float16),
+        lexical.merge(lex_parts),
+    )
     return c_total
 
 
@@ -189,8 +214,15 @@ def _cat(parts: list[Any], empty: tuple[int, int], dtype: Any = np.int64) -> np.
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(empty, dtype=dtype)
 
 
-def _save(folder: Path, articles: np.ndarray, chunks: np.ndarray, sentences: np.ndarray,
-          vectors: np.ndarray, sentence_vectors: np.ndarray, postings: Postings) -> None:
+def _save(
+    folder: Path,
+    articles: np.ndarray,
+    chunks: np.ndarray,
+    sentences: np.ndarray,
+    vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    postings: Postings,
+) -> None:
     folder.mkdir(parents=True)
     np.save(folder / "articles.npy", articles)
     np.save(folder / "chunks.npy", chunks)
@@ -201,8 +233,13 @@ def _save(folder: Path, articles: np.ndarray, chunks: np.ndarray, sentences: np.
     ann = len(vectors) >= ANN_MIN_ROWS
     if ann:
         _build_ann(folder, vectors)
-    meta = {"rows": len(chunks), "sentences": len(sentences), "articles": len(articles),
-            "dimension": int(vectors.shape[1]), "ann": ann}
+    meta = {
+        "rows": len(chunks),
+        "sentences": len(sentences),
+        "articles": len(articles),
+        "dimension": int(vectors.shape[1]),
+        "ann": ann,
+    }
     (folder / "meta.json").write_text(json.dumps(meta), "utf-8")
     for path in folder.iterdir():
         with open(path, "rb") as fh:
@@ -217,8 +254,9 @@ def _build_ann(folder: Path, vectors: np.ndarray) -> None:
     lists = min(ANN_MAX_LISTS, int(np.sqrt(n)))
     log.info("building an inverted-file index (%d lists) over %d vectors", lists, n)
     quantizer = faiss.IndexFlatIP(d)
-    index = faiss.IndexIVFScalarQuantizer(quantizer, d, lists, faiss.ScalarQuantizer.QT_8bit,
-                                          faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexIVFScalarQuantizer(
+        quantizer, d, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
     sample = np.random.default_rng(0).choice(n, size=min(n, 40 * lists), replace=False)
     index.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
     for start in range(0, n, 100_000):
@@ -239,9 +277,17 @@ def load(folder: Path) -> Segment:
         import faiss
 
         ann = faiss.read_index(str(folder / "ann.faiss"))
-    seg = Segment(folder.name, folder, np.asarray(arr("articles.npy")), arr("chunks.npy"),
-                  arr("sentences.npy"), arr("vectors.npy"), arr("sentence_vectors.npy"),
-                  lexical.load(folder), ann)
+    seg = Segment(
+        folder.name,
+        folder,
+        np.asarray(arr("articles.npy")),
+        arr("chunks.npy"),
+        arr("sentences.npy"),
+        arr("vectors.npy"),
+        arr("sentence_vectors.npy"),
+        lexical.load(folder),
+        ann,
+    )
     if seg.rows != meta["rows"] or len(seg.sentences) != meta["sentences"]:
         raise ValueError(f"segment {folder} does not match its meta.json")
     return seg

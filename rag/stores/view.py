@@ -24,12 +24,14 @@ class View:
     def chunk_count(self) -> int:
         return self.reader.chunk_count()
 
-    def dense_search(self, vector: np.ndarray, k: int,
-                     filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+    def dense_search(
+        self, vector: np.ndarray, k: int, filters: Filters
+    ) -> tuple[np.ndarray, np.ndarray]:
         return self.reader.dense_search(vector, k, filters)
 
-    def lexical_search(self, terms: Sequence[str], k: int,
-                       filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+    def lexical_search(
+        self, terms: Sequence[str], k: int, filters: Filters
+    ) -> tuple[np.ndarray, np.ndarray]:
         return self.reader.lexical_search(terms, k, filters)
 
     def term_stats(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
