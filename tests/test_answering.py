@@ -85,5 +85,6 @@ def test_answer_object_has_the_contract_fields(seed_engine: Engine) -> None:
         "end",
         "quote",
         "score",
+        "source",
     }
     assert set(data["passages"][0]) == {"doc_id", "chunk_id", "start", "end", "text", "score"}
