@@ -26,9 +26,15 @@ def ensure_index(settings: Settings) -> None:
     engine.ingest(loaded.articles)
 
 
+# Workers are separate processes started by uvicorn: the parent hands them its settings whole,
+# as JSON in this variable, so command-line options (--index, --database-url) reach them too.
+SETTINGS_ENV = "RAG_SERVE_SETTINGS_JSON"
+
+
 def app_factory() -> object:
-    """For ``uvicorn --factory`` with several workers: settings come from the environment."""
-    return create_app(load_settings())
+    """For ``uvicorn --factory`` with several workers: the parent's settings, passed whole."""
+    passed = os.environ.get(SETTINGS_ENV)
+    return create_app(Settings.model_validate_json(passed) if passed else load_settings())
 
 
 def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
@@ -37,9 +43,10 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
     check_settings(settings)
     logging.getLogger().setLevel(logging.INFO)
     ensure_index(settings)
-    print(f"serving on http://{host}:{port}/ (index: {settings.index_dir})", flush=True)
+    where = "the database" if settings.database_url else settings.index_dir
+    print(f"serving on http://{host}:{port}/ (index: {where})", flush=True)
     if workers > 1:
-        os.environ["RAG_INDEX_DIR"] = str(settings.index_dir)
+        os.environ[SETTINGS_ENV] = settings.model_dump_json()
         uvicorn.run(
             "api.server:app_factory",
             factory=True,
