@@ -18,8 +18,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import CACHE, base_index, replicated_index, squad_questions, table  # noqa: E402
+from bench.serving import ALBANESE, free_port, start_server, stop_server  # noqa: E402
 from rag.evaluation.metrics import percentile  # noqa: E402
-from tests.helpers import ALBANESE, free_port, start_server, stop_server  # noqa: E402
 
 SEED_QUESTIONS = [
     ALBANESE,

@@ -29,7 +29,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import table  # noqa: E402
-from tests.helpers import ALBANESE, free_port, start_server, stop_server  # noqa: E402
+from bench.serving import ALBANESE, free_port, start_server, stop_server  # noqa: E402
 
 QUESTIONS = [
     ALBANESE,

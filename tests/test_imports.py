@@ -56,3 +56,20 @@ def test_the_app_starts_without_the_eval_and_train_extras() -> None:
         check=True,
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_the_benchmarks_never_import_the_tests() -> None:
+    import ast
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    for path in bench.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            assert not any(n == "tests" or n.startswith("tests.") for n in names), path.name
