@@ -42,10 +42,11 @@ class LoadResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def load_paths(paths: Iterable[Path]) -> LoadResult:
+def load_paths(paths: Iterable[Path], progress: bool = False) -> LoadResult:
     """Read every supported file under ``paths`` (files or folders, recursively).
 
-    Files of other types inside folders are skipped with one warning per file type.
+    Files of other types inside folders are skipped with one warning per file type. With
+    ``progress``, a bar counts the files read when there are many.
     """
     result = LoadResult()
     others: dict[str, list[Path]] = {}
@@ -57,12 +58,23 @@ def load_paths(paths: Iterable[Path]) -> LoadResult:
         )
     if not files:
         raise InputError("no supported files found (expected .txt, .md, .html, .json, .jsonl)")
-    for path in files:
+    for path in _reading(files, progress):
         try:
             result.articles.extend(load_file(path, result.warnings))
         except InputError as exc:
             result.warnings.append(f"{path}: {exc.message}")
     return result
+
+
+PROGRESS_MIN_FILES = 50  # fewer files read in a moment: no bar
+
+
+def _reading(files: list[Path], progress: bool) -> Iterable[Path]:
+    if not progress or len(files) < PROGRESS_MIN_FILES:
+        return files
+    from tqdm import tqdm
+
+    return tqdm(files, desc="reading", unit="file", dynamic_ncols=True)
 
 
 def _expand(paths: Iterable[Path], others: dict[str, list[Path]]) -> Iterator[Path]:

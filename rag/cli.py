@@ -195,7 +195,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from rag.remote import load_sources
 
-    loaded = load_sources(args.paths, _settings(args))
+    loaded = load_sources(args.paths, _settings(args), progress=True)
     for warning in loaded.warnings:
         print(f"warning: skipped {warning}", file=sys.stderr)
     if not loaded.articles:

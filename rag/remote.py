@@ -115,13 +115,13 @@ def url_doc_id(url: str) -> str:
     return f"{url[: MAX_URL_ID_CHARS - 17]}#{digest}"
 
 
-def load_sources(values: Sequence[str], settings: Settings) -> LoadResult:
+def load_sources(values: Sequence[str], settings: Settings, progress: bool = False) -> LoadResult:
     """Files and folders (``rag.articles.load_paths``) and URLs, in one result."""
     from rag.articles import load_paths
 
     urls = [v for v in values if is_url(v)]
     paths = [Path(v) for v in values if not is_url(v)]
-    result = load_paths(paths) if paths else LoadResult()
+    result = load_paths(paths, progress) if paths else LoadResult()
     if urls:
         remote = load_urls(urls, settings)
         result.articles.extend(remote.articles)
