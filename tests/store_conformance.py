@@ -182,3 +182,37 @@ class StoreConformance:
             t.join()
         assert len(store.list_documents(100)) == 13
         assert lexical_ids(store, "topic7") == ["a07"]
+
+    def test_questions_while_writing_and_deleting_never_fail(self, store: Store) -> None:
+        """Readers keep answering while a writer adds, replaces and deletes (and, locally,
+        merges segments) through the same store."""
+        from rag.engine import Engine
+        from rag.settings import Settings
+
+        engine = Engine(Settings(rerank=False), EMBEDDER, store=store)
+        engine.ingest(
+            [Article(f"d{i}", "t", f"Article {i} covers walruses and topic{i}.") for i in range(5)]
+        )
+        errors: list[BaseException] = []
+        stop = threading.Event()
+
+        def read() -> None:
+            while not stop.is_set():
+                try:
+                    engine.search("walruses topic3", top_k=5)
+                    engine.ask("Which article covers topic2?")
+                except BaseException as exc:  # noqa: BLE001 - any failure is the finding
+                    errors.append(exc)
+                    return
+
+        readers = [threading.Thread(target=read) for _ in range(3)]
+        for t in readers:
+            t.start()
+        for i in range(30):
+            engine.ingest([Article(f"d{i % 7}", "t", f"Version {i}: walruses and topic{i}.")])
+            if i % 5 == 4:
+                engine.delete(f"d{i % 7}")
+        stop.set()
+        for t in readers:
+            t.join()
+        assert errors == []

@@ -261,36 +261,3 @@ def test_kill_9_at_any_moment_keeps_every_acknowledged_write(tmp_path: Path) -> 
     engine.ingest([_article("last", "One more article.")])  # the next writer cleans up
     folders = [p.name for p in (root / "segments").iterdir()]
     assert len(folders) == engine.stats()["counts"]["segments"]
-
-
-def test_questions_while_writing_merging_and_deleting_never_fail(hash_engine: Engine) -> None:
-    """Readers in one process keep answering while a writer adds, replaces, deletes and merges."""
-    import threading
-
-    hash_engine.ingest(
-        [_article(f"d{i}", f"Article {i} covers walruses and topic{i}.") for i in range(5)]
-    )
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def read() -> None:
-        while not stop.is_set():
-            try:
-                hash_engine.search("walruses topic3", top_k=5)
-                hash_engine.ask("Which article covers topic2?")
-            except BaseException as exc:  # noqa: BLE001 - any failure is the finding
-                errors.append(exc)
-                return
-
-    readers = [threading.Thread(target=read) for _ in range(3)]
-    for t in readers:
-        t.start()
-    for i in range(30):
-        hash_engine.ingest([_article(f"d{i % 7}", f"Version {i}: walruses and topic{i}.")])
-        if i % 5 == 4:
-            hash_engine.delete(f"d{i % 7}")
-    stop.set()
-    for t in readers:
-        t.join()
-    assert errors == []
-    assert hash_engine.stats()["counts"]["segments"] < 8

@@ -143,35 +143,3 @@ def test_a_database_without_pgvector_is_refused_naming_the_fix(postgres_server: 
     url = postgres_server.replace("postgres:@/postgres?", "plain:@/novector?", 1)
     with pytest.raises(StoreUnavailableError, match="CREATE EXTENSION vector"):
         PostgresStore(url)
-
-
-def test_questions_while_writing_and_deleting_never_fail(postgres_url: str) -> None:  # noqa: F811
-    import threading
-
-    engine = Engine(Settings(database_url=postgres_url, rerank=False), HashEmbedder())
-    engine.ingest(
-        [Article(f"d{i}", "t", f"Article {i} covers walruses and topic{i}.") for i in range(5)]
-    )
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def read() -> None:
-        while not stop.is_set():
-            try:
-                engine.search("walruses topic3", top_k=5)
-                engine.ask("Which article covers topic2?")
-            except BaseException as exc:  # noqa: BLE001 - any failure is the finding
-                errors.append(exc)
-                return
-
-    readers = [threading.Thread(target=read) for _ in range(3)]
-    for t in readers:
-        t.start()
-    for i in range(20):
-        engine.ingest([Article(f"d{i % 7}", "t", f"Version {i}: walruses and topic{i}.")])
-        if i % 5 == 4:
-            engine.delete(f"d{i % 7}")
-    stop.set()
-    for t in readers:
-        t.join()
-    assert errors == []

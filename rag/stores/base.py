@@ -93,6 +93,21 @@ class PreparedArticle:
     chunk_terms: tuple[tuple[str, ...], ...]
 
 
+def article_values(p: PreparedArticle) -> tuple[object, ...]:
+    """doc_id, title, text, url, date, source, author and content hash, as stores keep them."""
+    a = p.article
+    return (
+        a.doc_id,
+        a.title,
+        a.text,
+        a.url,
+        a.date,
+        a.source,
+        getattr(a, "author", None),
+        a.content_hash,
+    )
+
+
 @dataclass(frozen=True)
 class DocumentSummary:
     doc_id: str

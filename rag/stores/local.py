@@ -35,6 +35,7 @@ from rag.stores.base import (
     PreparedArticle,
     StoreInfo,
     WriteResult,
+    article_values,
 )
 from rag.stores.catalog import CATALOG, Catalog
 from rag.stores.local_reader import LocalReader
@@ -309,22 +310,7 @@ class LocalStore:
 
 
 def _article_row(key: int, p: PreparedArticle, now: str, seg: str) -> tuple[object, ...]:
-    a = p.article
-    return (
-        key,
-        a.doc_id,
-        a.title,
-        a.text,
-        a.url,
-        a.date,
-        a.source,
-        getattr(a, "author", None),
-        a.content_hash,
-        now,
-        seg,
-        len(p.chunk_start),
-        len(p.sent_start),
-    )
+    return (key, *article_values(p), now, seg, len(p.chunk_start), len(p.sent_start))
 
 
 def _refuse_old_layout(root: Path) -> None:

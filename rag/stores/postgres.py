@@ -28,6 +28,7 @@ from rag.stores.base import (
     PreparedArticle,
     StoreInfo,
     WriteResult,
+    article_values,
     handle,
 )
 from rag.stores.catalog import filter_sql
@@ -187,24 +188,12 @@ class PostgresStore:
     def _insert(self, con: Any, p: PreparedArticle) -> None:
         from pgvector import HalfVector, Vector
 
-        a = p.article
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         key = con.execute(
             "INSERT INTO articles (doc_id, title, text, url, date, source, author, "
             "content_hash, ingested_at, chunks, sentences) VALUES "
             "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING doc_key",
-            (
-                a.doc_id,
-                a.title,
-                a.text,
-                a.url,
-                a.date,
-                a.source,
-                getattr(a, "author", None),
-                a.content_hash,
-                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                len(p.chunk_start),
-                len(p.sent_start),
-            ),
+            (*article_values(p), now, len(p.chunk_start), len(p.sent_start)),
         ).fetchone()[0]
         lengths = [max(len(t), 1) for t in p.chunk_terms]
         with con.cursor().copy(
