@@ -1,10 +1,16 @@
-"""Pydantic request and response schemas: the API's edge."""
+"""Pydantic request and response schemas: the API's edge. Requests are pydantic models; every
+response model is built from the library's dataclass of the same shape (``out_model``)."""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+
+from rag import models
+from rag.stores import base as store_shapes
 
 ALBANESE = "What did Albanese say about Japan?"
 
@@ -60,76 +66,66 @@ class AskRequest(BaseModel):
     as_of: Text | None = Field(None, examples=["2024-04-09"])
 
 
-class CitationOut(BaseModel):
-    n: int
-    doc_id: str
-    title: str
-    url: str | None
-    date: str | None
-    start: int
-    end: int
-    quote: str
-    score: float
-    source: str | None = None
+def out_model(
+    cls: type,
+    name: str,
+    *,
+    types: dict[str, Any] | None = None,
+    exclude: tuple[str, ...] = (),
+    config: ConfigDict | None = None,
+) -> type[BaseModel]:
+    """A response model with the fields of the library's dataclass ``cls``: the library is the
+    one source of truth for every shape the API returns (``types`` replaces a field's type
+    where the API nests another response model)."""
+    hints = typing.get_type_hints(cls)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in exclude:
+            continue
+        default = ... if f.default is dataclasses.MISSING else f.default
+        fields[f.name] = ((types or {}).get(f.name, hints[f.name]), default)
+    model: type[BaseModel] = create_model(name, __config__=config, **fields)
+    return model
 
 
-class PassageOut(BaseModel):
-    doc_id: str
-    chunk_id: str
-    start: int
-    end: int
-    text: str
-    score: float
-
-
-class AnswerOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "question": ALBANESE,
-                    "answer": "During a press conference in Canberra on Tuesday, Australian "
-                    "Prime Minister Anthony Albanese said no proposals had been made to expand "
-                    'the membership of AUKUS, but Japan is a "natural candidate" to be part of '
-                    "the second pillar. [1]",
-                    "abstained": False,
-                    "reason": None,
-                    "confidence": 0.99,
-                    "citations": [
-                        {
-                            "n": 1,
-                            "doc_id": "000_a842a3da874e1a7d.txt",
-                            "title": "...",
-                            "url": None,
-                            "date": None,
-                            "start": 1202,
-                            "end": 1429,
-                            "quote": "During a press conference ...",
-                            "score": 0.99,
-                        }
-                    ],
-                    "passages": [],
-                    "timings_ms": {"total": 25.0},
-                }
-            ]
+_ANSWER_EXAMPLE: dict[str, Any] = {
+    "question": ALBANESE,
+    "answer": "During a press conference in Canberra on Tuesday, Australian Prime Minister "
+    "Anthony Albanese said no proposals had been made to expand the membership of AUKUS, but "
+    'Japan is a "natural candidate" to be part of the second pillar. [1]',
+    "abstained": False,
+    "reason": None,
+    "confidence": 0.99,
+    "citations": [
+        {
+            "n": 1,
+            "doc_id": "000_a842a3da874e1a7d.txt",
+            "title": "...",
+            "url": None,
+            "date": None,
+            "start": 1202,
+            "end": 1429,
+            "quote": "During a press conference ...",
+            "score": 0.99,
+            "source": None,
         }
-    )
-    question: str
-    answer: str
-    abstained: bool
-    reason: str | None
-    confidence: float
-    citations: list[CitationOut]
-    passages: list[PassageOut]
-    timings_ms: dict[str, float]
-    resolved_question: str | None = None
-    # {"from", "to", "phrase", "latest"} (+ "applied", "note"): the question's time phrase
-    time_filter: dict[str, Any] | None = None
+    ],
+    "passages": [],
+    "timings_ms": {"total": 25.0},
+}
+CitationOut = out_model(models.Citation, "CitationOut")
+PassageOut = out_model(models.Passage, "PassageOut")
+AnswerOut = out_model(
+    models.Answer,
+    "AnswerOut",
+    types={"citations": list[CitationOut], "passages": list[PassageOut]},  # type: ignore[valid-type]
+    config=ConfigDict(json_schema_extra={"examples": [_ANSWER_EXAMPLE]}),
+)
 
 
 class SearchOut(BaseModel):
     query: str
-    passages: list[PassageOut]
+    passages: list[PassageOut]  # type: ignore[valid-type]
 
 
 class ArticleIn(BaseModel):
@@ -189,41 +185,15 @@ SSE_RESPONSE: dict[str, Any] = {
 }
 
 
-class IngestOut(BaseModel):
-    added: list[str]
-    replaced: list[str]
-    unchanged: list[str]
-    skipped: list[str]
-    chunks: int
-
-
-class DocumentSummary(BaseModel):
-    doc_id: str
-    title: str
-    url: str | None
-    date: str | None
-    source: str | None
-    chars: int
-    chunks: int
-    content_hash: str
-    ingested_at: str
+IngestOut = out_model(models.IngestReport, "IngestOut")
+DocumentSummary = out_model(store_shapes.DocumentSummary, "DocumentSummary")
+DocumentOut = out_model(store_shapes.ArticleRecord, "DocumentOut", exclude=("doc_key",))
 
 
 class DocumentPage(BaseModel):
-    documents: list[DocumentSummary]
+    documents: list[DocumentSummary]  # type: ignore[valid-type]
     next_cursor: str | None
     total: int
-
-
-class DocumentOut(BaseModel):
-    doc_id: str
-    title: str
-    text: str
-    url: str | None
-    date: str | None
-    source: str | None
-    content_hash: str
-    ingested_at: str
 
 
 class ErrorBody(BaseModel):
