@@ -20,6 +20,7 @@ from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.routes import router
 from api.security import check_settings
+from rag import runtime
 from rag.engine import Engine
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     Contradictory security settings are refused here with a one-line ``InputError``."""
     settings = settings or load_settings()
     check_settings(settings)
+    runtime.configure_process()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

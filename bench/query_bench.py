@@ -79,6 +79,9 @@ def run(sizes: list[int], questions: int, backends: list[str]) -> str:
 
 
 if __name__ == "__main__":
+    from rag import runtime
+
+    runtime.configure_process()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--questions", type=int, default=200)

@@ -373,6 +373,9 @@ def section_ann(base: list[PreparedArticle], questions: list[str], sizes: Sequen
 
 
 def main() -> None:
+    from rag import runtime
+
+    runtime.configure_process()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--million", action="store_true")
