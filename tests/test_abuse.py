@@ -345,8 +345,11 @@ def test_rate_limit_holds_across_workers_and_spoofed_forwarded_for(tmp_path: Pat
                 f"{url}/search", params={"q": "Japan"}, headers=headers, timeout=30
             ).status_code
 
+        started = time.monotonic()
         with ThreadPoolExecutor(max_workers=6) as pool:
             statuses = list(pool.map(one, range(30)))
-        assert statuses.count(200) == 10 and statuses.count(429) == 20, statuses
+        refilled = int((time.monotonic() - started) / 6)  # the bucket gains one every 6 s
+        passed = statuses.count(200)
+        assert 10 <= passed <= 10 + refilled and statuses.count(429) == 30 - passed, statuses
     finally:
         stop_server(proc)
