@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 2000  # a check waits at most this long for another worker's transaction
 PURGE_EVERY_S = 60.0  # how often idle (full) buckets are dropped from the file
+LOCKED_RETRIES = 5  # attempts when another worker holds the file (setting up WAL at start)
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS buckets (
     client TEXT PRIMARY KEY, tokens REAL NOT NULL, updated REAL NOT NULL)"""
@@ -54,11 +55,8 @@ class RateLimiter:
         if self.per_minute <= 0:
             return
         with self._lock:
-            try:
-                wait = self._take(client, time.time())
-            except sqlite3.Error as exc:
-                log.warning("rate limit file %s unusable, request let through: %s", self.path, exc)
-                self._close()
+            wait = self._take_retrying(client)
+            if wait is None:
                 return
         if wait > 0:
             raise RateLimitError(
@@ -66,11 +64,36 @@ class RateLimiter:
                 retry_after=wait,
             )
 
-    def _take(self, client: str, now: float) -> float:
-        """One token from ``client``'s bucket: 0 when taken, else seconds until one is back."""
+    def _take_retrying(self, client: str) -> float | None:
+        """``_take``, tried again when another worker holds the file (its first connection
+        switches the file to WAL, which a second worker starting at once may find locked);
+        None, with a warning, when the file stays unusable."""
+        for attempt in range(LOCKED_RETRIES):
+            try:
+                return self._take(client)
+            except sqlite3.OperationalError as exc:
+                self._close()
+                if "locked" not in str(exc) or attempt == LOCKED_RETRIES - 1:
+                    log.warning(
+                        "rate limit file %s unusable, request let through: %s", self.path, exc
+                    )
+                    return None
+                time.sleep(0.05 * (attempt + 1))
+            except sqlite3.Error as exc:
+                log.warning("rate limit file %s unusable, request let through: %s", self.path, exc)
+                self._close()
+                return None
+        return None
+
+    def _take(self, client: str) -> float:
+        """One token from ``client``'s bucket: 0 when taken, else seconds until one is back.
+
+        The time is read once the file is locked: read before, a worker that waited for the
+        lock would store an older time than the last writer's and refill that span twice."""
         conn = self._connect()
         rate = self.per_minute / 60.0
         conn.execute("BEGIN IMMEDIATE")
+        now = time.time()
         try:
             row = conn.execute(
                 "SELECT tokens, updated FROM buckets WHERE client = ?", (client,)
