@@ -20,6 +20,17 @@ SQUAD = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "dev-v1.1.tune.json
 CACHE = ROOT / ".cache"
 
 
+def add_backends_option(parser: Any) -> None:
+    """``--backends onnx torch``: the RAG_BACKEND values a benchmark measures in turn."""
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        choices=["onnx", "torch"],
+        default=["onnx", "torch"],
+        help="RAG_BACKEND values, measured in turn",
+    )
+
+
 def table(headers: list[str], rows: list[list[object]]) -> str:
     cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]

@@ -17,7 +17,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CACHE, base_index, replicated_index, squad_questions, table  # noqa: E402
+from bench.common import (  # noqa: E402
+    CACHE,
+    add_backends_option,
+    base_index,
+    replicated_index,
+    squad_questions,
+    table,
+)
 from bench.serving import ALBANESE, free_port, start_server, stop_server  # noqa: E402
 from rag.evaluation.metrics import percentile  # noqa: E402
 
@@ -109,13 +116,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument(
-        "--backends",
-        nargs="+",
-        choices=["onnx", "torch"],
-        default=["onnx", "torch"],
-        help="RAG_BACKEND values, measured in turn",
-    )
+    add_backends_option(parser)
     parser.add_argument(
         "--indexes", nargs="+", choices=["seed", "10k chunks"], default=["seed", "10k chunks"]
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import SQUAD, table  # noqa: E402
+from bench.common import SQUAD, add_backends_option, table  # noqa: E402
 from rag.engine import Engine  # noqa: E402
 from rag.models import Article  # noqa: E402
 from rag.runtime import load_embedder  # noqa: E402
@@ -70,12 +70,6 @@ def run(n: int, backends: list[str], rounds: int = 2) -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--articles", type=int, default=300)
-    parser.add_argument(
-        "--backends",
-        nargs="+",
-        choices=["onnx", "torch"],
-        default=["onnx", "torch"],
-        help="RAG_BACKEND values, measured in turn",
-    )
+    add_backends_option(parser)
     args = parser.parse_args()
     print(run(args.articles, args.backends))

@@ -17,7 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CACHE, base_index, replicated_index, squad_questions, table  # noqa: E402
+from bench.common import (  # noqa: E402
+    CACHE,
+    add_backends_option,
+    base_index,
+    replicated_index,
+    squad_questions,
+    table,
+)
 from rag.engine import Engine  # noqa: E402
 from rag.evaluation.metrics import percentile  # noqa: E402
 from rag.runtime import load_embedder  # noqa: E402
@@ -85,12 +92,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--questions", type=int, default=200)
-    parser.add_argument(
-        "--backends",
-        nargs="+",
-        choices=["onnx", "torch"],
-        default=["onnx", "torch"],
-        help="RAG_BACKEND values, measured in turn",
-    )
+    add_backends_option(parser)
     args = parser.parse_args()
     print(run(args.sizes, args.questions, args.backends))

@@ -23,7 +23,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, table  # noqa: E402
+from bench.common import ROOT, add_backends_option, table  # noqa: E402
 
 RAG = str(Path(sys.executable).parent / "rag")
 QUESTION = "What did Albanese say about Japan?"
@@ -108,8 +108,6 @@ def run(runs: int, backends: list[str]) -> str:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument(
-        "--backends", nargs="+", choices=["onnx", "torch"], default=["onnx", "torch"]
-    )
+    add_backends_option(parser)
     args = parser.parse_args()
     print(run(args.runs, args.backends))

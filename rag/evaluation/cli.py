@@ -17,17 +17,11 @@ from rag.errors import InputError, NotFoundError
 
 
 def add_eval_parser(sub: Any) -> None:
+    from rag.evaluation.datasets import add_dataset_options
+
     sp = sub.add_parser("eval", help="evaluate retrieval and answers on a dataset")
     sp.add_argument("dataset", type=Path, help="SQuAD .json, BEIR folder, or our .jsonl")
-    sp.add_argument("--corpus", type=Path, help="articles for a .jsonl question file")
-    sp.add_argument("--sample", type=int, default=1000, help="questions sampled (0: all)")
-    sp.add_argument("--seed", type=int, default=13)
-    sp.add_argument(
-        "--holdout",
-        type=int,
-        default=4,
-        help="SQuAD articles left out of the index (their questions are out of corpus)",
-    )
+    add_dataset_options(sp, sample=1000)
     sp.add_argument(
         "--split",
         choices=["all", "fit", "report"],

@@ -221,3 +221,16 @@ def load_jsonl(path: Path, corpus: Path, *, sample: int | None = None, seed: int
             )
         )
     return EvalSet(path.name, "jsonl", articles, _sample(items, sample, seed))
+
+
+def add_dataset_options(sp: Any, sample: int) -> None:
+    """The options that pick questions and articles, shared by ``rag eval`` and ``rag train``."""
+    sp.add_argument("--corpus", type=Path, help="articles for a .jsonl question file")
+    sp.add_argument("--sample", type=int, default=sample, help="questions sampled (0: all)")
+    sp.add_argument("--seed", type=int, default=13)
+    sp.add_argument(
+        "--holdout",
+        type=int,
+        default=4,
+        help="SQuAD articles left out of the index (their questions are out of corpus)",
+    )

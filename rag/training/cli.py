@@ -12,6 +12,7 @@ from rag.errors import InputError
 
 
 def add_train_parser(sub: Any) -> None:
+    from rag.evaluation.datasets import add_dataset_options
     from rag.training import DEFAULT_EPOCHS, DEFAULT_FOLDS
 
     sp = sub.add_parser("train", help="fit the scorer and train the reranker on a dataset")
@@ -22,15 +23,7 @@ def add_train_parser(sub: Any) -> None:
         required=True,
         help="folder for scorer.json and reranker.pt (never the installed package)",
     )
-    sp.add_argument("--corpus", type=Path, help="articles for a .jsonl question file")
-    sp.add_argument("--sample", type=int, default=0, help="questions sampled (0: all)")
-    sp.add_argument("--seed", type=int, default=13)
-    sp.add_argument(
-        "--holdout",
-        type=int,
-        default=4,
-        help="SQuAD articles left out of the index (their questions are out of corpus)",
-    )
+    add_dataset_options(sp, sample=0)
     sp.add_argument(
         "--epochs",
         type=int,
