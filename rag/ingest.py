@@ -21,8 +21,8 @@ from rag.text import content_terms, split_sentences
 
 log = logging.getLogger(__name__)
 
-# Chunks per model call while ingesting, so a question waits behind at most one small call:
-# 2 gave ask p50 20 ms during a 200 KB write (8: 29 ms) and ingest 155 chunks/s (8: 105).
+# Chunks per model call while ingesting, so a question waits behind at most one small call
+# (2 was also faster than 8 with int8 ONNX; docs/experiments.md, "Model backend").
 EMBED_BATCH_CHUNKS = 2
 
 

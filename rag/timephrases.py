@@ -6,10 +6,8 @@ when the question says nothing about time. ``narrow`` turns it into retrieval ``
 ``prefer_latest`` puts newer articles first among the answer's candidate sentences.
 
 A small hand-written grammar, not dateparser: the phrases are a closed set whose *ranges* have
-to be defined here anyway, and dateparser's ``search_dates`` returns one instant per phrase
-("last week" is the day seven days ago, "in 2023" is 2023-12-01), reads the "may" of "What may
-happen" and the "march" of "will march on Sunday" as months, splits "between March and May 2024"
-into three dates with the wrong year, and spends 0.4 s on its first call.
+to be defined here anyway, and a date parser returns one instant per phrase (why dateparser
+was not kept: docs/experiments.md, "Time phrases").
 
 What the grammar means (``as_of`` is "now"):
 

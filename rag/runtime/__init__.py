@@ -18,17 +18,16 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 LOCK = threading.RLock()  # model construction: one thread builds, the others wait for it
-SWITCH_INTERVAL_S = 0.0005  # Python's default is 5 ms (see configure_process)
+SWITCH_INTERVAL_S = 0.0005  # a tenth of Python's default (see configure_process)
 
 
 def configure_process() -> None:
     """Process-wide settings for answering, applied once at start-up (CLI, app, benches).
 
     One BLAS thread: OpenBLAS workers spin after each dense search and starve the model's
-    own threads (ask p50/p95 at 100k chunks went from 50/148 ms to 44/51 ms). A 0.5 ms
-    interpreter switch interval: a question answered while a write chunks a long article
-    otherwise waits 5 ms for the interpreter after each short C call (worst case during a
-    200 KB write 139-157 ms, against 70-102 ms; the median and the write's own time unchanged).
+    own threads. A short interpreter switch interval: a question answered while a write chunks
+    a long article would otherwise wait a full default interval for the interpreter after each
+    short C call (measurements in docs/experiments.md).
     """
     import sys
 

@@ -52,8 +52,7 @@ def _load(path: Path, outputs: tuple[str, ...]) -> Any:
     options.inter_op_num_threads = 1  # the graphs are one chain: parallelism is inside ops
     options.log_severity_level = 3  # errors only
     # idle pool threads sleep instead of spinning: spinning ones starved the retrieval and
-    # scoring that follow each model call (python work after a call 74-96 ms -> 47-54 ms p50
-    # on a busy 2-core machine)
+    # scoring that follow each model call (docs/experiments.md, "Model backend")
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     names = tuple(i.name for i in session.get_inputs())

@@ -36,12 +36,9 @@ from rag.stores.lexical import Postings
 
 log = logging.getLogger(__name__)
 
-# Exact search of one query over n float32 vectors reads 1.5 KB per row: ~10 ms at 100k rows
-# on 2 cores, ~100 ms at 1M. Segments this large get an approximate index (bench/store_bench.py).
-# An inverted file with 8-bit codes, not HNSW: on 2 cores it builds in about a minute at 1M
-# vectors (an HNSW graph took ~26 minutes) and holds 384 bytes a vector.
-# From 20k rows: a size tier holds up to 7 segments, so flat segments must stay small for the
-# sum of exact scans to stay small (7 x 20k rows is ~25 ms).
+# Segments of this many chunks get an approximate index (an inverted file with 8-bit codes,
+# cheaper to build than HNSW): a size tier holds up to 7 segments, so the flat ones must stay
+# small for their exact scans to add up to little (docs/experiments.md, "Storage").
 ANN_MIN_ROWS = 20_000
 ANN_MAX_LISTS = 1024  # clusters: sqrt(rows), capped so that training stays in seconds
 ANN_PROBE_SHARE = 0.05  # of the clusters scanned per query...
