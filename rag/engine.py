@@ -304,7 +304,7 @@ class Engine:
         self.snapshot()
         a = self.store.document(doc_id)
         if a is None:
-            raise NotFoundError(f"no document with id {doc_id!r}")
+            raise NotFoundError(f"no document with id {doc_id[:80]!r}")
         return {
             "doc_id": a.doc_id,
             "title": a.title,
@@ -390,7 +390,7 @@ class Engine:
     def delete(self, doc_id: str) -> None:
         info = self.store.info()
         if info is None or not self.store.write(info, [], [doc_id]).deleted:
-            raise NotFoundError(f"no document with id {doc_id!r}")
+            raise NotFoundError(f"no document with id {doc_id[:80]!r}")
 
     def compact(self) -> None:
         """Merge the store's segments and drop deleted rows (``rag compact``)."""

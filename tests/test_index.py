@@ -76,6 +76,19 @@ def test_damaged_index_is_refused_with_the_fix(hash_engine: Engine) -> None:
         Engine(hash_engine.settings, HashEmbedder()).ask("walruses?")
 
 
+def test_a_damaged_catalog_is_refused_then_rebuilt(hash_engine: Engine) -> None:
+    hash_engine.ingest([_article("a", "Some text about walruses.")])
+    (hash_engine.root / "catalog.sqlite").write_bytes(b"not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        (hash_engine.root / f"catalog.sqlite{suffix}").unlink(missing_ok=True)
+    engine = Engine(hash_engine.settings, HashEmbedder())
+    with pytest.raises(IndexCorruptError, match="rag ingest --rebuild"):
+        engine.stats()
+    engine = Engine(hash_engine.settings, HashEmbedder())
+    assert engine.ingest([_article("b", "Otters.")], rebuild=True).added == ("b",)
+    assert [d["doc_id"] for d in engine.documents()] == ["b"]
+
+
 def test_an_index_of_the_old_layout_is_refused_then_rebuilt(tmp_path: Path) -> None:
     root = tmp_path / "index"
     (root / "gen-000001").mkdir(parents=True)

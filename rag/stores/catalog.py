@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any
 
+from rag.errors import IndexCorruptError
 from rag.models import Filters
 from rag.stores.base import ArticleRecord, StoreInfo
 
@@ -48,9 +49,16 @@ class Catalog:
         con: sqlite3.Connection | None = getattr(self._local, "con", None)
         if con is None:
             con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=FULL")
-            con.executescript(SCHEMA)
+            try:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute("PRAGMA synchronous=FULL")
+                con.executescript(SCHEMA)
+            except sqlite3.DatabaseError as exc:
+                con.close()
+                raise IndexCorruptError(
+                    f"index catalog {self.path} is damaged ({exc}); rebuild it with "
+                    "`rag ingest --rebuild PATH...`"
+                ) from None
             self._local.con = con
         return con
 

@@ -294,6 +294,13 @@ class LocalStore:
                 self._merge(names, info.dimension)
 
     def reset(self) -> None:
+        """Remove everything; a damaged catalog is deleted and made anew."""
+        try:
+            self.catalog.connection()
+        except IndexCorruptError:
+            log.warning("replacing the damaged catalog in %s", self.root)
+            for suffix in ("", "-wal", "-shm"):
+                (self.root / (CATALOG + suffix)).unlink(missing_ok=True)
         with self._writing():
             con = self.catalog.connection()
             con.execute("BEGIN IMMEDIATE")
