@@ -59,6 +59,27 @@ def _empty(dimension: int) -> np.ndarray:
     return np.zeros((0, dimension), dtype=np.float32)
 
 
+def pool_spans(
+    tokens: np.ndarray,
+    offsets: Sequence[tuple[int, int]],
+    spans: Sequence[Span],
+    fallback: np.ndarray,
+) -> np.ndarray:
+    """Mean of the token states inside each span, normalised (special tokens have empty
+    offsets); ``fallback`` for a span that holds no whole token. Every backend pools alike."""
+    if not spans:
+        return np.zeros((0, tokens.shape[-1]), dtype=np.float32)
+    tokens = tokens[: len(offsets)]
+    starts = np.array([a for a, _ in offsets])
+    ends = np.array([b for _, b in offsets])
+    real = ends > starts
+    rows = []
+    for span in spans:
+        mask = real & (starts >= span.start) & (ends <= span.end)
+        rows.append(tokens[mask].mean(axis=0) if mask.any() else fallback)
+    return _normalize(np.stack(rows))
+
+
 def _normalize(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
@@ -129,27 +150,10 @@ class SentenceTransformerEmbedder:
             np.stack([o["sentence_embedding"].float().numpy() for o in outputs])
         )
         span_vectors = [
-            self._pool(out["token_embeddings"].float().numpy(), offsets, ss, chunk_vectors[i])
+            pool_spans(out["token_embeddings"].float().numpy(), offsets, ss, chunk_vectors[i])
             for i, (out, offsets, ss) in enumerate(zip(outputs, encodings, spans, strict=True))
         ]
         return chunk_vectors, span_vectors
-
-    def _pool(
-        self,
-        tokens: np.ndarray,
-        offsets: list[tuple[int, int]],
-        spans: Sequence[Span],
-        fallback: np.ndarray,
-    ) -> np.ndarray:
-        tokens = tokens[: len(offsets)]
-        starts = np.array([a for a, _ in offsets])
-        ends = np.array([b for _, b in offsets])
-        real = ends > starts
-        rows = []
-        for span in spans:
-            mask = real & (starts >= span.start) & (ends <= span.end)
-            rows.append(tokens[mask].mean(axis=0) if mask.any() else fallback)
-        return _normalize(np.stack(rows)) if rows else _empty(self.dimension)
 
 
 class HashEmbedder:

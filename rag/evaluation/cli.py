@@ -41,21 +41,13 @@ def add_eval_parser(sub: Any) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from rag import runtime
-    from rag.evaluation.datasets import load_dataset
+    from rag.evaluation.datasets import dataset_from_args
     from rag.evaluation.report import how_sure, table, write_reports
     from rag.evaluation.runner import cached_engine, evaluate, results_as_dicts, summarize
     from rag.settings import load_settings
 
-    if args.sample < 0:
-        raise InputError("--sample must be 0 (all) or more")
     compare = _read_compare(args.compare)
-    evalset = load_dataset(
-        args.dataset,
-        corpus=args.corpus,
-        holdout=args.holdout,
-        sample=args.sample or None,
-        seed=args.seed,
-    )
+    evalset = dataset_from_args(args)
     settings = load_settings(rerank=not args.no_rerank)
     # the backend that serves (RAG_BACKEND): the numbers describe what users get
     engine = cached_engine(evalset, settings, runtime.load_embedder(settings), args.cache)

@@ -234,3 +234,16 @@ def add_dataset_options(sp: Any, sample: int) -> None:
         default=4,
         help="SQuAD articles left out of the index (their questions are out of corpus)",
     )
+
+
+def dataset_from_args(args: Any) -> EvalSet:
+    """The dataset the options of ``add_dataset_options`` (and a ``dataset`` path) name."""
+    if args.sample < 0:
+        raise InputError("--sample must be 0 (all) or more")
+    return load_dataset(
+        args.dataset,
+        corpus=args.corpus,
+        holdout=args.holdout,
+        sample=args.sample or None,
+        seed=args.seed,
+    )

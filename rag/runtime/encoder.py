@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.embedding import MODEL_NAME, PROGRESS_MIN
+from rag.embedding import MODEL_NAME, PROGRESS_MIN, pool_spans
 from rag.models import Span
 from rag.runtime.batching import MicroBatcher, run_locked
 
@@ -145,27 +145,7 @@ class OnnxEmbedder:
         if spans is None:
             return vectors, []
         pooled = [
-            _pool(tokens[i], encodings[i].offsets, spans[i], vectors[i])
+            pool_spans(tokens[i], encodings[i].offsets, spans[i], vectors[i])
             for i in range(len(encodings))
         ]
         return vectors, pooled
-
-
-def _pool(
-    tokens: np.ndarray,
-    offsets: Sequence[tuple[int, int]],
-    spans: Sequence[Span],
-    fallback: np.ndarray,
-) -> np.ndarray:
-    """Mean of the token states inside each span (special tokens have empty offsets)."""
-    if not spans:
-        return np.zeros((0, tokens.shape[-1]), dtype=np.float32)
-    tokens = tokens[: len(offsets)]
-    starts = np.array([a for a, _ in offsets])
-    ends = np.array([b for _, b in offsets])
-    real = ends > starts
-    rows = []
-    for span in spans:
-        mask = real & (starts >= span.start) & (ends <= span.end)
-        rows.append(tokens[mask].mean(axis=0) if mask.any() else fallback)
-    return _normalize(np.stack(rows))

@@ -41,21 +41,13 @@ def add_train_parser(sub: Any) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from rag.embedding import SentenceTransformerEmbedder
-    from rag.evaluation.datasets import load_dataset
+    from rag.evaluation.datasets import dataset_from_args
     from rag.evaluation.runner import cached_engine
     from rag.settings import load_settings
     from rag.training.procedure import check_options, train_models
 
-    if args.sample < 0:
-        raise InputError("--sample must be 0 (all) or more")
     check_options(args.out, args.epochs, args.folds)  # before the (slow) scratch index
-    evalset = load_dataset(
-        args.dataset,
-        corpus=args.corpus,
-        holdout=args.holdout,
-        sample=args.sample or None,
-        seed=args.seed,
-    )
+    evalset = dataset_from_args(args)
     if evalset.kind == "beir":
         raise InputError(
             "training needs questions with answers (SQuAD JSON or our JSONL); "
