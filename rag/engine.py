@@ -133,19 +133,22 @@ class Engine:
 
     def snapshot(self) -> View:
         """A view of the latest committed state of the store."""
+        self._existing_info()
+        return View(self.store.reader())
+
+    def _existing_info(self) -> StoreInfo:
         info = self.store.info()
         if info is None:
             raise IndexMissingError(
                 f"no index at {self._where()}: build one with `rag ingest PATH...` "
                 "(e.g. `rag ingest seeds/`)"
             )
-        return View(self.store.reader())
+        return info
 
     def _checked_snapshot(self) -> View:
         """A view, refusing a store built with another embedding model."""
-        view = self.snapshot()
-        info = self.store.info()
-        assert info is not None
+        info = self._existing_info()
+        view = View(self.store.reader())
         if info.model != self.embedder.name or info.dimension != self.embedder.dimension:
             raise IndexCorruptError(
                 f"the index at {self._where()} was built with model {info.model!r} "
@@ -348,7 +351,7 @@ class Engine:
         todo = [a for a in latest.values() if known.get(a.doc_id) != a.content_hash]
         self._check_compatible(info, chunking=bool(todo))
         unchanged = tuple(d for d, a in latest.items() if known.get(d) == a.content_hash)
-        bar = progress_bar(todo, self._chunker(), progress)
+        bar = progress_bar(todo, progress)
         prepared = prepare(todo, self.embedder, self._chunker(), bar)
         if not todo and self.store.info() is None:
             self.store.write(info, [])  # an empty index, so that reads find one

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from itertools import islice
 
 import numpy as np
 
@@ -34,7 +33,7 @@ def prepare(
 ) -> Iterator[PreparedArticle]:
     """Each article chunked, split into quotable sentences and embedded, in order.
 
-    ``progress`` (optional) gets ``update(n)`` calls with the number of chunks embedded."""
+    ``progress`` (optional) gets an ``update(1)`` call for each article embedded."""
     batch: list[tuple[Article, list[Chunk], list[Span], list[tuple[int, int]]]] = []
     size = 0
     for article in articles:
@@ -44,16 +43,24 @@ def prepare(
         batch.append((article, chunks, sentences, ranges))
         size += len(chunks)
         if size >= EMBED_BATCH_CHUNKS:
-            yield from _embed(batch, embedder, progress)
+            yield from _counted(_embed(batch, embedder), progress)
             batch, size = [], 0
     if batch:
-        yield from _embed(batch, embedder, progress)
+        yield from _counted(_embed(batch, embedder), progress)
+
+
+def _counted(
+    items: Iterator[PreparedArticle], progress: object | None
+) -> Iterator[PreparedArticle]:
+    for item in items:
+        yield item
+        if progress is not None:
+            progress.update(1)  # type: ignore[attr-defined]
 
 
 def _embed(
     batch: list[tuple[Article, list[Chunk], list[Span], list[tuple[int, int]]]],
     embedder: Embedder,
-    progress: object | None,
 ) -> Iterator[PreparedArticle]:
     texts: list[str] = []
     spans: list[list[Span]] = []
@@ -65,20 +72,14 @@ def _embed(
             texts.append(chunk.text)
             spans.append([_relative(sentences[i], chunk) for i in mine])
             owners.append([(a_index, i) for i in mine])
-    for start in range(0, max(len(texts), 1), EMBED_BATCH_CHUNKS):
+    all_vectors: list[np.ndarray] = [np.zeros((0, embedder.dimension), dtype=np.float32)]
+    all_spans: list[np.ndarray] = []
+    for start in range(0, len(texts), EMBED_BATCH_CHUNKS):
         part = slice(start, start + EMBED_BATCH_CHUNKS)
         vectors, span_vectors = embed_with_spans(embedder, texts[part], spans[part])
-        if start == 0:
-            all_vectors, all_spans = [vectors], list(span_vectors)
-        else:
-            all_vectors.append(vectors)
-            all_spans.extend(span_vectors)
-        if progress is not None:
-            progress.update(len(texts[part]))  # type: ignore[attr-defined]
-    chunk_vectors = np.vstack(all_vectors) if texts else np.zeros((0, embedder.dimension))
-    yield from _assemble(
-        batch, chunk_vectors, all_spans if texts else [], owners, embedder.dimension
-    )
+        all_vectors.append(vectors)
+        all_spans.extend(span_vectors)
+    yield from _assemble(batch, np.vstack(all_vectors), all_spans, owners, embedder.dimension)
 
 
 def _assemble(
@@ -142,11 +143,10 @@ def take_chunks(items: Iterator[PreparedArticle], limit: int) -> list[PreparedAr
     return batch
 
 
-def progress_bar(articles: Sequence[Article], chunker: Chunker, wanted: bool) -> object | None:
-    """A tqdm bar over the chunks to embed, when asked for and the work is not tiny."""
+def progress_bar(articles: Sequence[Article], wanted: bool) -> object | None:
+    """A tqdm bar over the articles to embed, when asked for and the work is not tiny."""
     if not wanted or len(articles) < 2:
         return None
     from tqdm import tqdm
 
-    total = sum(len(chunker.split(a)) for a in islice(articles, 0, None))
-    return tqdm(total=total, unit="chunk", desc="embedding", dynamic_ncols=True)
+    return tqdm(total=len(articles), unit="article", desc="embedding", dynamic_ncols=True)

@@ -78,7 +78,10 @@ class Catalog:
         return int(json.loads(row[0])) if row else 0
 
     def info(self) -> StoreInfo | None:
-        meta = self.meta()
+        return self.info_from(self.meta())
+
+    @staticmethod
+    def info_from(meta: dict[str, Any]) -> StoreInfo | None:
         if "model" not in meta:
             return None
         return StoreInfo(meta["model"], int(meta["dimension"]), meta.get("chunking") or {})

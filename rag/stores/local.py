@@ -62,8 +62,9 @@ class LocalStore:
     def info(self) -> StoreInfo | None:
         if not (self.root / CATALOG).exists():
             return None
-        info = self.catalog.info()
-        version = self.catalog.meta().get("format_version")
+        meta = self.catalog.meta()
+        info = Catalog.info_from(meta)
+        version = meta.get("format_version")
         if info is not None and version != STORE_FORMAT:
             raise IndexCorruptError(
                 f"index at {self.root} has format {version!r}, this version reads "
