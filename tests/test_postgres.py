@@ -143,3 +143,26 @@ def test_a_database_without_pgvector_is_refused_naming_the_fix(postgres_server: 
     url = postgres_server.replace("postgres:@/postgres?", "plain:@/novector?", 1)
     with pytest.raises(StoreUnavailableError, match="CREATE EXTENSION vector"):
         PostgresStore(url)
+
+
+def test_stores_opening_a_new_database_at_once_all_open(postgres_server: str) -> None:  # noqa: F811
+    """Processes starting together on an empty database create pgvector and the schema once."""
+    import threading
+
+    from tests.pgserver import database_url
+
+    url = database_url(postgres_server, "opened_at_once")
+    failures: list[BaseException] = []
+
+    def open_store() -> None:
+        try:
+            PostgresStore(url).close()
+        except BaseException as exc:  # noqa: BLE001 - any failure is the finding
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []

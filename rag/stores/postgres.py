@@ -32,7 +32,7 @@ from rag.stores.base import (
     handle,
 )
 from rag.stores.catalog import filter_sql
-from rag.stores.pg_schema import content_ddl, migrate
+from rag.stores.pg_schema import MIGRATION_LOCK, content_ddl, migrate
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,19 @@ POOL_MAX = 8  # connections per process: API worker threads plus one writer
 CONNECT_TIMEOUT_S = 10
 EF_SEARCH = 128  # as the local store's HNSW segments
 _ARTICLE = "doc_id, title, text, url, date, source, content_hash, ingested_at, author, doc_key"
+
+
+def _ensure_vector_extension(con: Any) -> None:
+    """Create pgvector once, under a lock: processes starting together on a new database
+    would otherwise both try, and the second would fail. A database that has it already gets
+    no write (a read-only replica opens too)."""
+    query = "SELECT 1 FROM pg_extension WHERE extname = 'vector'"
+    if con.execute(query).fetchone():
+        return
+    with con.transaction():
+        con.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        if not con.execute(query).fetchone():
+            con.execute("CREATE EXTENSION vector")
 
 
 def _redact(url: str) -> str:
@@ -79,10 +92,7 @@ class PostgresStore:
             ) from None
         with con:
             try:
-                if not con.execute(
-                    "SELECT 1 FROM pg_extension WHERE extname = 'vector'"
-                ).fetchone():
-                    con.execute("CREATE EXTENSION vector")
+                _ensure_vector_extension(con)
             except psycopg.Error:
                 raise StoreUnavailableError(
                     "the database has no pgvector extension: install pgvector on the server "
