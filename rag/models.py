@@ -77,6 +77,9 @@ class Citation:
     quote: str
     score: float
     source: str | None = None  # the outlet or agency, when the article names one
+    # the short answer inside the quote: article offsets, start <= answer_start < answer_end <= end
+    answer_start: int | None = None
+    answer_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
