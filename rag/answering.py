@@ -12,6 +12,7 @@ from rag.features import Question, sentence_features, speaker_score
 from rag.models import Citation
 from rag.retrieval import Ranked
 from rag.scoring import Scorer
+from rag.statements import speaker_statements
 from rag.stores.base import doc_of
 from rag.stores.view import View
 
@@ -139,26 +140,43 @@ class Composition:
 
 
 def compose(reading: Reading, data: View, threshold: float, max_sentences: int = 3) -> Composition:
-    """The best one to three sentences as quotes with ``[n]`` markers, or an abstention."""
-    q, rows, scores, confidence = reading.question, reading.rows, reading.scores, reading.confidence
+    """The answer as quotes with ``[n]`` markers, or an abstention with its reason.
+
+    Steps: abstain when nothing was found, when the speaker asked about says nothing, or when
+    the confidence is below ``threshold``; then choose the sentences (:func:`choose`) and cite
+    each exactly."""
+    q, rows, confidence = reading.question, reading.rows, reading.confidence
     if not rows:
         return Composition((), "", 0.0, True, "no_relevant_passage")
     if q.speaker is not None and not _speaker_quoted(q, data, rows[:10]):
         return Composition((), "", confidence, True, "speaker_not_quoted")
     if confidence < threshold:
         return Composition((), "", confidence, True, "low_confidence")
-    shares = np.exp(scores - scores[0])
+    chosen = choose(reading, data, max_sentences)
+    shares = np.exp(reading.scores - reading.scores[0])
     shares = shares / shares.sum()
-    chosen = [0]
-    for i in range(1, len(rows)):
-        if len(chosen) >= max_sentences or scores[i] < scores[0] - EXTRA_MARGIN:
-            break
-        chosen.append(i)
     citations = tuple(
         _citation(n, data, rows[i], float(shares[i])) for n, i in enumerate(chosen, start=1)
     )
     answer = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return Composition(citations, answer, confidence, False, None)
+
+
+def choose(reading: Reading, data: View, max_sentences: int) -> list[int]:
+    """Indexes into ``reading.rows`` of the sentences to quote, in the order they are quoted:
+    a speaker's distinct statements newest first (``rag.statements``), otherwise the best
+    sentence and up to ``max_sentences - 1`` more within ``EXTRA_MARGIN`` of it."""
+    if reading.question.speaker is not None:
+        statements = speaker_statements(reading, data)
+        if statements:
+            return statements
+    scores = reading.scores
+    chosen = [0]
+    for i in range(1, len(reading.rows)):
+        if len(chosen) >= max_sentences or scores[i] < scores[0] - EXTRA_MARGIN:
+            break
+        chosen.append(i)
+    return chosen
 
 
 def _speaker_quoted(q: Question, data: View, rows: list[int]) -> bool:

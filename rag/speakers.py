@@ -63,9 +63,27 @@ def parse_speaker_question(question: str) -> SpeakerQuestion | None:
     return SpeakerQuestion(speaker=who, topic=topic.strip() if topic else None)
 
 
-def mentions(sentence: str, speaker: SpeakerQuestion) -> bool:
+_NAME_RUN = re.compile(r"[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
+
+
+def name_spans(sentence: str, speaker: SpeakerQuestion) -> list[tuple[int, int]]:
+    """Where ``sentence`` names the speaker: runs of capitalised words holding the surname, or
+    ending in another of the speaker's names ("Mao said" names Mao Ning: Chinese names put the
+    family name first), but not a run that ends in someone else's name ("Anthony Blinken" does
+    not name Anthony Albanese)."""
     tokens = speaker.name_tokens
-    return bool(tokens) and re.search(rf"\b{re.escape(tokens[0])}\b", sentence) is not None
+    if not tokens:
+        return []
+    spans = []
+    for run in _NAME_RUN.finditer(sentence):
+        words = [re.sub(r"['\u2019]s$", "", w) for w in run.group(0).split()]
+        if tokens[0] in words or words[-1] in tokens:
+            spans.append(run.span())
+    return spans
+
+
+def mentions(sentence: str, speaker: SpeakerQuestion) -> bool:
+    return bool(name_spans(sentence, speaker))
 
 
 def speaks(sentence: str, previous: list[str], speaker: SpeakerQuestion) -> float:
@@ -89,11 +107,11 @@ def speaks(sentence: str, previous: list[str], speaker: SpeakerQuestion) -> floa
 def _attributed(sentence: str, speaker: SpeakerQuestion) -> bool:
     """The speaker is the subject of a speech verb ("Albanese said", "said Albanese",
     "according to Albanese"), not merely mentioned near someone else's statement."""
-    for name in speaker.name_tokens:
-        n = re.escape(name)
-        before = rf"\b{n}\b(?:'s)?(?:\s+[^\s.;]+){{0,8}}?\s+(?<!be\s)(?:{_SPEECH_VERBS})\b"
-        after = rf"\b(?:{_SPEECH_VERBS})\s+(?:[^\s.;]+\s+){{0,5}}?{n}\b"
-        if re.search(before, sentence) or re.search(after, sentence):
+    verbs = rf"(?:{_SPEECH_VERBS})"
+    for start, end in name_spans(sentence, speaker):
+        before = rf"(?:'s)?(?:\s+[^\s.;]+){{0,8}}?\s+(?<!be\s){verbs}\b"
+        after = rf"\b{verbs}\s+(?:[^\s.;]+\s+){{0,5}}?$"
+        if re.match(before, sentence[end:]) or re.search(after, sentence[:start]):
             return True
     return False
 

@@ -28,6 +28,7 @@ def test_albanese_answer_quotes_the_natural_candidate_sentence(seed_engine: Engi
     [
         ("What did Kihara say?", "Kihara"),
         ("What did Mao Ning say about Japan?", "abandon the practice"),
+        ("What did Kihara say about the second pillar?", "will be considered by the AUKUS side"),
         ("What is the second pillar of AUKUS focused on?", "hypersonic weapons"),
         ("When was the partnership formed?", "formed in 2021"),
         (
@@ -40,6 +41,12 @@ def test_seed_questions_quote_the_right_sentence(
     seed_engine: Engine, question: str, expected: str
 ) -> None:
     assert expected in _quotes(seed_engine, question)[0]
+
+
+def test_a_speaker_named_family_name_first_is_found_by_either_name(seed_engine: Engine) -> None:
+    """Mao Ning is "Mao" on second mention: her statement about history is quoted too."""
+    quotes = _quotes(seed_engine, "What did Mao Ning say about Japan's history?")
+    assert any("earnestly reflect on its history" in q for q in quotes)
 
 
 def test_speaker_who_never_speaks_is_not_invented(seed_engine: Engine) -> None:
@@ -86,5 +93,7 @@ def test_answer_object_has_the_contract_fields(seed_engine: Engine) -> None:
         "quote",
         "score",
         "source",
+        "answer_start",
+        "answer_end",
     }
     assert set(data["passages"][0]) == {"doc_id", "chunk_id", "start", "end", "text", "score"}

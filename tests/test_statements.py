@@ -1,0 +1,71 @@
+"""Speaker answers across articles: a person's distinct statements, newest first."""
+
+from __future__ import annotations
+
+from rag.engine import Engine
+from rag.models import Article
+
+DAY_ONE = (
+    "Port workers walked out in Harwick on Monday. "
+    'Transport Minister Elena Ruiz said the strike "will not be allowed to strangle trade." '
+    "Ruiz added that talks with the union would resume on Wednesday. "
+    "Container ships queued outside the harbour."
+)
+DAY_THREE = (
+    "The Harwick port strike entered its third day. "
+    'Elena Ruiz told reporters the government was "ready to meet the union halfway." '
+    "Shipping lines rerouted cargo to Belmouth."
+)
+WIRE_QUOTE = (
+    "Unions and ministers met again in Harwick. "
+    'Elena Ruiz told reporters the government was "ready to meet the union halfway." '
+    "No agreement was reached."
+)
+OTHER = (
+    "Belmouth council approved a new ferry timetable. "
+    "Mayor Tom Okafor said the timetable would start in June."
+)
+
+
+def _engine(hash_engine: Engine) -> Engine:
+    hash_engine.ingest(
+        [
+            Article("day-one", "Port strike begins", DAY_ONE, date="2026-03-02", source="Gazette"),
+            Article("day-three", "Strike day three", DAY_THREE, date="2026-03-04", source="Post"),
+            Article("wire", "Talks resume", WIRE_QUOTE, date="2026-03-04", source="Wire"),
+            Article("ferry", "Ferry timetable", OTHER, date="2026-03-05", source="Gazette"),
+        ]
+    )
+    return hash_engine
+
+
+def test_a_speakers_statements_come_from_several_articles_newest_first(
+    hash_engine: Engine,
+) -> None:
+    answer = _engine(hash_engine).ask("What did Elena Ruiz say about the strike?")
+    assert not answer.abstained, answer.reason
+    quotes = [c.quote for c in answer.citations]
+    halfway = next(i for i, q in enumerate(quotes) if "meet the union halfway" in q)
+    strangle = next(i for i, q in enumerate(quotes) if "strangle trade" in q)
+    assert halfway < strangle  # the 4 March statement before the 2 March one
+    dates = [c.date for c in answer.citations]
+    assert dates == sorted(dates, reverse=True)
+    assert not any("Okafor" in q for q in quotes)  # someone else's statement is not hers
+
+
+def test_the_same_quote_in_two_outlets_is_quoted_once(hash_engine: Engine) -> None:
+    answer = _engine(hash_engine).ask("What did Ruiz say?")
+    quotes = [c.quote for c in answer.citations]
+    assert sum("meet the union halfway" in q for q in quotes) == 1
+    assert any("talks with the union would resume" in q for q in quotes)
+
+
+def test_a_follow_up_asks_about_another_speaker(hash_engine: Engine) -> None:
+    from rag.conversation import Turn
+
+    engine = _engine(hash_engine)
+    first = engine.ask("What did Ruiz say about the ferry timetable?")
+    follow = engine.ask(
+        "And what did Okafor say?", history=[Turn(first.question, first.answer)]
+    )
+    assert follow.citations and "timetable would start in June" in follow.citations[0].quote
