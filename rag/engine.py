@@ -38,7 +38,14 @@ from rag.settings import Settings
 from rag.stores import open_store
 from rag.stores.base import DocumentSummary, Store, StoreInfo
 from rag.stores.view import View
-from rag.timephrases import NOTHING_DATED, find_time, narrow, prefer_latest, today_utc
+from rag.timephrases import (
+    NOTHING_DATED,
+    find_time,
+    narrow,
+    prefer_latest,
+    today_utc,
+    without_time,
+)
 
 log = logging.getLogger(__name__)
 
@@ -238,12 +245,15 @@ class Engine:
         _models = (self.embedder, self.reranker)  # loaded on the first question: timed apart
         data = self._checked_snapshot()
         t0 = time.perf_counter()
-        vector = self.embedder.embed([resolved])[0]
+        asked = without_time(resolved, when)  # the date filter stands for the time phrase
+        vector = self.embedder.embed([asked])[0]
         t1 = time.perf_counter()
-        reading = self._read(data, resolved, vector, k, narrow(filters, when), mode)
+        reading = self._read(data, asked, vector, k, narrow(filters, when), mode)
         if when is not None and when.applied and when.has_range and not reading.rows:
             when = when.unapplied(NOTHING_DATED)
-            reading = self._read(data, resolved, vector, k, filters, mode)
+            if (unfiltered := without_time(resolved, when)) != asked:
+                asked, vector = unfiltered, self.embedder.embed([unfiltered])[0]
+            reading = self._read(data, asked, vector, k, filters, mode)
         reading = prefer_latest(reading, data, when)
         passages = tuple(to_passages(data, reading.ranked))
         t2 = time.perf_counter()

@@ -38,8 +38,7 @@ def speaker_statements(reading: Reading, data: View, limit: int = MAX_STATEMENTS
         return []
     topic = set(content_terms(q.speaker.topic)) if q.speaker.topic else set()
     best: float | None = None
-    chosen: list[int] = []
-    seen: set[str] = set()
+    chosen: dict[str, int] = {}  # normalised text -> index of the newest copy
     for i, row in enumerate(reading.rows):
         score = float(reading.scores[i])
         if best is not None and score < best - STATEMENT_MARGIN:
@@ -48,14 +47,19 @@ def speaker_statements(reading: Reading, data: View, limit: int = MAX_STATEMENTS
         if speaker_score(q, data, row, text) < SAYS or not _on_topic(topic, data, row):
             continue
         key = _normalised(text)
-        if key in seen:
-            continue  # the same quote carried by another outlet
-        best = score if best is None else best
-        seen.add(key)
-        chosen.append(i)
+        if key in chosen:  # the same quote carried by another article: keep the newest
+            if _date(data, row) > _date(data, reading.rows[chosen[key]]):
+                chosen[key] = i
+            continue
         if len(chosen) >= limit:
-            break
-    return newest_first(chosen, reading.rows, data)
+            continue  # still looking for newer copies of the chosen quotes
+        best = score if best is None else best
+        chosen[key] = i
+    return newest_first(list(chosen.values()), reading.rows, data)
+
+
+def _date(data: View, row: int) -> str:
+    return data.article(doc_of(row)).date or ""
 
 
 def newest_first(indexes: list[int], rows: list[int], data: View) -> list[int]:
@@ -64,7 +68,7 @@ def newest_first(indexes: list[int], rows: list[int], data: View) -> list[int]:
 
     def key(i: int) -> tuple[str, int, int]:
         row = rows[i]
-        return (data.article(doc_of(row)).date or "", -doc_of(row), -ordinal_of(row))
+        return (_date(data, row), -doc_of(row), -ordinal_of(row))
 
     return sorted(indexes, key=key, reverse=True)
 

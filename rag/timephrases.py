@@ -191,6 +191,21 @@ def find_time(question: str, as_of: date) -> TimeFilter | None:
     )
 
 
+def without_time(question: str, time: TimeFilter | None) -> str:
+    """The question to search and read with: without the time phrase when the date filter
+    stands for it, since words like "last week" are not in the text that answers. A phrase
+    naming a date is kept when it filters nothing (``applied`` False): in an undated archive
+    "in 1895" is words of the answer's text."""
+    if time is None or not time.has_range:
+        return question
+    if not time.applied and re.search(rf"\d|\b{_MONTH}", time.phrase, re.IGNORECASE):
+        return question
+    words = r"\s+".join(re.escape(w) for w in time.phrase.split())
+    stripped = re.sub(rf"[,\s]*\b{words}\b", "", question, count=1, flags=re.IGNORECASE)
+    stripped = stripped.strip(" ,;")
+    return stripped if re.search(r"\w", stripped) else question
+
+
 def _first_phrase(question: str) -> re.Match[str] | None:
     for found in _PHRASE.finditer(question):
         if not (found.group("s") and _POSSESSIVE.search(question[: found.start()])):

@@ -12,7 +12,14 @@ from rag.cli import main
 from rag.engine import Engine
 from rag.errors import InputError
 from rag.models import Article, Filters
-from rag.timephrases import TimeFilter, describe_time, find_time, narrow, parse_as_of
+from rag.timephrases import (
+    TimeFilter,
+    describe_time,
+    find_time,
+    narrow,
+    parse_as_of,
+    without_time,
+)
 
 AS_OF = date(2026, 12, 1)  # a Tuesday
 MONDAY = date(2026, 11, 30)
@@ -196,6 +203,26 @@ def test_as_of_is_checked_part_by_part() -> None:
         parse_as_of("yesterday", "--as-of")
 
 
+@pytest.mark.parametrize(
+    ("question", "applied", "read_as"),
+    [
+        ("What did Kihara say last week?", True, "What did Kihara say?"),
+        ("What did Kihara say last week?", False, "What did Kihara say?"),  # never in the text
+        ("Yesterday, what did Kihara say?", True, "what did Kihara say?"),
+        ("What did Kihara say in March 2024?", True, "What did Kihara say?"),
+        ("Which lab burned in 1895?", False, "Which lab burned in 1895?"),  # may be the text's
+        ("What is the latest on AUKUS?", True, "What is the latest on AUKUS?"),  # no range
+    ],
+)
+def test_the_question_is_read_without_the_phrase_the_filter_stands_for(
+    question: str, applied: bool, read_as: str
+) -> None:
+    time = find_time(question, AS_OF)
+    assert time is not None
+    time = time if applied else time.unapplied("no article is dated in that range")
+    assert without_time(question, time) == read_as
+
+
 def test_describe_is_one_line() -> None:
     found = find_time("What is the latest in March 2024?", AS_OF)
     assert found is not None
@@ -247,7 +274,8 @@ def test_latest_puts_the_newest_article_first(dated_engine: Engine) -> None:
         "What is the latest Kihara said about defense cooperation?", as_of=AS_OF
     )
     assert "time_filter" not in plain.to_dict()
-    assert [c.doc_id for c in latest.citations] == ["may", "mar", "jan"]
+    # one statement reported in three months: quoted once, from the newest article
+    assert [c.doc_id for c in latest.citations] == ["may"]
 
 
 def test_as_of_decides_what_last_month_is(dated_engine: Engine) -> None:
