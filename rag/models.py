@@ -49,6 +49,17 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """Another article of the same story (a syndicated or near-duplicate copy)."""
+
+    doc_id: str
+    title: str
+    source: str | None
+    date: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
 class Passage:
     """A retrieved chunk with its fused relevance score."""
 

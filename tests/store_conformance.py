@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -50,6 +51,20 @@ LONG = Article(
 
 def prepared(*articles: Article) -> list[PreparedArticle]:
     return list(prepare(articles, EMBEDDER, CHUNKER))
+
+
+def story(doc_id: str, group: str | None = None, bands: tuple[int, ...] = ()) -> PreparedArticle:
+    """A copy of one wire story under ``doc_id``, joining ``group`` (None: alone)."""
+    [p] = prepared(
+        Article(doc_id, f"Storm {doc_id}", f"A storm hit the coast. Copy {doc_id}.", source=doc_id)
+    )
+    signature = doc_id.encode() * 4 if bands else b""
+    return replace(p, group_id=group, signature=signature, band_keys=bands)
+
+
+def groups(store: Store, *group_ids: str) -> dict[str, list[str]]:
+    members = View(store.reader()).group_members(group_ids)
+    return {g: [c.doc_id for c in copies] for g, copies in members.items() if copies}
 
 
 def vector(text: str) -> np.ndarray:
@@ -216,3 +231,58 @@ class StoreConformance:
         for t in readers:
             t.join()
         assert errors == []
+
+    def test_entities_and_story_groups_round_trip(self, store: Store) -> None:
+        entities = ((0, 8, "ANIMAL"), (22, 28, "LOC"))
+        [p] = prepared(WALRUS)
+        store.write(INFO, [replace(p, entities=entities), *prepared(OTTER)])
+        record = store.document("walrus")
+        assert record is not None and record.entities == entities
+        assert record.group_id == "walrus"  # alone: its own group
+        view = View(store.reader())
+        handles, _ = view.lexical_search(content_terms("clams"), 5, NO_FILTERS)
+        article = view.article(doc_of(int(handles[0])))
+        assert article.entities == entities and article.group_id == "walrus"
+        otter = store.document("otter")
+        assert otter is not None and otter.entities == () and otter.group_id == "otter"
+
+    def test_near_duplicate_candidates_are_found_by_band_key(self, store: Store) -> None:
+        store.write(INFO, [story("ap", bands=(11, -12)), story("bbc", "ap", bands=(-12, 13))])
+        store.write(INFO, [story("cnn", bands=(14,)), story("dpa")])  # dpa: no signature
+        reader = store.reader()
+        found = {c.doc_id: c for c in reader.duplicate_candidates([-12, 99])}
+        assert set(found) == {"ap", "bbc"}
+        assert found["bbc"].group_id == "ap" and found["bbc"].signature == b"bbc" * 4
+        assert [c.doc_id for c in reader.duplicate_candidates([13, 14])] in (
+            ["bbc", "cnn"],
+            ["cnn", "bbc"],
+        )
+        assert reader.duplicate_candidates([]) == []
+        store.write(INFO, [story("ap")], ["cnn"])  # replaced without bands, and deleted
+        assert [c.doc_id for c in store.reader().duplicate_candidates([11, -12, 14])] == ["bbc"]
+
+    def test_group_members_are_listed_with_their_sources(self, store: Store) -> None:
+        store.write(INFO, [story("ap"), story("bbc", "ap"), *prepared(OTTER)])
+        store.write(INFO, [story("cnn", "ap")])
+        assert groups(store, "ap", "otter", "nobody") == {
+            "ap": ["ap", "bbc", "cnn"],
+            "otter": ["otter"],
+        }
+        [bbc] = [c for c in View(store.reader()).group_members(["ap"])["ap"] if c.doc_id == "bbc"]
+        assert (bbc.title, bbc.source) == ("Storm bbc", "bbc")
+        view = View(store.reader())
+        handles, _ = view.lexical_search(content_terms("storm"), 10, Filters(doc_id="cnn"))
+        assert [c.doc_id for c in view.copies(doc_of(int(handles[0])))] == ["ap", "bbc"]
+
+    def test_deleting_or_replacing_a_member_keeps_the_rest_one_group(self, store: Store) -> None:
+        store.write(INFO, [story("ap"), story("bbc", "ap"), story("cnn", "ap"), story("dpa")])
+        store.write(INFO, [], ["ap"])  # the group's namesake goes: the rest stay together
+        assert groups(store, "ap", "bbc") == {"bbc": ["bbc", "cnn"]}
+        cnn = store.document("cnn")
+        assert cnn is not None and cnn.group_id == "bbc"
+        store.write(INFO, [story("bbc", "bbc")])  # replaced, still the same story
+        assert groups(store, "bbc") == {"bbc": ["bbc", "cnn"]}
+        store.write(INFO, [story("bbc")])  # replaced by another story: alone
+        assert groups(store, "bbc", "cnn") == {"bbc": ["bbc"], "cnn": ["cnn"]}
+        store.write(INFO, [story("ap", "dpa"), story("cnn", "dpa")])
+        assert groups(store, "dpa", "cnn") == {"dpa": ["ap", "cnn", "dpa"]}

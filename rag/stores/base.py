@@ -17,13 +17,14 @@ Handles stay valid while the article is unchanged; replacing an article gives it
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from rag.models import Article, Filters
+from rag.models import Article, Copy, Filters
 
 ORDINAL_BITS = 20  # up to about a million chunks or sentences in one article
 ORDINAL_MASK = (1 << ORDINAL_BITS) - 1
@@ -45,6 +46,9 @@ def ordinal_of(h: int) -> int:
     return int(h) & ORDINAL_MASK
 
 
+Entity = tuple[int, int, str]  # (start, end, label): a named entity's span in the article text
+
+
 @dataclass(frozen=True)
 class ArticleRecord:
     """An article as stored: ``text`` is exactly what every offset refers to."""
@@ -59,6 +63,43 @@ class ArticleRecord:
     ingested_at: str
     author: str | None = None
     doc_key: int = 0
+    entities: tuple[Entity, ...] = ()
+    group_id: str = ""  # the story group: the doc_id of a member (its own when alone)
+
+
+# The article columns every backend selects, in ArticleRecord's order (``record_from_row``);
+# an article stored before story groups existed is its own group.
+ARTICLE_FIELDS = (
+    "doc_id, title, text, url, date, source, content_hash, ingested_at, author, doc_key, "
+    "entities, coalesce(group_id, doc_id)"
+)
+
+
+def record_from_row(row: Sequence[Any]) -> ArticleRecord:
+    """An :class:`ArticleRecord` from a row of ``ARTICLE_FIELDS``."""
+    fields = list(row)
+    fields[10] = decode_entities(fields[10])
+    return ArticleRecord(*fields)
+
+
+def encode_entities(entities: Sequence[Entity]) -> str:
+    """Entity spans as compact JSON text (``[[start, end, label], ...]``)."""
+    return json.dumps(
+        [[int(s), int(e), str(label)] for s, e, label in entities], separators=(",", ":")
+    )
+
+
+def decode_entities(text: str | None) -> tuple[Entity, ...]:
+    return tuple((int(s), int(e), str(label)) for s, e, label in json.loads(text or "[]"))
+
+
+@dataclass(frozen=True)
+class DuplicateCandidate:
+    """A stored article that shares at least one LSH band key with a new one."""
+
+    doc_id: str
+    group_id: str
+    signature: bytes  # its MinHash signature (``rag.duplicates``)
 
 
 @dataclass(frozen=True)
@@ -91,6 +132,11 @@ class PreparedArticle:
     chunk_vectors: np.ndarray  # (chunks, dimension) float32, L2-normalised
     sentence_vectors: np.ndarray  # (sentences, dimension)
     chunk_terms: tuple[tuple[str, ...], ...]
+    entities: tuple[Entity, ...] = ()  # named entities found at ingest, if any
+    # the story group it joins (a member's group_id); None: its own group (its doc_id)
+    group_id: str | None = None
+    signature: bytes = b""  # its MinHash signature; empty: never a duplicate candidate
+    band_keys: tuple[int, ...] = ()  # its LSH band keys (signed 64-bit)
 
 
 def article_values(p: PreparedArticle) -> tuple[object, ...]:
@@ -106,6 +152,28 @@ def article_values(p: PreparedArticle) -> tuple[object, ...]:
         getattr(a, "author", None),
         a.content_hash,
     )
+
+
+def group_values(p: PreparedArticle) -> tuple[object, ...]:
+    """entities (JSON), group_id (its own doc_id when alone) and signature, as stored."""
+    return (encode_entities(p.entities), p.group_id or p.article.doc_id, p.signature or None)
+
+
+def groups_left(add: Sequence[PreparedArticle], dropped: Collection[str]) -> list[str]:
+    """Group labels that lose their namesake in a write: each dropped (replaced or deleted)
+    doc_id whose new version, if any, does not rejoin the group named after it. Stores
+    relabel the other members of such a group to their smallest doc_id (``RELABEL_SQL``), so
+    the rest stays one group and the new version is alone."""
+    rejoined = {p.article.doc_id for p in add if p.group_id == p.article.doc_id}
+    return sorted(d for d in dropped if d not in rejoined)
+
+
+# Relabel the members of group :1 other than article :1 to their smallest doc_id (the
+# parameter is given four times; ``{mark}`` is the backend's placeholder).
+RELABEL_SQL = (
+    "UPDATE articles SET group_id = (SELECT min(doc_id) FROM articles "
+    "WHERE group_id = {mark} AND doc_id <> {mark}) WHERE group_id = {mark} AND doc_id <> {mark}"
+)
 
 
 @dataclass(frozen=True)
@@ -165,6 +233,14 @@ class StoreReader(Protocol):
 
     def documents(self, doc_keys: Collection[int]) -> dict[int, DocData]:
         """Texts and spans of the given articles; keys that no longer exist are left out."""
+        ...
+
+    def duplicate_candidates(self, band_keys: Collection[int]) -> list[DuplicateCandidate]:
+        """Stored articles with a signature that share any of these LSH band keys."""
+        ...
+
+    def group_members(self, group_ids: Collection[str]) -> dict[str, tuple[Copy, ...]]:
+        """The articles of each given story group, by doc_id (groups with none left out)."""
         ...
 
 

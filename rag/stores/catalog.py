@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import IndexCorruptError
-from rag.models import Filters
-from rag.stores.base import ArticleRecord, StoreInfo
+from rag.models import Copy, Filters
+from rag.stores.base import (
+    ARTICLE_FIELDS,
+    ArticleRecord,
+    DuplicateCandidate,
+    StoreInfo,
+    record_from_row,
+)
 
 CATALOG = "catalog.sqlite"
-ARTICLE_COLUMNS = (
-    "doc_id, title, text, url, date, source, content_hash, ingested_at, author, doc_key"
-)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
@@ -35,7 +38,19 @@ CREATE INDEX IF NOT EXISTS articles_source ON articles (lower(source));
 CREATE INDEX IF NOT EXISTS articles_date ON articles (date);
 CREATE TABLE IF NOT EXISTS segments (name TEXT PRIMARY KEY, rows INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS dead (doc_key INTEGER PRIMARY KEY, segment TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS bands (
+    band_key INTEGER NOT NULL, doc_key INTEGER NOT NULL, PRIMARY KEY (band_key, doc_key))
+    WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bands_doc ON bands (doc_key);
 """
+# Columns added after the first catalogs were written: a catalog without them gets them in
+# place (ALTER TABLE keeps every article; old ones have no entities, are their own story
+# group and, without a signature, are never offered as a near-duplicate candidate).
+ADDED_COLUMNS = (
+    ("entities", "TEXT NOT NULL DEFAULT '[]'"),
+    ("group_id", "TEXT"),
+    ("minhash", "BLOB"),
+)
 
 
 class Catalog:
@@ -53,6 +68,7 @@ class Catalog:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute("PRAGMA synchronous=FULL")
                 con.executescript(SCHEMA)
+                _add_columns(con)
             except sqlite3.DatabaseError as exc:
                 con.close()
                 raise IndexCorruptError(
@@ -107,18 +123,53 @@ class Catalog:
             part = keys[i : i + 500]
             marks = ",".join("?" * len(part))
             for row in self.connection().execute(
-                f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE doc_key IN ({marks})", part
+                f"SELECT {ARTICLE_FIELDS} FROM articles WHERE doc_key IN ({marks})", part
             ):
-                out[row[-1]] = ArticleRecord(*row)
+                record = record_from_row(row)
+                out[record.doc_key] = record
         return out
 
     def article(self, doc_id: str) -> ArticleRecord | None:
         row = (
             self.connection()
-            .execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE doc_id = ?", (doc_id,))
+            .execute(f"SELECT {ARTICLE_FIELDS} FROM articles WHERE doc_id = ?", (doc_id,))
             .fetchone()
         )
-        return ArticleRecord(*row) if row else None
+        return record_from_row(row) if row else None
+
+    def band_matches(self, band_keys: Collection[int]) -> list[tuple[int, DuplicateCandidate]]:
+        """(doc_key, candidate) of the articles with a signature sharing a band key."""
+        keys, out, seen = [int(k) for k in band_keys], [], set()
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for key, doc_id, group, sig in self.connection().execute(
+                "SELECT DISTINCT a.doc_key, a.doc_id, coalesce(a.group_id, a.doc_id), a.minhash "
+                f"FROM bands b JOIN articles a ON a.doc_key = b.doc_key "
+                f"WHERE b.band_key IN ({marks}) AND a.minhash IS NOT NULL",
+                part,
+            ):
+                if key not in seen:
+                    seen.add(key)
+                    out.append((key, DuplicateCandidate(doc_id, group, bytes(sig))))
+        return out
+
+    def group_rows(self, group_ids: Collection[str]) -> list[tuple[int, str, Copy]]:
+        """(doc_key, group_id, copy) of the members of the given groups, by doc_id."""
+        ids, out = list(group_ids), []
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            out += [
+                (key, group, Copy(doc_id, title, source, date, url))
+                for key, group, doc_id, title, source, date, url in self.connection().execute(
+                    "SELECT doc_key, coalesce(group_id, doc_id), doc_id, title, source, date, url "
+                    f"FROM articles WHERE group_id IN ({marks}) "
+                    f"OR (group_id IS NULL AND doc_id IN ({marks})) ORDER BY doc_id",
+                    part + part,
+                )
+            ]
+        return out
 
     def keys_of(self, doc_ids: Collection[str]) -> dict[str, tuple[int, str, str]]:
         """doc_id -> (doc_key, segment, content_hash) for the ids that exist."""
@@ -142,6 +193,23 @@ class Catalog:
             r[0]
             for r in self.connection().execute(f"SELECT doc_key FROM articles WHERE {where}", args)
         ]
+
+
+def _add_columns(con: sqlite3.Connection) -> None:
+    """Upgrade a catalog written before ``ADDED_COLUMNS`` in place (once, under a write lock)."""
+    have = {r[1] for r in con.execute("PRAGMA table_info(articles)")}
+    if not all(name in have for name, _ in ADDED_COLUMNS):
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            have = {r[1] for r in con.execute("PRAGMA table_info(articles)")}
+            for name, ddl in ADDED_COLUMNS:
+                if name not in have:
+                    con.execute(f"ALTER TABLE articles ADD COLUMN {name} {ddl}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    con.execute("CREATE INDEX IF NOT EXISTS articles_group ON articles (group_id)")
 
 
 def filter_sql(

@@ -29,6 +29,7 @@ from pathlib import Path
 from rag.errors import IndexCorruptError
 from rag.stores import segment
 from rag.stores.base import (
+    RELABEL_SQL,
     STORE_FORMAT,
     ArticleRecord,
     DocumentSummary,
@@ -36,6 +37,8 @@ from rag.stores.base import (
     StoreInfo,
     WriteResult,
     article_values,
+    group_values,
+    groups_left,
 )
 from rag.stores.catalog import CATALOG, Catalog
 from rag.stores.local_reader import LocalReader
@@ -204,10 +207,18 @@ class LocalStore:
             con.executemany(
                 "DELETE FROM articles WHERE doc_key = ?", [(key,) for key, _, _ in dropped]
             )
+            con.executemany("DELETE FROM bands WHERE doc_key = ?", [(k,) for k, _, _ in dropped])
             con.executemany(
-                "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO articles ({_INSERTED}) VALUES ({','.join('?' * 16)})",
                 [_article_row(next_key + i, p, now, name or "") for i, p in enumerate(add)],
             )
+            con.executemany(
+                "INSERT OR IGNORE INTO bands VALUES (?, ?)",
+                [(b, next_key + i) for i, p in enumerate(add) for b in p.band_keys],
+            )
+            gone_ids = [p.article.doc_id for p in add if p.article.doc_id in known] + gone
+            for label in groups_left(add, gone_ids):
+                con.execute(RELABEL_SQL.format(mark="?"), (label,) * 4)
             if name is not None:
                 con.execute(
                     "INSERT INTO segments VALUES (?, ?)",
@@ -305,7 +316,7 @@ class LocalStore:
         with self._writing():
             con = self.catalog.connection()
             con.execute("BEGIN IMMEDIATE")
-            for table in ("articles", "segments", "dead"):
+            for table in ("articles", "segments", "dead", "bands"):
                 con.execute(f"DELETE FROM {table}")
             version = int(self.catalog.meta().get("version", 0)) + 1
             con.execute("DELETE FROM meta")
@@ -317,8 +328,22 @@ class LocalStore:
         self.catalog.close()
 
 
+_INSERTED = (
+    "doc_key, doc_id, title, text, url, date, source, author, content_hash, ingested_at, "
+    "segment, chunks, sentences, entities, group_id, minhash"
+)
+
+
 def _article_row(key: int, p: PreparedArticle, now: str, seg: str) -> tuple[object, ...]:
-    return (key, *article_values(p), now, seg, len(p.chunk_start), len(p.sent_start))
+    return (
+        key,
+        *article_values(p),
+        now,
+        seg,
+        len(p.chunk_start),
+        len(p.sent_start),
+        *group_values(p),
+    )
 
 
 def _refuse_old_layout(root: Path) -> None:

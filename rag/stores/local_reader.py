@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.models import Filters
+from rag.models import Copy, Filters
 from rag.stores import lexical
-from rag.stores.base import ORDINAL_BITS, ORDINAL_MASK, DocData
+from rag.stores.base import ORDINAL_BITS, ORDINAL_MASK, DocData, DuplicateCandidate
 from rag.stores.catalog import Catalog
 from rag.stores.segment import Segment
 
@@ -146,6 +146,19 @@ class LocalReader:
                 chunks[:, 4],
             )
         return out
+
+    # -- story groups ----------------------------------------------------------------------
+    def duplicate_candidates(self, band_keys: Collection[int]) -> list[DuplicateCandidate]:
+        """Articles of this view sharing a band key (the catalog's rows, limited to the
+        articles the view's segments hold)."""
+        return [c for key, c in self.catalog.band_matches(band_keys) if self.find(key)]
+
+    def group_members(self, group_ids: Collection[str]) -> dict[str, tuple[Copy, ...]]:
+        out: dict[str, list[Copy]] = {}
+        for key, group, copy in self.catalog.group_rows(group_ids):
+            if self.find(key) is not None:
+                out.setdefault(group, []).append(copy)
+        return {g: tuple(copies) for g, copies in out.items()}
 
 
 def _gather(segments: list[Segment], places: list[tuple[int, int]], name: str) -> np.ndarray:

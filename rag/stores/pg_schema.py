@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIGRATION_LOCK = 7_314_021  # pg_advisory_xact_lock key for migrations
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -31,6 +31,20 @@ MIGRATIONS: dict[int, str] = {
         chunks int NOT NULL, sentences int NOT NULL);
     CREATE INDEX IF NOT EXISTS articles_source ON articles (lower(source));
     CREATE INDEX IF NOT EXISTS articles_day ON articles (substr(date, 1, 10));
+    """,
+    # story groups and named entities: existing articles keep their rows, have no entities,
+    # are their own group (group_id NULL reads as doc_id) and, without a MinHash signature,
+    # are never offered as near-duplicate candidates
+    2: """
+    ALTER TABLE articles ADD COLUMN IF NOT EXISTS entities text NOT NULL DEFAULT '[]';
+    ALTER TABLE articles ADD COLUMN IF NOT EXISTS group_id text;
+    ALTER TABLE articles ADD COLUMN IF NOT EXISTS minhash bytea;
+    CREATE INDEX IF NOT EXISTS articles_group ON articles (group_id);
+    CREATE TABLE IF NOT EXISTS bands (
+        band_key bigint NOT NULL,
+        doc_key bigint NOT NULL REFERENCES articles ON DELETE CASCADE,
+        PRIMARY KEY (band_key, doc_key));
+    CREATE INDEX IF NOT EXISTS bands_doc ON bands (doc_key);
     """,
 }
 

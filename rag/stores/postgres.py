@@ -19,17 +19,23 @@ from typing import Any
 import numpy as np
 
 from rag.errors import StoreUnavailableError
-from rag.models import Filters
+from rag.models import Copy, Filters
 from rag.stores import lexical
 from rag.stores.base import (
+    ARTICLE_FIELDS,
+    RELABEL_SQL,
     ArticleRecord,
     DocData,
     DocumentSummary,
+    DuplicateCandidate,
     PreparedArticle,
     StoreInfo,
     WriteResult,
     article_values,
+    group_values,
+    groups_left,
     handle,
+    record_from_row,
 )
 from rag.stores.catalog import filter_sql
 from rag.stores.pg_schema import MIGRATION_LOCK, content_ddl, migrate
@@ -39,7 +45,6 @@ log = logging.getLogger(__name__)
 POOL_MAX = 8  # connections per process: API worker threads plus one writer
 CONNECT_TIMEOUT_S = 10
 EF_SEARCH = 128  # as the local store's HNSW segments
-_ARTICLE = "doc_id, title, text, url, date, source, content_hash, ingested_at, author, doc_key"
 
 
 def _ensure_vector_extension(con: Any) -> None:
@@ -131,8 +136,8 @@ class PostgresStore:
         )
 
     def document(self, doc_id: str) -> ArticleRecord | None:
-        rows = self._fetch(f"SELECT {_ARTICLE} FROM articles WHERE doc_id = %s", (doc_id,))
-        return ArticleRecord(*rows[0]) if rows else None
+        rows = self._fetch(f"SELECT {ARTICLE_FIELDS} FROM articles WHERE doc_id = %s", (doc_id,))
+        return record_from_row(rows[0]) if rows else None
 
     def list_documents(self, limit: int, after: str | None = None) -> list[DocumentSummary]:
         rows = self._fetch(
@@ -168,6 +173,10 @@ class PostgresStore:
                 self._drop(con, list(known.values()))
             for p in add:
                 self._insert(con, p)
+            dropped = [p.article.doc_id for p in add if p.article.doc_id in known]
+            dropped += [d for d in delete if d in known]
+            for label in groups_left(add, dropped):
+                con.execute(RELABEL_SQL.format(mark="%s"), (label,) * 4)
         return WriteResult(
             added=tuple(p.article.doc_id for p in add if p.article.doc_id not in known),
             replaced=tuple(p.article.doc_id for p in add if p.article.doc_id in known),
@@ -201,10 +210,15 @@ class PostgresStore:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         key = con.execute(
             "INSERT INTO articles (doc_id, title, text, url, date, source, author, "
-            "content_hash, ingested_at, chunks, sentences) VALUES "
-            "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING doc_key",
-            (*article_values(p), now, len(p.chunk_start), len(p.sent_start)),
+            "content_hash, ingested_at, chunks, sentences, entities, group_id, minhash) "
+            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING doc_key",
+            (*article_values(p), now, len(p.chunk_start), len(p.sent_start), *group_values(p)),
         ).fetchone()[0]
+        if p.band_keys:
+            con.execute(
+                "INSERT INTO bands SELECT DISTINCT b, %s FROM unnest(%s::bigint[]) AS b",
+                (key, list(p.band_keys)),
+            )
         lengths = [max(len(t), 1) for t in p.chunk_terms]
         with con.cursor().copy(
             'COPY chunks (handle, doc_key, start, "end", sent_lo, sent_hi, '
@@ -371,9 +385,12 @@ class PostgresReader:
             # one snapshot: an article replaced meanwhile is either whole or absent
             con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             records = {
-                r[-1]: ArticleRecord(*r)
-                for r in con.execute(
-                    f"SELECT {_ARTICLE} FROM articles WHERE doc_key = ANY(%s)", (keys,)
+                r.doc_key: r
+                for r in map(
+                    record_from_row,
+                    con.execute(
+                        f"SELECT {ARTICLE_FIELDS} FROM articles WHERE doc_key = ANY(%s)", (keys,)
+                    ),
                 )
             }
             cur = con.cursor(binary=True)
@@ -393,6 +410,26 @@ class PostgresReader:
             c = np.array([r[1:] for r in chunks if r[0] == key], dtype=np.int64).reshape(-1, 4)
             out[key] = DocData(record, s[:, 0], s[:, 1], c[:, 0], c[:, 1], c[:, 2], c[:, 3])
         return out
+
+    def duplicate_candidates(self, band_keys: Collection[int]) -> list[DuplicateCandidate]:
+        rows = self.store._fetch(
+            "SELECT DISTINCT a.doc_id, coalesce(a.group_id, a.doc_id), a.minhash FROM bands b "
+            "JOIN articles a ON a.doc_key = b.doc_key "
+            "WHERE b.band_key = ANY(%s) AND a.minhash IS NOT NULL",
+            ([int(k) for k in band_keys],),
+        )
+        return [DuplicateCandidate(d, g, bytes(sig)) for d, g, sig in rows]
+
+    def group_members(self, group_ids: Collection[str]) -> dict[str, tuple[Copy, ...]]:
+        out: dict[str, list[Copy]] = {}
+        for group, *fields in self.store._fetch(
+            "SELECT coalesce(group_id, doc_id) g, doc_id, title, source, date, url "
+            "FROM articles WHERE group_id = ANY(%s) OR (group_id IS NULL AND doc_id = ANY(%s)) "
+            'ORDER BY doc_id COLLATE "C"',
+            (list(group_ids), list(group_ids)),
+        ):
+            out.setdefault(group, []).append(Copy(*fields))
+        return {g: tuple(copies) for g, copies in out.items()}
 
 
 def _array(value: Any) -> np.ndarray:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from rag.models import Filters
+from rag.models import Copy, Filters
 from rag.stores.base import ArticleRecord, DocData, StoreReader, doc_of, handle, ordinal_of
 
 
@@ -19,6 +19,7 @@ class View:
     def __init__(self, reader: StoreReader) -> None:
         self.reader = reader
         self._docs: dict[int, DocData | None] = {}
+        self._groups: dict[str, tuple[Copy, ...]] = {}
 
     # -- delegated searches ----------------------------------------------------------------
     def chunk_count(self) -> int:
@@ -65,6 +66,23 @@ class View:
         if d is None:
             raise KeyError(f"article {key} is no longer stored")
         return d.article
+
+    # -- story groups ----------------------------------------------------------------------
+    def group_members(self, group_ids: Iterable[str]) -> dict[str, tuple[Copy, ...]]:
+        """The articles of each story group (one round trip for those not yet fetched)."""
+        wanted = set(group_ids)
+        missing = wanted - set(self._groups)
+        if missing:
+            found = self.reader.group_members(missing)
+            for g in missing:
+                self._groups[g] = found.get(g, ())
+        return {g: self._groups[g] for g in wanted}
+
+    def copies(self, key: int) -> tuple[Copy, ...]:
+        """The other articles of article ``key``'s story group, by doc_id."""
+        a = self.article(key)
+        members = self.group_members([a.group_id])[a.group_id]
+        return tuple(c for c in members if c.doc_id != a.doc_id)
 
     def has_sentence(self, h: int) -> bool:
         d = self.doc(doc_of(h))
