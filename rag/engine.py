@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.answering import POOL_DEPTH, Reading, Reranker, compose, read
+from rag.answerspan import with_spans
 from rag.chunking import Chunker, ChunkingParams
 from rag.conversation import Turn, resolve
 from rag.embedding import Embedder
@@ -259,6 +260,7 @@ class Engine:
         t2 = time.perf_counter()
         yield "retrieval", passages
         result = compose(reading, data, self.threshold, self.settings.max_answer_sentences)
+        result = with_spans(result, resolved, self.reranker)  # rag.answerspan
         t3 = time.perf_counter()
         yield (
             "done",

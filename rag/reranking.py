@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rag.answerspan import RecentPairs, token_rows
 from rag.errors import ModelFileError
 from rag.settings import SHIPPED_RERANKER
 
@@ -65,13 +66,19 @@ class PairModel(torch.nn.Module):
     def upper(self, hidden: torch.Tensor, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         """One logit per pair: the trained layers, then the head on [CLS] and the mean, plus
         (when the file has it) the evidence that the answer's words are in the sentence."""
+        return self.outputs(hidden, enc)[0]
+
+    def outputs(
+        self, hidden: torch.Tensor, enc: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pair logits of :meth:`upper` and the span head's per-token start and end logits
+        (``(pairs, tokens, 2)``, see :meth:`span_logits`) from the same pass."""
         states = self.states(hidden, enc["attention_mask"])
         logits = self.score(states, enc["attention_mask"])
+        span = self.span_logits(states, sentence_mask(enc))
         if self.span_weight:
-            logits = logits + self.span_weight * span_evidence(
-                self.span_logits(states, sentence_mask(enc))
-            )
-        return logits
+            logits = logits + self.span_weight * span_evidence(span)
+        return logits, span
 
     def states(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Token states after the trained layers."""
@@ -168,15 +175,29 @@ class CrossEncoderReranker:
         self.tokenizer = embedder.tokenizer
         self.model.eval()
         self._run = embedder.run
+        self.recent = RecentPairs()
 
     def rerank(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         if not sentences:
             return np.zeros(0)
-        result: np.ndarray = self._run(self._logits, question, list(sentences))
-        return result
+        logits, rows = self._run(self._forward, question, list(sentences))
+        self.recent.put(question, list(sentences), rows)
+        return np.asarray(logits, dtype=np.float64)
 
-    def _logits(self, question: str, sentences: list[str]) -> np.ndarray:
-        enc = encode_pairs(self.tokenizer, question, sentences)
+    def token_logits(self, question: str, texts: Sequence[str]) -> list[np.ndarray]:
+        """Per text, the span head's ``[char_start, char_end, start_logit, end_logit]`` rows
+        of its tokens (``rag.answerspan``); pairs read by a recent ``rerank`` are not read
+        again."""
+        return self.recent.token_logits(
+            question, list(texts), lambda q, t: self._run(self._forward, q, t)[1]
+        )
+
+    def _forward(self, question: str, sentences: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        enc = encode_pairs(self.tokenizer, question, sentences, offsets=True)
         with torch.inference_mode():
-            logits = self.model.upper(self.model.lower(enc), enc)
-        return np.asarray(logits.float().numpy(), dtype=np.float64)
+            logits, span = self.model.outputs(self.model.lower(enc), enc)
+        offsets, span_np = enc["offset_mapping"].numpy(), span.float().numpy()
+        rows = [
+            token_rows(offsets[i], enc.sequence_ids(i), span_np[i]) for i in range(len(sentences))
+        ]
+        return logits.float().numpy(), rows

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 import re
+import string
+from collections import Counter
 from collections.abc import Sequence
+
+PUNCTUATION = frozenset(string.punctuation)  # what the official SQuAD script deletes
 
 
 def recall_at_k(gold_ranks: Sequence[int | None], k: int) -> float:
@@ -48,6 +52,34 @@ def normalize(text: str) -> str:
     text = re.sub(r"[^\w\s]", " ", text.lower())
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
+
+
+def squad_normalize(text: str) -> str:
+    """The official SQuAD v1.1 answer normalisation: lower-case, delete punctuation
+    (``string.punctuation``), drop the articles a/an/the, collapse whitespace."""
+    text = "".join(ch for ch in text.lower() if ch not in PUNCTUATION)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, answers: Sequence[str]) -> float:
+    """SQuAD exact match: 1.0 when the normalised prediction equals some normalised answer."""
+    norm = squad_normalize(prediction)
+    return float(any(norm == squad_normalize(a) for a in answers))
+
+
+def token_f1(prediction: str, answers: Sequence[str]) -> float:
+    """SQuAD F1: the best, over the answers, of the harmonic mean of token precision and
+    recall between the normalised prediction and the answer (tokens counted as a bag)."""
+    predicted = squad_normalize(prediction).split()
+    best = 0.0
+    for answer in answers:
+        gold = squad_normalize(answer).split()
+        same = sum((Counter(predicted) & Counter(gold)).values())
+        if same:
+            precision, recall = same / len(predicted), same / len(gold)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
 
 
 def quote_contains_answer(quote: str, answers: Sequence[str]) -> bool:

@@ -44,6 +44,8 @@ class ItemResult:
     latency_ms: float
     exact_citations: int
     citations: int
+    span_em: float = 0.0  # SQuAD exact match of the first citation's answer span (0 without)
+    span_f1: float = 0.0
 
 
 def cached_engine(
@@ -125,7 +127,17 @@ def _one(engine: Engine, item: EvalItem, texts: dict[str, str], mode: Mode) -> I
         latency_ms=answer.timings_ms["total"],
         exact_citations=exact,
         citations=len(answer.citations),
+        **_span_scores(item, answer, texts),
     )
+
+
+def _span_scores(item: EvalItem, answer: Answer, texts: dict[str, str]) -> dict[str, float]:
+    """SQuAD exact match and F1 of the first citation's answer span against the gold answers."""
+    first = answer.citations[0] if answer.citations else None
+    if first is None or first.answer_start is None or first.answer_end is None:
+        return {}
+    span = texts.get(first.doc_id, "")[first.answer_start : first.answer_end]
+    return {"span_em": M.exact_match(span, item.answers), "span_f1": M.token_f1(span, item.answers)}
 
 
 def _is_gold(item: EvalItem, p: Passage) -> float:
@@ -198,6 +210,12 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
         "answered_accuracy": _share(answered, lambda r: r.correct_first),
         "any_citation_accuracy": _share(inside, lambda r: r.correct_any),
         "mean_answer_words": (sum(r.words for r in answered) / len(answered)) if answered else 0.0,
+        # the first citation's answer span (rag.answerspan), SQuAD-normalised, over the
+        # in-corpus questions as accuracy@1 counts them (no citation: 0) and the answered ones
+        "span_em": _mean(inside, "span_em"),
+        "span_f1": _mean(inside, "span_f1"),
+        "span_em_answered": _mean(answered, "span_em"),
+        "span_f1_answered": _mean(answered, "span_f1"),
     }
     summary["abstention"] = {
         "threshold": threshold,
@@ -228,6 +246,10 @@ def _conf(r: ItemResult) -> float:
 
 def _answered(r: ItemResult, threshold: float) -> bool:
     return not r.abstained and r.confidence >= threshold
+
+
+def _mean(rows: list[ItemResult], field: str) -> float:
+    return sum(float(getattr(r, field)) for r in rows) / len(rows) if rows else 0.0
 
 
 def _share(rows: list[ItemResult], pred: Any) -> float:

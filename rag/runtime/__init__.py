@@ -72,15 +72,13 @@ def load_reranker(settings: Any, embedder: Any) -> Any | None:
         from rag.reranking import CrossEncoderReranker
 
         return CrossEncoderReranker(embedder, weights)
-    from rag.runtime.crossencoder import OnnxReranker
+    from rag.runtime.crossencoder import OUTPUTS, OnnxReranker
     from rag.runtime.files import ModelFiles
     from rag.runtime.sessions import open_session
 
     files = ModelFiles.from_settings(settings)
     int8 = bool(settings.onnx_int8_reranker)
-    session = open_session(
-        files.reranker(int8), _exporter("reranker", files, int8), ("logit", "span_lse")
-    )
+    session = open_session(files.reranker(int8), _exporter("reranker", files, int8), OUTPUTS)
     return OnnxReranker(session, files.model_dir, window_s=settings.batch_window_ms / 1e3)
 
 

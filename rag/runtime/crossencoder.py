@@ -6,6 +6,9 @@ sentence is ``logit + span_weight * evidence``, where the evidence is the log-pr
 the answer starts, plus that it ends, in this sentence rather than in the question's other
 candidates: that normalisation is done here in numpy, per question, so pairs from concurrent
 questions can share one forward pass (:class:`MicroBatcher`; identical pairs are scored once).
+The same pass gives the span head's start and end logits per token, kept as rows with the
+tokens' character offsets for a while (``rag.answerspan``), so the answer span of a sentence
+the reranker has just read costs no second pass.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.answerspan import RecentPairs, token_rows
 from rag.runtime.batching import MicroBatcher
 from rag.runtime.encoder import load_tokenizer, model_inputs
 
@@ -24,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_PAIR_TOKENS = 128  # as in rag.reranking: the window the head was trained on
 MAX_BATCH_PAIRS = 64  # pairs per forward pass: 8 questions of 8 candidates
+OUTPUTS = ("logit", "span_lse", "span_logits")  # what the exported graph gives (export.py)
 
 
 def _logsumexp(x: np.ndarray, axis: int) -> np.ndarray:
@@ -39,14 +44,17 @@ class OnnxReranker:
         meta = session.get_modelmeta().custom_metadata_map
         self.span_weight = float(meta.get("span_weight", "0"))
         self._tokenizer = load_tokenizer(model_dir, MAX_PAIR_TOKENS)
-        self.batcher: MicroBatcher[tuple[str, str], np.ndarray] = MicroBatcher(
+        self.batcher: MicroBatcher[tuple[str, str], tuple[np.ndarray, np.ndarray]] = MicroBatcher(
             self._pairs, window_s=window_s, max_items=MAX_BATCH_PAIRS, name="reranker"
         )
+        self.recent = RecentPairs()
 
     def rerank(self, question: str, sentences: Sequence[str]) -> np.ndarray:
         if not sentences:
             return np.zeros(0)
-        rows = np.stack(self.batcher([(question, s) for s in sentences])).astype(np.float64)
+        results = self.batcher([(question, s) for s in sentences])
+        self.recent.put(question, list(sentences), [tokens for _, tokens in results])
+        rows = np.stack([row for row, _ in results]).astype(np.float64)
         logits, span = rows[:, 0], rows[:, 1:]
         if not self.span_weight:
             return logits
@@ -54,8 +62,21 @@ class OnnxReranker:
         result: np.ndarray = logits + self.span_weight * evidence
         return result
 
-    def _pairs(self, pairs: list[tuple[str, str]]) -> list[np.ndarray]:
-        """Per pair ``[logit, start log-sum-exp, end log-sum-exp]``."""
+    def token_logits(self, question: str, texts: Sequence[str]) -> list[np.ndarray]:
+        """Per text, the span head's ``[char_start, char_end, start_logit, end_logit]`` rows
+        of its tokens (``rag.answerspan``); pairs read by a recent ``rerank`` are not read
+        again."""
+        return self.recent.token_logits(question, list(texts), self._token_logits)
+
+    def _token_logits(self, question: str, texts: list[str]) -> list[np.ndarray]:
+        return [tokens for _, tokens in self.batcher([(question, t) for t in texts])]
+
+    def _pairs(self, pairs: list[tuple[str, str]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per pair ``[logit, start log-sum-exp, end log-sum-exp]`` and its token rows."""
         encodings = self._tokenizer.encode_batch(pairs)
-        logit, span = self.session.run(["logit", "span_lse"], model_inputs(encodings))
-        return list(np.column_stack([logit, span]))
+        logit, span, per_token = self.session.run(list(OUTPUTS), model_inputs(encodings))
+        rows = np.column_stack([logit, span])
+        return [
+            (rows[i], token_rows(np.asarray(e.offsets), e.sequence_ids, per_token[i]))
+            for i, e in enumerate(encodings)
+        ]

@@ -8,9 +8,11 @@ batch x tokens, both axes dynamic):
   pooling and normalisation happen in numpy, so sentence vectors can be pooled from the same
   pass (``embed_spans``);
 * the cross-encoder (``rag.reranking.PairModel`` over the same token embeddings): per pair the
-  head's ``logit`` and ``span_lse``, the log-sum-exp of the start and end logits over the
-  sentence's tokens. The span evidence is normalised across a question's candidates in numpy
-  (``rag.runtime.crossencoder``), so pairs of several questions can share one batch.
+  head's ``logit``, ``span_lse``, the log-sum-exp of the start and end logits over the
+  sentence's tokens, and ``span_logits`` (batch x tokens x 2), those start and end logits per
+  token (``NOT_IN_SENTENCE`` outside the sentence), from which the answer span is decoded
+  (``rag.answerspan``). The span evidence is normalised across a question's candidates in
+  numpy (``rag.runtime.crossencoder``), so pairs of several questions can share one batch.
 
 The int8 files are ``onnxruntime.quantization.quantize_dynamic`` of the fp32 ones (the weights
 of MatMuls, per output channel; the token embeddings stay float32). Files are written to a
@@ -31,12 +33,14 @@ from typing import Any
 import torch
 
 from rag.errors import ModelFileError
+from rag.runtime.crossencoder import OUTPUTS
 from rag.runtime.files import ModelFiles
 
 log = logging.getLogger(__name__)
 
 OPSET = 17  # LayerNormalization is a single op from opset 17 on
 INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
+PER_TOKEN = {"span_logits"}  # reranker outputs with a tokens axis as well as a batch one
 
 
 class _EncoderGraph(torch.nn.Module):
@@ -69,7 +73,7 @@ class _PairGraph(torch.nn.Module):
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         from rag.reranking import sentence_mask
 
         enc = {
@@ -80,7 +84,7 @@ class _PairGraph(torch.nn.Module):
         states = self.model.states(self.model.lower(enc), attention_mask)
         logit = self.model.score(states, attention_mask)
         span = self.model.span_logits(states, sentence_mask(enc))
-        return logit, torch.logsumexp(span, dim=1)
+        return logit, torch.logsumexp(span, dim=1), span
 
 
 def _bert(model_dir: Path) -> Any:
@@ -100,6 +104,7 @@ def _write(
     example = (ids, torch.ones_like(ids), torch.tensor([[0, 0, 0, 0, 1, 1, 1]]))
     axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
     axes.update({name: {0: "batch"} for name in outputs})
+    axes.update({name: {0: "batch", 1: "tokens"} for name in outputs if name in PER_TOKEN})
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         raw = Path(tmp) / "raw.onnx"
@@ -184,7 +189,7 @@ def export_reranker(files: ModelFiles, int8: bool) -> Path:
                 f"({type(exc).__name__}); reinstall the package or set RAG_RERANK=false"
             ) from None
         meta = {"kind": "reranker", "span_weight": json.dumps(float(model.span_weight))}
-        _write(_PairGraph(model.eval()), ["logit", "span_lse"], fp32, meta)
+        _write(_PairGraph(model.eval()), list(OUTPUTS), fp32, meta)
     target = files.reranker(int8=True)
     if int8 and not target.exists():
         _quantize(fp32, target)

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-EXPORT_VERSION = 2  # bump when the graphs' inputs, outputs or meaning change
+# bump when a graph's inputs, outputs or meaning change (each kind has its own version, so a
+# change to one graph leaves the other's files in use)
+ENCODER_VERSION = 2
+RERANKER_VERSION = 3  # 3: per-token span logits (the answer span) beside the pair logit
 HASH_CHARS = 16  # of the SHA-256 in file names: collisions are not a concern at this scale
 
 
@@ -86,14 +89,14 @@ class ModelFiles:
         return file_hash(self.model_dir / "model.safetensors", self.cache_dir)[:HASH_CHARS]
 
     def encoder(self, int8: bool) -> Path:
-        name = f"encoder-{self._model_hash()}-v{EXPORT_VERSION}-{_precision(int8)}.onnx"
+        name = f"encoder-{self._model_hash()}-v{ENCODER_VERSION}-{_precision(int8)}.onnx"
         return self.cache_dir / "onnx" / name
 
     def reranker(self, int8: bool) -> Path:
         pair = hashlib.sha256(
             (self._model_hash() + file_hash(self.reranker_weights, self.cache_dir)).encode()
         ).hexdigest()[:HASH_CHARS]
-        name = f"reranker-{pair}-v{EXPORT_VERSION}-{_precision(int8)}.onnx"
+        name = f"reranker-{pair}-v{RERANKER_VERSION}-{_precision(int8)}.onnx"
         return self.cache_dir / "onnx" / name
 
 

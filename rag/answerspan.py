@@ -1,0 +1,166 @@
+"""The answer span: the short answer inside each quoted sentence.
+
+Contract: :func:`with_spans` gives every citation of a composed answer that has no span yet
+``answer_start``/``answer_end``, article offsets with ``start <= answer_start < answer_end <=
+end`` (the quote's own span), read from the cross-encoder's span head (``rag.reranking``,
+trained on SQuAD to point at the answer's first and last token). Without a reranker that has
+the head (``RAG_RERANK=false``, the hash embedder) citations are returned unchanged, with no
+span. A citation that already has a span (set by a composer step that knows better, such as a
+who-is answer from named entities) keeps it.
+
+Design. The reranker reads ``title: sentence`` (``rag.answering.reranker_text``); each backend
+returns, per pair, one row ``[char_start, char_end, start_logit, end_logit]`` for every token of
+that text (:func:`token_rows`). Decoding is the usual one for extractive readers: among the
+sentence's own tokens (not the title before it), the pair of tokens with the highest start
+plus end logit, start not after end and at most ``MAX_ANSWER_TOKENS`` apart, mapped to
+characters by the tokenizer's offsets and widened to whole words. The backends remember the
+rows of the pairs they read lately (:class:`RecentPairs`), so the cited sentences, usually
+among the candidates the reranker has just scored, cost no second pass; the others are read
+in one small batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+
+from rag.models import Citation
+
+if TYPE_CHECKING:
+    from rag.answering import Composition
+
+MAX_ANSWER_TOKENS = 30  # SQuAD answers are a few words: the usual limit of extractive readers
+RECENT_PAIRS = 256  # rows remembered per reranker: 32 questions of 8 candidates (~0.5 MB)
+TITLE_SEPARATOR = ": "  # between the title prefix and the sentence, as answering.reranker_text
+
+C = TypeVar("C", bound="Composition")
+
+
+@runtime_checkable
+class SpanReader(Protocol):
+    """A reranker that also gives its span head's logits per token (``token_rows``)."""
+
+    def token_logits(self, question: str, texts: Sequence[str]) -> list[np.ndarray]: ...
+
+
+def token_rows(
+    offsets: np.ndarray, sequence_ids: Sequence[int | None], logits: np.ndarray
+) -> np.ndarray:
+    """``[char_start, char_end, start_logit, end_logit]`` (float64) for each token of a pair's
+    second text, from the tokenizer's offsets and sequence ids and the head's ``(tokens, 2)``
+    logits (special tokens and empty offsets left out)."""
+    n = min(len(sequence_ids), len(offsets), len(logits))
+    keep = [t for t in range(n) if sequence_ids[t] == 1 and int(offsets[t][1]) > int(offsets[t][0])]
+    rows = np.zeros((len(keep), 4), dtype=np.float64)
+    if keep:
+        rows[:, :2] = np.asarray(offsets, dtype=np.float64)[keep, :2]
+        rows[:, 2:] = np.asarray(logits, dtype=np.float64)[keep, :2]
+    return rows
+
+
+def best_span(rows: np.ndarray, skip: int = 0) -> tuple[int, int] | None:
+    """Character span ``[a, b)`` in the read text of the best start/end token pair among the
+    tokens at or after character ``skip`` (offsets returned relative to ``skip``)."""
+    rows = rows[rows[:, 0] >= skip] if len(rows) else rows
+    if not len(rows):
+        return None
+    n = len(rows)
+    scores = rows[:, 2][:, None] + rows[:, 3][None, :]
+    first, last = np.indices((n, n))
+    scores[(last < first) | (last - first >= MAX_ANSWER_TOKENS)] = -np.inf
+    a, b = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return int(rows[a, 0]) - skip, int(rows[b, 1]) - skip
+
+
+def whole_words(text: str, a: int, b: int) -> tuple[int, int] | None:
+    """``[a, b)`` clamped to ``text``, widened to whole words and trimmed of spaces; None when
+    nothing is left."""
+    a, b = max(0, min(a, len(text))), max(0, min(b, len(text)))
+    while 0 < a < len(text) and text[a - 1].isalnum() and text[a].isalnum():
+        a -= 1
+    while 0 < b < len(text) and text[b - 1].isalnum() and text[b].isalnum():
+        b += 1
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return (a, b) if a < b else None
+
+
+def read_text(title: str, quote: str) -> tuple[str, int]:
+    """What the reranker reads for a quote (``answering.reranker_text``: the start of the
+    title, then the sentence) and where the sentence starts in it."""
+    from rag.answering import TITLE_WORDS
+
+    prefix = " ".join(title.split()[:TITLE_WORDS])
+    if not prefix:
+        return quote, 0
+    return f"{prefix}{TITLE_SEPARATOR}{quote}", len(prefix) + len(TITLE_SEPARATOR)
+
+
+def attach_spans(
+    question: str, citations: Sequence[Citation], reranker: object | None
+) -> tuple[Citation, ...]:
+    """The citations, each without a span given the span the reranker's head reads in it."""
+    todo = [i for i, c in enumerate(citations) if c.answer_start is None and c.quote]
+    if not todo or not isinstance(reranker, SpanReader):
+        return tuple(citations)
+    reads = [read_text(citations[i].title, citations[i].quote) for i in todo]
+    all_rows = reranker.token_logits(question, [text for text, _ in reads])
+    out = list(citations)
+    for i, (_, skip), rows in zip(todo, reads, all_rows, strict=True):
+        c = citations[i]
+        found = best_span(rows, skip)
+        span = whole_words(c.quote, *found) if found else None
+        if span is not None:
+            out[i] = replace(c, answer_start=c.start + span[0], answer_end=c.start + span[1])
+    return tuple(out)
+
+
+def with_spans(composition: C, question: str, reranker: object | None) -> C:
+    """The composed answer with answer spans on its citations (see :func:`attach_spans`)."""
+    if not composition.citations:
+        return composition
+    return replace(composition, citations=attach_spans(question, composition.citations, reranker))
+
+
+class RecentPairs:
+    """The token rows of the (question, text) pairs a reranker read lately (thread-safe LRU)."""
+
+    def __init__(self, size: int = RECENT_PAIRS) -> None:
+        self._size = size
+        self._rows: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, question: str, texts: Sequence[str], rows: Sequence[np.ndarray]) -> None:
+        with self._lock:
+            for text, row in zip(texts, rows, strict=True):
+                self._rows[(question, text)] = row
+                self._rows.move_to_end((question, text))
+            while len(self._rows) > self._size:
+                self._rows.popitem(last=False)
+
+    def get(self, question: str, text: str) -> np.ndarray | None:
+        with self._lock:
+            return self._rows.get((question, text))
+
+    def token_logits(
+        self,
+        question: str,
+        texts: Sequence[str],
+        compute: Callable[[str, list[str]], list[np.ndarray]],
+    ) -> list[np.ndarray]:
+        """Rows for every text: remembered ones, and ``compute(question, missing)`` for the
+        others (one call)."""
+        found = {t: r for t in texts if (r := self.get(question, t)) is not None}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            rows = compute(question, missing)
+            self.put(question, missing, rows)
+            found.update(zip(missing, rows, strict=True))
+        return [found[t] for t in texts]
