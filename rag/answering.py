@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -96,10 +97,32 @@ def read(
         )
     order = sorted(best, key=lambda i: (-best[i], -pool.scores[i]))[:top_k]
     ranked = Ranked(pool.rows[order], pool.scores[order], pool.dense[order])
-    by_score = np.argsort(-scores, kind="stable")
+    by_score = newest_on_ties(rows, scores, data)
     return Reading(
-        q, ranked, [rows[i] for i in by_score], scores[by_score], confidence, cross is not None
+        q, ranked, [rows[i] for i in by_score], -np.sort(-scores), confidence, cross is not None
     )
+
+
+def newest_on_ties(rows: list[int], scores: np.ndarray, data: View) -> np.ndarray:
+    """Positions of ``rows``, best score first, where copies of one sentence (the same words
+    in several articles: a story reported again or syndicated) count as a tie: the newest
+    copy takes the best copy's place, the next newest the next copy's place, and so on."""
+    order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    places: dict[str, list[int]] = {}
+    for place, i in enumerate(order):
+        places.setdefault(_words(data.sentence_text(rows[i])), []).append(place)
+    out = list(order)
+    for group in places.values():
+        if len(group) > 1:
+            members = [order[p] for p in group]
+            members.sort(key=lambda i: data.article(doc_of(rows[i])).date or "", reverse=True)
+            for place, i in zip(group, members, strict=True):
+                out[place] = i
+    return np.array(out, dtype=np.int64)
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def rerank_scores(
@@ -165,17 +188,22 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
 def choose(reading: Reading, data: View, max_sentences: int) -> list[int]:
     """Indexes into ``reading.rows`` of the sentences to quote, in the order they are quoted:
     a speaker's distinct statements newest first (``rag.statements``), otherwise the best
-    sentence and up to ``max_sentences - 1`` more within ``EXTRA_MARGIN`` of it."""
+    sentence and up to ``max_sentences - 1`` more within ``EXTRA_MARGIN`` of it, each sentence
+    once however many articles carry it."""
     if reading.question.speaker is not None:
         statements = speaker_statements(reading, data)
         if statements:
             return statements
-    scores = reading.scores
+    scores, rows = reading.scores, reading.rows
     chosen = [0]
-    for i in range(1, len(reading.rows)):
+    quoted = {_words(data.sentence_text(rows[0]))}
+    for i in range(1, len(rows)):
         if len(chosen) >= max_sentences or scores[i] < scores[0] - EXTRA_MARGIN:
             break
-        chosen.append(i)
+        words = _words(data.sentence_text(rows[i]))
+        if words not in quoted:  # a copy of a quoted sentence in another article
+            quoted.add(words)
+            chosen.append(i)
     return chosen
 
 

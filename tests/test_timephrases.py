@@ -278,6 +278,13 @@ def test_latest_puts_the_newest_article_first(dated_engine: Engine) -> None:
     assert [c.doc_id for c in latest.citations] == ["may"]
 
 
+def test_without_a_time_phrase_the_newest_copy_wins_a_tie(dated_engine: Engine) -> None:
+    """The same sentence in three articles is one candidate: quoted once, from the newest."""
+    for question in ("What did Kihara say about defense cooperation?", "Who is Kihara?"):
+        answer = dated_engine.ask(question, as_of=AS_OF)
+        assert [c.doc_id for c in answer.citations if SAID in c.quote] == ["may"], question
+
+
 def test_as_of_decides_what_last_month_is(dated_engine: Engine) -> None:
     question = "What did Kihara say about defense cooperation last month?"
     assert {c.doc_id for c in dated_engine.ask(question, as_of=date(2024, 4, 2)).citations} == {
