@@ -221,7 +221,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     filters = _filters(args)
     _check_source(engine, filters.source)
     answer = engine.ask(question, top_k=args.top_k, filters=filters, as_of=as_of)
-    print(json.dumps(answer.to_dict(), ensure_ascii=False) if args.json else render(answer))
+    print(
+        json.dumps(answer.to_dict(), ensure_ascii=False)
+        if args.json
+        else render(answer, span_marks())
+    )
     return 0
 
 
@@ -255,14 +259,27 @@ def _ask_batch(engine: Any, args: argparse.Namespace, as_of: Any) -> int:
     return 0
 
 
-def render(answer: Answer) -> str:
-    """Human-readable answer: the time the question names, quotes, then the numbered sources."""
+# the answer span inside each quote: bold on a terminal, Markdown-style asterisks elsewhere
+BOLD = ("\x1b[1m", "\x1b[22m")
+PLAIN_MARKS = ("**", "**")
+
+
+def span_marks() -> tuple[str, str]:
+    """Bold when stdout is a terminal (not with ``NO_COLOR`` or ``TERM=dumb``), else ``**``."""
+    plain = os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb"
+    return BOLD if sys.stdout.isatty() and not plain else PLAIN_MARKS
+
+
+def render(answer: Answer, marks: tuple[str, str] = PLAIN_MARKS) -> str:
+    """Human-readable answer: the time the question names, quotes (each answer span between
+    ``marks``), then the numbered sources."""
     if answer.time_filter is not None:
         from dataclasses import replace
 
         from rag.timephrases import describe_time
 
-        return f"{describe_time(answer.time_filter)}\n{render(replace(answer, time_filter=None))}"
+        rest = render(replace(answer, time_filter=None), marks)
+        return f"{describe_time(answer.time_filter)}\n{rest}"
     if answer.abstained:
         lines = [
             f"The articles don't say. (reason: {answer.reason}, confidence {answer.confidence:.2f})"
@@ -272,7 +289,9 @@ def render(answer: Answer) -> str:
             for p in answer.passages[:3]:
                 lines.append(f"- {p.doc_id} [{p.start}:{p.end}] {_clip(p.text)}")
         return "\n".join(lines)
-    lines = [answer.answer, "", "Sources:"]
+    from rag.answerspan import emphasise
+
+    lines = [emphasise(answer.answer, answer.citations, *marks), "", "Sources:"]
     for c in answer.citations:
         extra = ", ".join(x for x in (c.source, c.date, c.url) if x)
         lines.append(

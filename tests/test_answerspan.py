@@ -68,6 +68,27 @@ def test_no_reranker_means_no_span(hash_seed_engine: Engine) -> None:
     assert all(c.to_dict()["answer_end"] is None for c in answer.citations)
 
 
+def test_the_cli_marks_each_span_inside_its_quote() -> None:
+    from rag.cli import BOLD, render
+    from rag.models import Answer
+
+    first = _citation("Rangers counted 42 penguins.", answer_start=116, answer_end=118)
+    second = replace(
+        _citation("Kihara spoke; so did Kihara.", n=2, start=300, end=328),
+        answer_start=321,
+        answer_end=327,
+    )
+    plain = _citation("No span here.", n=3)
+    text = f"{first.quote} [1] {second.quote} [2] {plain.quote} [3]"
+    answer = Answer("q", text, False, None, 0.9, (first, second, plain), (), {})
+    shown = render(answer).splitlines()[0]
+    assert shown == (
+        "Rangers counted **42** penguins. [1] Kihara spoke; so did **Kihara**. [2] "
+        "No span here. [3]"
+    )
+    assert render(answer, BOLD).splitlines()[0].startswith("Rangers counted \x1b[1m42\x1b[22m")
+
+
 # -- SQuAD scoring (fast lane) -------------------------------------------------------------------
 def test_squad_exact_match_and_f1_follow_the_official_script() -> None:
     assert squad_normalize("The  Broncos' (Denver)!") == "broncos denver"
