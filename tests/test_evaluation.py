@@ -3,6 +3,7 @@
 All fast except the end-to-end run, which loads the real model (``model``)."""
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,45 @@ def test_compare_refuses_what_is_not_a_report(
         assert cli.main(["eval", str(MINI), "--compare", str(path)]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and str(path) in err and "Traceback" not in err
+
+
+def test_jsonl_news_fields_are_read_and_bad_ones_named(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Okafor said the strike would go on.")
+    questions = tmp_path / "q.jsonl"
+    record = {
+        "id": "f",
+        "question": "And what did Brandt say?",
+        "as_of": "2026-11-27",
+        "history": ["What did Okafor say?", {"question": "Why?", "answer": "Because."}],
+        "quotes": ["strike"],
+        "reason": "low_confidence",
+        "time_filter": None,
+    }
+    questions.write_text(json.dumps(record) + "\n")
+    item = load_jsonl(questions, corpus).items[0]
+    assert item.as_of == date(2026, 11, 27)
+    assert [t.question for t in item.history] == ["What did Okafor say?", "Why?"]
+    assert item.expect is not None and item.expect.quotes == ("strike",)
+    assert item.expect.reasons == ("low_confidence",)
+    assert item.expect.checks_time and item.expect.time_filter is None
+    plain = {"id": "p", "question": "Who?", "answers": ["Okafor"]}
+    questions.write_text(json.dumps(plain) + "\n")
+    assert load_jsonl(questions, corpus).items[0].expect is None  # old files: no news checks
+    for bad in (
+        {"as_of": "2026-13-01"},
+        {"as_of": 20261127},
+        {"history": "What did Okafor say?"},
+        {"history": [{"answer": "no question"}]},
+        {"quotes": "strike"},
+        {"order": [""]},
+        {"answer_span": 5},
+        {"time_filter": {"from": "2026-11-01"}},
+        {"time_filter": {"from": None, "to": None, "when": "now"}},
+        {"also_in": [1]},
+    ):
+        questions.write_text("\n" + json.dumps({"question": "x"} | bad) + "\n")
+        with pytest.raises(InputError, match="q.jsonl:2") as caught:
+            load_jsonl(questions, corpus)
+        assert next(iter(bad)) in caught.value.message

@@ -42,6 +42,7 @@ def add_eval_parser(sub: Any) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     from rag import runtime
     from rag.evaluation.datasets import dataset_from_args
+    from rag.evaluation.expectations import checks_table
     from rag.evaluation.report import how_sure, table, write_reports
     from rag.evaluation.runner import cached_engine, evaluate, results_as_dicts, summarize
     from rag.settings import load_settings
@@ -75,6 +76,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     }
     write_reports(args.out, report, compare)
     print(table(runs, compare))
+    if "news_checks" in runs["ours"]:
+        print("\n" + checks_table(runs["ours"]["news_checks"]))
     print("\n" + "\n".join(how_sure(report, compare)))
     print(f"\nreport: {args.out / 'report.md'} and {args.out / 'report.json'}")
     return 0

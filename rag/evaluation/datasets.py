@@ -5,18 +5,22 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from rag import jsonio
 from rag.articles import load_paths
+from rag.conversation import Turn
 from rag.errors import InputError, NotFoundError
+from rag.evaluation.expectations import Expectations, Question, expectations_from
 from rag.models import Article
 
 
 @dataclass(frozen=True)
 class EvalItem:
-    """One question. ``spans`` are gold answer offsets in the gold article's text."""
+    """One question. ``spans`` are gold answer offsets in the gold article's text; ``as_of``,
+    ``history`` and ``expect`` (news checks) come from our own JSONL files."""
 
     qid: str
     question: str
@@ -25,6 +29,13 @@ class EvalItem:
     spans: tuple[tuple[int, int], ...] = ()
     in_corpus: bool = True  # False: its article is not indexed, or it has no answer
     relevant: dict[str, int] = field(default_factory=dict)  # BEIR: doc id -> grade
+    as_of: date | None = None  # the day the question is asked on (None: today)
+    history: tuple[Turn, ...] = ()  # earlier turns of the conversation
+    expect: Expectations | None = None  # news checks (None: the question has none)
+
+    def as_question(self) -> Question:
+        """What the news checks need to know of this item."""
+        return Question(self.in_corpus, self.answers, self.doc_id, self.expect or Expectations())
 
 
 @dataclass
@@ -198,29 +209,63 @@ def _jsonl_objects(path: Path, key: str) -> list[tuple[int, dict[str, Any]]]:
 
 def load_jsonl(path: Path, corpus: Path, *, sample: int | None = None, seed: int = 13) -> EvalSet:
     """``{"id", "question", "answers": [...], "doc_id"?}`` or ``{"id", "question",
-    "unanswerable": true}`` per line, over the articles at ``corpus``."""
+    "unanswerable": true}`` per line, over the articles at ``corpus``; the news fields
+    (``as_of``, ``history``, ``quotes``, ...: ``rag.evaluation.expectations``) are optional."""
     articles = load_paths([corpus]).articles
-    items = []
-    for lineno, r in _jsonl_objects(path, "question"):
-        question, answers, doc_id = r["question"], r.get("answers", []), r.get("doc_id")
-        if not (
-            isinstance(question, str)
-            and question.strip()
-            and isinstance(answers, list)
-            and all(isinstance(a, str) for a in answers)
-            and (doc_id is None or isinstance(doc_id, str))
-        ):
-            raise InputError(
-                f"{path}:{lineno}: 'question' must be text, 'answers' a list of "
-                "texts and 'doc_id' a text"
-            )
-        unanswerable = bool(r.get("unanswerable"))
-        items.append(
-            EvalItem(
-                str(r.get("id", lineno)), question, tuple(answers), doc_id, (), not unanswerable
-            )
-        )
+    items = [_jsonl_item(r, f"{path}:{lineno}") for lineno, r in _jsonl_objects(path, "question")]
     return EvalSet(path.name, "jsonl", articles, _sample(items, sample, seed))
+
+
+_NEWS_KEYS = ("quotes", "not_quotes", "order", "reason", "answer_span", "time_filter", "also_in")
+
+
+def _jsonl_item(r: dict[str, Any], where: str) -> EvalItem:
+    question, answers, doc_id = r["question"], r.get("answers", []), r.get("doc_id")
+    if not (
+        isinstance(question, str)
+        and question.strip()
+        and isinstance(answers, list)
+        and all(isinstance(a, str) for a in answers)
+        and (doc_id is None or isinstance(doc_id, str))
+    ):
+        raise InputError(
+            f"{where}: 'question' must be text, 'answers' a list of texts and 'doc_id' a text"
+        )
+    news = any(k in r for k in _NEWS_KEYS)
+    return EvalItem(
+        str(r.get("id", where.rsplit(":", 1)[-1])),
+        question,
+        tuple(answers),
+        doc_id,
+        (),
+        not bool(r.get("unanswerable")),
+        as_of=_as_of(r.get("as_of"), where),
+        history=_history(r.get("history", []), where),
+        expect=expectations_from(r, where) if news else None,
+    )
+
+
+def _as_of(value: Any, where: str) -> date | None:
+    from rag.timephrases import parse_as_of
+
+    if value is not None and not isinstance(value, str):
+        raise InputError(f"{where}: 'as_of' must be an ISO date text")
+    return parse_as_of(value, f"{where}: 'as_of'")
+
+
+def _history(value: Any, where: str) -> tuple[Turn, ...]:
+    """Earlier turns: question texts, or ``{"question", "answer"?}`` objects."""
+    turns = []
+    for turn in value if isinstance(value, list) else [None]:
+        if isinstance(turn, str) and turn.strip():
+            turns.append(Turn(turn))
+        elif isinstance(turn, dict) and isinstance(turn.get("question"), str):
+            turns.append(Turn(turn["question"], str(turn.get("answer") or "")))
+        else:
+            raise InputError(
+                f'{where}: \'history\' must be a list of questions or {{"question", "answer"}}'
+            )
+    return tuple(turns)
 
 
 def add_dataset_options(sp: Any, sample: int) -> None:

@@ -13,8 +13,10 @@ from tqdm import tqdm
 
 from rag.embedding import Embedder
 from rag.engine import Engine
+from rag.errors import InputError
 from rag.evaluation import metrics as M
 from rag.evaluation.datasets import EvalItem, EvalSet, split_of
+from rag.evaluation.expectations import Check, check, refusal, summarize_checks
 from rag.evaluation.significance import OUTCOMES, counts
 from rag.models import Answer, Passage
 from rag.newsparts import QUOTABLE_VERSION
@@ -46,6 +48,7 @@ class ItemResult:
     citations: int
     span_em: float = 0.0  # SQuAD exact match of the first citation's answer span (0 without)
     span_f1: float = 0.0
+    checks: tuple[Check, ...] = ()  # news checks of our own JSONL questions
 
 
 def cached_engine(
@@ -106,9 +109,26 @@ def evaluate(
     return results
 
 
+def _ask(engine: Engine, item: EvalItem, mode: Mode) -> Answer:
+    """The engine's answer; a question it refuses is an abstention when a news check expects it
+    (``reason: input_error``), an error otherwise."""
+    try:
+        # top_k only truncates the ranked passages; the answer is the same as with the default
+        return engine.ask(
+            item.question,
+            top_k=RETRIEVAL_DEPTH,
+            mode=mode,
+            history=item.history,
+            as_of=item.as_of,
+        )
+    except InputError as exc:
+        if item.expect is None:
+            raise
+        return refusal(item.question, exc.message)
+
+
 def _one(engine: Engine, item: EvalItem, texts: dict[str, str], mode: Mode) -> ItemResult:
-    # top_k only truncates the ranked passages; the answer is the same as with the default
-    answer = engine.ask(item.question, top_k=RETRIEVAL_DEPTH, mode=mode)
+    answer = _ask(engine, item, mode)
     rank, ndcg = _retrieval(item, list(answer.passages))
     first_ok, any_ok = _correctness(item, answer)
     exact = sum(1 for c in answer.citations if texts.get(c.doc_id, "")[c.start : c.end] == c.quote)
@@ -128,6 +148,9 @@ def _one(engine: Engine, item: EvalItem, texts: dict[str, str], mode: Mode) -> I
         exact_citations=exact,
         citations=len(answer.citations),
         **_span_scores(item, answer, texts),
+        checks=()
+        if item.expect is None
+        else tuple(check(item.as_question(), answer, texts, engine.scorer.threshold)),
     )
 
 
@@ -231,6 +254,8 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
         "exactness": sum(r.exact_citations for r in results) / n_cit if n_cit else 1.0,
         "count": n_cit,
     }
+    if any(r.checks for r in results):
+        summary["news_checks"] = summarize_checks([(r.qid, r.checks) for r in results if r.checks])
     return summary
 
 
