@@ -1,8 +1,8 @@
 """The news test set (tests/news/story): one port strike told over three weeks by five outlets,
 a wire story in three copies, several speakers, who-is questions, time phrases, off-topic ones.
 
-Fast: the set is well formed (every expected quote is in the articles) and the checker judges
-hand-made answers right. ``model``: every question through ``rag eval``'s own runner and
+Fast: the set is well formed (every expected quote is in the articles), the checker judges
+hand-made answers right, and the runner's plumbing works with the hash embedder. ``model``: every question through ``rag eval``'s own runner and
 checks, one test per question, failing with what was expected and what was quoted.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from rag import cli
-from rag.embedding import SentenceTransformerEmbedder
+from rag.embedding import HashEmbedder, SentenceTransformerEmbedder
 from rag.evaluation.datasets import EvalItem, EvalSet, load_jsonl
 from rag.evaluation.expectations import Check, Expectations, Question, check, summarize_checks
-from rag.evaluation.runner import ItemResult, cached_engine, evaluate
+from rag.evaluation.runner import ItemResult, cached_engine, evaluate, summarize
 from rag.models import Answer, Citation, Copy
 from rag.settings import Settings
 
@@ -159,6 +159,23 @@ def test_checker_on_abstentions_and_refusals() -> None:
         "order": {"passed": 0, "total": 1},
     }
     assert summary["failed"] == [{"qid": "q1", "kind": "order", "detail": "why"}]
+
+
+def test_the_runner_asks_with_as_of_and_history_and_records_refusals(
+    story: EvalSet, tmp_path: Path
+) -> None:
+    """The plumbing, with the hash embedder: every question gets its checks, time phrases are
+    read from the question's as_of, and the date-only question is a refusal, not a crash."""
+    engine = cached_engine(story, Settings(index_dir=tmp_path / "x"), HashEmbedder(), tmp_path)
+    results = {r.qid: r for r in evaluate(engine, story, progress=False)}
+    assert all(r.checks for r in results.values())
+    refused = results["date-only"]
+    assert refused.abstained and refused.reason == "input_error"
+    assert {c.kind: c.passed for c in refused.checks} == {"abstained": True, "reason": True}
+    times = [c for r in results.values() for c in r.checks if c.kind == "time_filter"]
+    assert times and all(c.passed for c in times), [c.detail for c in times if not c.passed]
+    summary = summarize(list(results.values()), engine.scorer.threshold, "jsonl")
+    assert summary["news_checks"]["kinds"]["time_filter"]["total"] == len(times)
 
 
 # -- model: the whole set ---------------------------------------------------------------------
