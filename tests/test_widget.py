@@ -531,9 +531,9 @@ def test_themes_attributes_and_host_css_variables(browser, host: str) -> None:  
     context.close()
 
 
-def test_quotes_render_as_they_arrive_and_stop_cancels(
+def test_quotes_render_as_they_arrive_and_stop_cancels(  # type: ignore[no-untyped-def]
     page,
-    server: str,  # type: ignore[no-untyped-def]
+    server: str,
     slow_api: str,
 ) -> None:
     page.goto(server + "/")
@@ -583,3 +583,102 @@ def test_narrow_screen_and_other_origin(browser, host: str) -> None:  # type: ig
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 320
     page.screenshot(path=str(SHOTS / "7-other-origin-320px.png"))
     context.close()
+
+
+def test_answer_span_is_marked_inside_the_quote(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    answer = httpx.post(server + "/ask", json={"question": PENGUINS}, timeout=60).json()
+    cited = answer["citations"][0]
+    span = HERALD["text"][
+        cited["answer_start"] - cited["start"] : cited["answer_end"] - cited["start"]
+    ]
+    assert cited["doc_id"] == HERALD["id"] and "42" in span
+    page.goto(server + "/")
+    page.locator("button.launcher").click()
+    _ask(page, PENGUINS)
+    turn = _finished(page)
+    quote = turn.locator("blockquote.quote").first
+    mark = quote.locator(":scope > mark.answer-span")  # (the hover preview has its own)
+    expect(mark).to_have_count(1)
+    assert mark.inner_text() == span  # the span the API gave, inside the unchanged quote
+    assert quote.inner_text().startswith(cited["quote"])
+    assert _style(mark, "fontWeight") == "600"
+    turn.locator("button.chip").first.click()  # the source excerpt shows it too
+    expect(turn.locator(".excerpt mark strong.answer-span")).to_have_text(span)
+    page.screenshot(path=str(SHOTS / "14-answer-span.png"))
+
+
+def _copies_answer() -> dict[str, Any]:
+    """An answer whose citation has a span and two other outlets carrying the story (one with
+    a hostile title and a javascript: link)."""
+    quote = "Rangers counted 42 little penguins at Manly beach on Monday."
+    citation = {
+        "n": 1,
+        "doc_id": HERALD["id"],
+        "title": HERALD["title"],
+        "url": HERALD["url"],
+        "date": "2024-04-10",
+        "source": "Sydney Herald",
+        "start": 0,
+        "end": len(quote),
+        "quote": quote,
+        "score": 1.0,
+        "answer_start": 16,
+        "answer_end": 18,
+        "also_in": [
+            {
+                "doc_id": "wire-penguins",
+                "title": "Penguins back at Manly",
+                "source": "AAP",
+                "date": "2024-04-11",
+                "url": "https://example.org/aap/penguins",
+            },
+            {
+                "doc_id": "blog-penguins",
+                "title": '<img src=x onerror="window.__pwned=1">',
+                "source": None,
+                "date": None,
+                "url": "javascript:window.__pwned=1",
+            },
+        ],
+    }
+    return {
+        "question": PENGUINS,
+        "answer": f"{quote} [1]",
+        "abstained": False,
+        "reason": None,
+        "confidence": 0.9,
+        "citations": [citation],
+        "passages": [],
+        "timings_ms": {"total": 1.0},
+    }
+
+
+def test_source_cards_list_the_other_outlets_of_the_story(page, server: str) -> None:  # type: ignore[no-untyped-def]
+    done = _copies_answer()
+    body = "".join(
+        f"event: {name}\ndata: {json.dumps(data)}\n\n"
+        for name, data in (
+            ("retrieval", {"passages": []}),
+            ("quote", done["citations"][0]),
+            ("done", done),
+        )
+    )
+    page.route(
+        "**/ask/stream",
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=body),
+    )
+    page.goto(server + "/")
+    page.locator("button.launcher").click()
+    _ask(page, PENGUINS)
+    turn = _finished(page)
+    expect(turn.locator("blockquote.quote > mark.answer-span")).to_have_text("42")
+    also = turn.locator(".sources .card .also-in")
+    expect(also).to_have_count(1)
+    expect(also).to_contain_text(
+        'Also in: AAP (2024-04-11), <img src=x onerror="window.__pwned=1">'
+    )
+    expect(also.locator("a")).to_have_count(1)  # the javascript: link is shown as text only
+    expect(also.locator("a")).to_have_attribute("href", "https://example.org/aap/penguins")
+    assert page.locator(".turn img").count() == 0
+    assert page.evaluate("() => window.__pwned") is None
+    page.screenshot(path=str(SHOTS / "15-also-in.png"))

@@ -8,7 +8,8 @@
  * --newsqa-font and --newsqa-radius on <news-qa-widget> or any ancestor.
  * Renders inside a Shadow DOM; adds only `window.NewsQAWidget` to the page. The stylesheet
  * comes from the script's own origin. Every piece of article or answer text is inserted as
- * text, never as HTML.
+ * text, never as HTML. Each quote's short answer (the citation's answer_start/answer_end) is
+ * marked, and a source card lists the other outlets that carry the same story (also_in).
  */
 (function () {
   "use strict";
@@ -91,6 +92,40 @@
     if (text.length <= limit) return text;
     var cut = endBoundary(text, limit, 0);
     return text.slice(0, cut > 0 ? cut : limit).replace(/\s+$/, "") + "\u2026";
+  }
+
+  /* The parts of [from, to) of an article, with the answer span (answer_start/answer_end,
+     article offsets) inside it wrapped in `tag`: text nodes only. */
+  function withSpan(text, from, to, c, tag) {
+    var a = c.answer_start, b = c.answer_end;
+    if (typeof a !== "number" || typeof b !== "number" || !(from <= a && a < b && b <= to)) {
+      return [text];
+    }
+    return [text.slice(0, a - from),
+            el(tag, { "class": "answer-span", text: text.slice(a - from, b - from) }),
+            text.slice(b - from)];
+  }
+
+  /* A citation's quote, its answer span marked. */
+  function quoteParts(c) {
+    var quote = String(c.quote || "");
+    return withSpan(quote, c.start, c.start + quote.length, c, "mark");
+  }
+
+  /* "Also in: Source (date), ...": the other articles that carry the same story. */
+  function alsoIn(copies) {
+    if (!Array.isArray(copies) || !copies.length) return null;
+    var line = el("span", { "class": "also-in" }, ["Also in: "]);
+    copies.filter(Boolean).forEach(function (copy, i) {
+      var label = (copy.source || copy.title || copy.doc_id || "another article") +
+        (copy.date ? " (" + copy.date + ")" : "");
+      var url = copy.url && safeUrl(copy.url);
+      if (i > 0) line.appendChild(document.createTextNode(", "));
+      line.appendChild(url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer",
+                                       title: copy.title || "", text: label })
+        : el("span", { title: copy.title || "", text: label }));
+    });
+    return line;
   }
 
   function parseColor(value) {
@@ -326,7 +361,7 @@
     var meta = el("span", { "class": "meta", text: citation.date || "" });
     var preview = el("span", { "class": "preview", role: "tooltip", id: id, hidden: "" }, [
       el("strong", { text: citation.title || citation.doc_id }), meta,
-      el("span", { "class": "sentence", text: citation.quote }),
+      el("span", { "class": "sentence" }, quoteParts(citation)),
     ]);
     var show = function () {
       preview.classList.remove("above");
@@ -352,7 +387,7 @@
     });
     chip.addEventListener("click", function () { self.showSource(view, citation, chip); });
     view.quotes.appendChild(el("blockquote", { "class": "quote" },
-                               [citation.quote, " ", chip, preview]));
+                               quoteParts(citation).concat([" ", chip, preview])));
   };
 
   Widget.prototype.renderAnswer = function (view, turn) {
@@ -410,7 +445,10 @@
   };
 
   Widget.prototype.sourceCard = function (c) {
-    return this.card("li", { value: String(c.n), "class": "card" }, c, "");
+    var item = this.card("li", { value: String(c.n), "class": "card" }, c, "");
+    var copies = alsoIn(c.also_in);
+    if (copies) item.appendChild(copies);
+    return item;
   };
 
   Widget.prototype.passageCard = function (p) {
@@ -512,7 +550,8 @@
         el("figcaption", { text: "[" + citation.n + "] " + doc.title }),
         el("p", {}, [
           (start > 0 ? "\u2026" : "") + text.slice(start, citation.start),
-          el("mark", { text: text.slice(citation.start, citation.end) }),
+          el("mark", {}, withSpan(text.slice(citation.start, citation.end), citation.start,
+                                  citation.end, citation, "strong")),
           text.slice(citation.end, end) + (end < text.length ? "\u2026" : ""),
         ]),
       ]);
