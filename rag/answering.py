@@ -10,8 +10,10 @@ from typing import Protocol
 import numpy as np
 
 from rag.features import Question, sentence_features, speaker_score
+from rag.grounding import grounded
 from rag.models import Citation
 from rag.retrieval import Ranked
+from rag.roles import cite_name, role_answer
 from rag.scoring import Scorer
 from rag.statements import speaker_statements
 from rag.stores.base import doc_of
@@ -165,22 +167,28 @@ class Composition:
 def compose(reading: Reading, data: View, threshold: float, max_sentences: int = 3) -> Composition:
     """The answer as quotes with ``[n]`` markers, or an abstention with its reason.
 
-    Steps: abstain when nothing was found, when the speaker asked about says nothing, or when
-    the confidence is below ``threshold``; then choose the sentences (:func:`choose`) and cite
-    each exactly."""
+    Steps: abstain when nothing was found, when the speaker asked about says nothing, when the
+    best sentence's article lacks a name the question asks about (``rag.grounding``), or when
+    the confidence is below ``threshold``; then choose the sentences (:func:`choose`, or for a
+    who-is question the one naming the person, ``rag.roles``) and cite each exactly."""
     q, rows, confidence = reading.question, reading.rows, reading.confidence
     if not rows:
         return Composition((), "", 0.0, True, "no_relevant_passage")
     if q.speaker is not None and not _speaker_quoted(q, data, rows[:10]):
         return Composition((), "", confidence, True, "speaker_not_quoted")
+    if not grounded(q.text, data.article(doc_of(rows[0]))):  # rag.grounding
+        return Composition((), "", confidence, True, "entity_not_found")
     if confidence < threshold:
         return Composition((), "", confidence, True, "low_confidence")
-    chosen = choose(reading, data, max_sentences)
+    role = role_answer(q.text, data, rows)  # "Who is Japan's defense minister?" (rag.roles)
+    chosen = [role.index] if role is not None else choose(reading, data, max_sentences)
     shares = np.exp(reading.scores - reading.scores[0])
     shares = shares / shares.sum()
     citations = tuple(
         _citation(n, data, rows[i], float(shares[i])) for n, i in enumerate(chosen, start=1)
     )
+    if role is not None:
+        citations = (cite_name(citations[0], role),)
     answer = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return Composition(citations, answer, confidence, False, None)
 

@@ -364,7 +364,7 @@ class Engine:
         self._check_compatible(info, chunking=bool(todo))
         unchanged = tuple(d for d, a in latest.items() if known.get(d) == a.content_hash)
         bar = progress_bar(todo, progress)
-        prepared = prepare(todo, self.embedder, self._chunker(), bar)
+        prepared = prepare(todo, self.embedder, self._chunker(), bar, self.settings.entities)
         if not todo and self.store.info() is None:
             self.store.write(info, [])  # an empty index, so that reads find one
         while batch := take_chunks(prepared, WRITE_BATCH_CHUNKS):

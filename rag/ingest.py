@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from rag.chunking import Chunker
 from rag.embedding import Embedder, embed_with_spans
+from rag.entities import extract
 from rag.models import Article, Chunk, Span
 from rag.newsparts import quotable
 from rag.stores.base import PreparedArticle
@@ -30,10 +32,12 @@ def prepare(
     embedder: Embedder,
     chunker: Chunker,
     progress: object | None = None,
+    entities: bool = True,
 ) -> Iterator[PreparedArticle]:
     """Each article chunked, split into quotable sentences and embedded, in order.
 
-    ``progress`` (optional) gets an ``update(1)`` call for each article embedded."""
+    ``progress`` (optional) gets an ``update(1)`` call for each article embedded; with
+    ``entities`` each article also gets its named entities (``rag.entities``, spaCy)."""
     batch: list[tuple[Article, list[Chunk], list[Span], list[tuple[int, int]]]] = []
     size = 0
     for article in articles:
@@ -43,10 +47,16 @@ def prepare(
         batch.append((article, chunks, sentences, ranges))
         size += len(chunks)
         if size >= EMBED_BATCH_CHUNKS:
-            yield from _counted(_embed(batch, embedder), progress)
+            yield from _counted(_named(_embed(batch, embedder), entities), progress)
             batch, size = [], 0
     if batch:
-        yield from _counted(_embed(batch, embedder), progress)
+        yield from _counted(_named(_embed(batch, embedder), entities), progress)
+
+
+def _named(items: Iterator[PreparedArticle], wanted: bool) -> Iterator[PreparedArticle]:
+    """The articles with their named entities, when ``wanted``."""
+    for item in items:
+        yield replace(item, entities=extract([item.article.text])[0]) if wanted else item
 
 
 def _counted(

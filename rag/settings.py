@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     abstain_threshold: float | None = None  # None: use the value fitted with the scorer
     max_answer_sentences: int = Field(default=3, ge=1, le=3)
     rerank: bool = True  # the cross-encoder rereads the best candidate sentences
+    # named entities (spaCy) found at ingest, for who-is answers; false: ingest skips spaCy
+    entities: bool = True
 
     # API limits and security
     max_question_chars: int = 1000

@@ -189,8 +189,8 @@ def test_every_chunk_sentence_and_citation_offset_is_exact(
             assert end > start and data.sentence_text(s) == article.text[start:end]
     answer = engine.ask("Which pillar did Japan join?")
     # threshold 0: abstains only when no retrieved passage has a quotable sentence (a lone
-    # short line reads as a headline, which is never quoted)
-    assert answer.citations or answer.reason == "no_relevant_passage"
+    # short line reads as a headline, which is never quoted) or the article lacks "Japan"
+    assert answer.citations or answer.reason in ("no_relevant_passage", "entity_not_found")
     for c in answer.citations:
         assert c.quote == by_id[c.doc_id].text[c.start : c.end]
     for p in answer.passages:
