@@ -9,6 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.duplicates import repeats_story
 from rag.features import Question, sentence_features, speaker_score
 from rag.grounding import grounded
 from rag.models import Citation
@@ -209,7 +210,7 @@ def choose(reading: Reading, data: View, max_sentences: int) -> list[int]:
         if len(chosen) >= max_sentences or scores[i] < scores[0] - EXTRA_MARGIN:
             break
         words = _words(data.sentence_text(rows[i]))
-        if words not in quoted:  # a copy of a quoted sentence in another article
+        if words not in quoted and not repeats_story(data, rows[i], [rows[j] for j in chosen]):
             quoted.add(words)
             chosen.append(i)
     return chosen

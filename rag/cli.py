@@ -299,6 +299,9 @@ def render(answer: Answer, marks: tuple[str, str] = PLAIN_MARKS) -> str:
             + (f"; {extra}" if extra else "")
             + ")"
         )
+        if c.also_in:  # the other copies of the story (rag.duplicates)
+            where = [(x.source or x.doc_id) + (f" ({x.date})" if x.date else "") for x in c.also_in]
+            lines.append(f"    also in: {', '.join(where)}")
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from rag.answering import POOL_DEPTH, Reading, Reranker, compose, read
 from rag.answerspan import with_spans
 from rag.chunking import Chunker, ChunkingParams
 from rag.conversation import Turn, resolve
+from rag.duplicates import assign_groups, collapse_passages, with_copies
 from rag.embedding import Embedder
 from rag.errors import (
     IndexCorruptError,
@@ -198,7 +199,7 @@ class Engine:
         data = self._checked_snapshot()
         vector = self.embedder.embed([query])[0]
         reading = self._read(data, query, vector, k, filters, mode)
-        return to_passages(data, reading.ranked)
+        return collapse_passages(data, to_passages(data, reading.ranked))
 
     def _read(
         self, data: View, question: str, vector: Any, k: int, filters: Filters, mode: Mode
@@ -256,7 +257,7 @@ class Engine:
                 asked, vector = unfiltered, self.embedder.embed([unfiltered])[0]
             reading = self._read(data, asked, vector, k, filters, mode)
         reading = prefer_latest(reading, data, when)
-        passages = tuple(to_passages(data, reading.ranked))
+        passages = tuple(collapse_passages(data, to_passages(data, reading.ranked)))
         t2 = time.perf_counter()
         yield "retrieval", passages
         result = compose(reading, data, self.threshold, self.settings.max_answer_sentences)
@@ -270,7 +271,7 @@ class Engine:
                 abstained=result.abstained,
                 reason=result.reason,
                 confidence=result.confidence,
-                citations=result.citations,
+                citations=with_copies(data, result.citations),
                 passages=passages,
                 timings_ms={
                     "load_models": (t0 - t_load) * 1e3,
@@ -330,6 +331,8 @@ class Engine:
             "author": a.author,
             "content_hash": a.content_hash,
             "ingested_at": a.ingested_at,
+            "entities": a.entities,
+            "group_id": a.group_id,
         }
 
     def stats(self) -> dict[str, Any]:
@@ -368,7 +371,7 @@ class Engine:
         if not todo and self.store.info() is None:
             self.store.write(info, [])  # an empty index, so that reads find one
         while batch := take_chunks(prepared, WRITE_BATCH_CHUNKS):
-            self.store.write(info, batch)
+            self.store.write(info, assign_groups(self.store, batch))  # rag.duplicates
         if bar is not None:
             bar.close()  # type: ignore[attr-defined]
         return IngestReport(

@@ -69,6 +69,7 @@ class Passage:
     end: int
     text: str
     score: float
+    also_in: tuple[Copy, ...] = ()  # the other articles of the same story, left out
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,6 +92,7 @@ class Citation:
     # the short answer inside the quote: article offsets, start <= answer_start < answer_end <= end
     answer_start: int | None = None
     answer_end: int | None = None
+    also_in: tuple[Copy, ...] = ()  # the other articles of the same story (syndicated copies)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

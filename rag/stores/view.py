@@ -78,6 +78,13 @@ class View:
                 self._groups[g] = found.get(g, ())
         return {g: self._groups[g] for g in wanted}
 
+    def key_of(self, doc_id: str) -> int | None:
+        """The key of the loaded article ``doc_id`` (None when the view has not loaded it)."""
+        for key, d in self._docs.items():
+            if d is not None and d.article.doc_id == doc_id:
+                return key
+        return None
+
     def copies(self, key: int) -> tuple[Copy, ...]:
         """The other articles of article ``key``'s story group, by doc_id."""
         a = self.article(key)

@@ -1,0 +1,205 @@
+"""Syndicated and near-duplicate articles: one story, many copies.
+
+At ingest every article gets a MinHash signature (datasketch, fixed seed) of the word shingles
+of its *body*: the quotable sentences (``rag.newsparts``), so headlines, datelines, bylines,
+captions and link lists, which outlets rewrite, do not count. The signature is cut into LSH
+bands; a band key is a 64-bit hash of one band, and the store indexes articles by band key.
+A new article is compared with the stored articles and the earlier articles of its ingest that
+share a band key with it; it joins the story group of the most similar one when their
+estimated *containment* (shared shingles over the smaller article's shingles) reaches
+``SAME_STORY``, so a copy cut to 40% of the story still groups. It never merges two groups.
+
+Grouping is decided by the process that writes: two processes ingesting copies of one story at
+the same moment do not see each other's uncommitted articles and may leave them in separate
+groups (re-ingesting one of them later, or ``rag ingest --rebuild``, groups them). Articles
+stored before signatures existed are never candidates until they are ingested again.
+
+Answers use the groups: a cited article lists its group's other members (``also_in``), search
+passages keep one copy of a story, and :func:`repeats_story` lets the composer skip a sentence
+that repeats a story it already quotes. Changing ``NUM_PERM``, ``SEED``, ``SHINGLE_WORDS`` or
+the band layout makes stored signatures incomparable: rebuild the index after such a change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+
+from rag.models import Article, Citation, Passage
+from rag.newsparts import quotable
+from rag.stores.base import PreparedArticle, Store, doc_of
+from rag.stores.view import View
+from rag.text import split_sentences
+
+NUM_PERM = 128  # why: a similarity estimate within about +-0.045; a 516-byte signature
+SEED = 20240409  # why: fixed, so signatures from every process and run compare
+SHINGLE_WORDS = 3  # why: recall 1.00 at precision 1.00 on the built pairs; 4 and 5 words lost
+# heavily edited copies at 0.7 (docs/experiments.md, "Near-duplicates")
+MIN_SHINGLES = 30  # why: shorter bodies (briefs, captions-only pages) share sentences by chance
+LSH_THRESHOLD = 0.2  # why: a copy cut to 40% (Jaccard ~0.4) is a candidate with p ~0.99 (b=28, r=2)
+# why 0.7: above every different story sharing background paragraphs (highest 0.66), below
+# every edited, re-headlined or cut copy but one (docs/experiments.md, "Near-duplicates")
+SAME_STORY = 0.7
+SAME_SENTENCE = 0.8  # why: word-set overlap of a sentence lightly edited between two copies
+
+_WORD = re.compile(r"\w+")
+
+
+# -- signatures ------------------------------------------------------------------------------
+def body_words(article: Article) -> list[str]:
+    """The lower-cased words of the article's quotable sentences, in order."""
+    text = article.text
+    spans = quotable(text, split_sentences(text))
+    return [w for s in spans for w in _WORD.findall(text[s.start : s.end].lower())]
+
+
+def shingles(words: Sequence[str], k: int = SHINGLE_WORDS) -> list[bytes]:
+    """The distinct runs of ``k`` consecutive words."""
+    return list(
+        dict.fromkeys(" ".join(words[i : i + k]).encode() for i in range(len(words) - k + 1))
+    )
+
+
+def signature(article: Article, k: int = SHINGLE_WORDS) -> bytes:
+    """The shingle count and ``NUM_PERM`` MinHash values (little-endian uint32); empty when the
+    body has fewer than ``MIN_SHINGLES`` shingles (never grouped)."""
+    from datasketch import MinHash
+
+    found = shingles(body_words(article), k)
+    if len(found) < MIN_SHINGLES:
+        return b""
+    m = MinHash(num_perm=NUM_PERM, seed=SEED)
+    m.update_batch(found)
+    return np.concatenate([[len(found)], m.hashvalues]).astype("<u4").tobytes()
+
+
+@lru_cache(maxsize=1)
+def band_layout() -> tuple[int, int]:
+    """(bands, rows per band): datasketch's optimum for ``LSH_THRESHOLD`` and ``NUM_PERM``
+    with false positives and negatives weighted alike."""
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+    return int(lsh.b), int(lsh.r)
+
+
+def band_keys(sig: bytes) -> tuple[int, ...]:
+    """One signed 64-bit key per band (the band's number and values, hashed)."""
+    if not sig:
+        return ()
+    values = np.frombuffer(sig, "<u4")[1:]
+    bands, rows = band_layout()
+    return tuple(
+        int.from_bytes(
+            hashlib.blake2b(
+                bytes([i]) + values[i * rows : (i + 1) * rows].tobytes(), digest_size=8
+            ).digest(),
+            "little",
+            signed=True,
+        )
+        for i in range(bands)
+    )
+
+
+def containment(a: bytes, b: bytes) -> float:
+    """Estimated share of the smaller article's shingles found in the other (0..1)."""
+    if not a or not b:
+        return 0.0
+    va, vb = np.frombuffer(a, "<u4"), np.frombuffer(b, "<u4")
+    jaccard = float(np.mean(va[1:] == vb[1:]))
+    shared = jaccard * (int(va[0]) + int(vb[0])) / (1.0 + jaccard)
+    return min(1.0, shared / min(int(va[0]), int(vb[0])))
+
+
+# -- grouping at ingest -------------------------------------------------------------------------
+def assign_groups(
+    store: Store, batch: Sequence[PreparedArticle], threshold: float = SAME_STORY
+) -> list[PreparedArticle]:
+    """``batch`` with signatures, band keys and story groups: each article joins the group of
+    the most similar stored or earlier article of the batch sharing a band key with it, when
+    their containment reaches ``threshold``; otherwise it is alone (``group_id`` None)."""
+    signed = [_signed(p) for p in batch]
+    ids = {p.article.doc_id for p in signed}
+    keys = {k for p in signed for k in p.band_keys}
+    stored = store.reader().duplicate_candidates(keys) if keys and store.info() else []
+    seen = [  # (doc_id, group, signature, band keys): stored copies not replaced now
+        (c.doc_id, c.group_id, c.signature, set(band_keys(c.signature)))
+        for c in stored
+        if c.doc_id not in ids
+    ]
+    out = []
+    for p in signed:
+        mine = set(p.band_keys)
+        best, group = threshold, None
+        for doc_id, their_group, sig, their_keys in seen:
+            if doc_id != p.article.doc_id and mine & their_keys:
+                score = containment(p.signature, sig)
+                if score >= best:
+                    best, group = score, their_group
+        p = replace(p, group_id=group)
+        out.append(p)
+        if p.signature:
+            seen.append((p.article.doc_id, group or p.article.doc_id, p.signature, mine))
+    return out
+
+
+def _signed(p: PreparedArticle) -> PreparedArticle:
+    sig = signature(p.article)
+    return replace(p, signature=sig, band_keys=band_keys(sig))
+
+
+# -- answers ----------------------------------------------------------------------------------
+def with_copies(data: View, citations: Sequence[Citation]) -> tuple[Citation, ...]:
+    """Each citation with the other articles of its story (``also_in``)."""
+    keys = {c.doc_id: data.key_of(c.doc_id) for c in citations}
+    data.group_members(data.article(k).group_id for k in keys.values() if k is not None)
+    out = []
+    for c in citations:
+        key = keys[c.doc_id]
+        out.append(replace(c, also_in=data.copies(key)) if key is not None else c)
+    return tuple(out)
+
+
+def collapse_passages(data: View, passages: Sequence[Passage]) -> list[Passage]:
+    """One article per story: passages of other copies of a story whose best passage came
+    earlier are dropped; the kept ones list the other copies (``also_in``)."""
+    keys = {p.doc_id: data.key_of(p.doc_id) for p in passages}
+    data.group_members(data.article(k).group_id for k in keys.values() if k is not None)
+    chosen: dict[str, str] = {}  # group -> the doc_id that speaks for it
+    out = []
+    for p in passages:
+        key = keys[p.doc_id]
+        if key is None:
+            out.append(p)
+            continue
+        group = data.article(key).group_id
+        if chosen.setdefault(group, p.doc_id) == p.doc_id:
+            out.append(replace(p, also_in=data.copies(key)))
+    return out
+
+
+def repeats_story(data: View, row: int, chosen: Sequence[int]) -> bool:
+    """Whether sentence ``row`` repeats a chosen sentence: the same words anywhere, or nearly
+    the same words (``SAME_SENTENCE``) in another copy of the same story."""
+    words = _WORD.findall(data.sentence_text(row).lower())
+    group = data.article(doc_of(row)).group_id
+    for other in chosen:
+        theirs = _WORD.findall(data.sentence_text(other).lower())
+        if words == theirs:
+            return True
+        if (
+            data.article(doc_of(other)).group_id == group
+            and _overlap(words, theirs) >= SAME_SENTENCE
+        ):
+            return True
+    return False
+
+
+def _overlap(a: Sequence[str], b: Sequence[str]) -> float:
+    sa, sb = set(a), set(b)
+    return len(sa & sb) / max(len(sa | sb), 1)
