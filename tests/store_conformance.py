@@ -286,3 +286,25 @@ class StoreConformance:
         assert groups(store, "bbc", "cnn") == {"bbc": ["bbc"], "cnn": ["cnn"]}
         store.write(INFO, [story("ap", "dpa"), story("cnn", "dpa")])
         assert groups(store, "dpa", "cnn") == {"dpa": ["ap", "cnn", "dpa"]}
+
+    def test_the_engine_groups_copies_of_a_story_and_cites_them(self, store: Store) -> None:
+        """Signatures round-trip: copies ingested one by one join the stored story."""
+        from pathlib import Path
+
+        from rag.articles import load_paths
+        from rag.engine import Engine
+        from rag.settings import Settings
+
+        engine = Engine(Settings(rerank=False), EMBEDDER, store=store)
+        folder = Path(__file__).parent / "news" / "syndicated"
+        for a in sorted(load_paths([folder]).articles, key=lambda a: a.doc_id, reverse=True):
+            engine.ingest([a])  # wire-reuters first, then the others, one write each
+        copies = {"wire-reuters.txt", "herald-copy.md", "courier-short.md"}
+        assert groups(store, "wire-reuters.txt", "ledger-report.md") == {
+            "wire-reuters.txt": sorted(copies),
+            "ledger-report.md": ["ledger-report.md"],
+        }
+        passages = engine.search("Hallam floodwall breach railway bridge", top_k=10)
+        kept = [p for p in passages if p.doc_id in copies]
+        assert kept and {p.doc_id for p in kept} == {kept[0].doc_id}
+        assert {c.doc_id for c in kept[0].also_in} == copies - {kept[0].doc_id}
