@@ -22,7 +22,7 @@ from rag.errors import (
     RagError,
     mapped,
 )
-from rag.models import Answer, Filters
+from rag.models import Answer, Copy, Filters
 from rag.settings import Settings, load_settings
 
 EXIT_CODES: dict[type[RagError], int] = {
@@ -300,9 +300,13 @@ def render(answer: Answer, marks: tuple[str, str] = PLAIN_MARKS) -> str:
             + ")"
         )
         if c.also_in:  # the other copies of the story (rag.duplicates)
-            where = [(x.source or x.doc_id) + (f" ({x.date})" if x.date else "") for x in c.also_in]
-            lines.append(f"    also in: {', '.join(where)}")
+            lines.append(f"    also in: {_copies(c.also_in)}")
     return "\n".join(lines)
+
+
+def _copies(copies: Sequence[Copy]) -> str:
+    """Where else a story appeared: "Herald (2024-03-04), Reuters"."""
+    return ", ".join((x.source or x.doc_id) + (f" ({x.date})" if x.date else "") for x in copies)
 
 
 def _clip(text: str, limit: int = 160) -> str:
@@ -329,6 +333,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             + (f" ({where})" if where else "")
             + f"\n   {p.doc_id} [{p.start}:{p.end}]  retrieval rank {fused_rank[i]}, "
             f"fused score {p.score:.4f}\n   {_clip(p.text)}"
+            + (f"\n   also in: {_copies(p.also_in)}" if p.also_in else "")
         )
     if not passages:
         print("no passages matched")
