@@ -2,8 +2,9 @@
 a wire story in three copies, several speakers, who-is questions, time phrases, off-topic ones.
 
 Fast: the set is well formed (every expected quote is in the articles), the checker judges
-hand-made answers right, and the runner's plumbing works with the hash embedder. ``model``: every question through ``rag eval``'s own runner and
-checks, one test per question, failing with what was expected and what was quoted.
+hand-made answers right, and the runner's plumbing works with the hash embedder. ``model``:
+every question through ``rag eval``'s own runner and checks, one test per question, failing
+with what was expected and what was quoted.
 """
 
 from __future__ import annotations
@@ -139,7 +140,11 @@ def test_checker_wants_a_syndicated_story_quoted_once_with_its_copies() -> None:
     partly = _answer(_cite(1, "a", 43, 73, TEXT, copies=("c",)))
     assert _verdicts(story, partly)["also_in"] is False
     twice = _answer(_cite(1, "a", 43, 73, TEXT, copies=("b", "c")), _cite(2, "b", 0, 41, OTHER))
-    assert _verdicts(story, twice)["also_in"] is False
+    assert _verdicts(story, twice)["also_in"] is False  # two copies of one story quoted
+    two_sentences = _answer(
+        _cite(1, "a", 43, 73, TEXT, copies=("b", "c")), _cite(2, "a", 0, 42, TEXT, ("b", "c"))
+    )
+    assert _verdicts(story, two_sentences)["also_in"] is True  # one copy, two of its sentences
 
 
 def test_checker_on_abstentions_and_refusals() -> None:

@@ -13,7 +13,7 @@ A JSONL question (``rag eval questions.jsonl --corpus articles/``) may carry, be
 - ``time_filter``: the answer's resolved range ``{"from", "to"}`` (and ``latest`` or
   ``applied`` when given); ``null`` means the answer must carry no time filter;
 - ``also_in``: the doc ids of one syndicated story: the answer quotes it from exactly one of
-  them and lists the others as that citation's ``also_in``.
+  them (one or more of its sentences) and lists the others as that citation's ``also_in``.
 
 Each expectation is one :class:`Check` of its kind; an answer counts as given only when it
 did not abstain and its confidence reaches the threshold (evaluation indexes answer at 0).
@@ -237,13 +237,13 @@ def _copy_ids(citation: Citation) -> set[str]:
 
 
 def _check_copies(group: tuple[str, ...], cites: list[Citation]) -> Check:
-    cited = [c for c in cites if c.doc_id in group]
-    if len(cited) != 1:
-        docs = [c.doc_id for c in cited]
-        return Check("also_in", False, f"the story must be quoted once; it was from {docs}")
-    listed, want = _copy_ids(cited[0]), set(group) - {cited[0].doc_id}
-    missing = sorted(want - listed)
-    return Check("also_in", not missing, f"{cited[0].doc_id} lacks also_in {missing}")
+    """The story is quoted from one copy (several of its sentences may be), listing the rest."""
+    copies = list(dict.fromkeys(c.doc_id for c in cites if c.doc_id in group))
+    if len(copies) != 1:
+        return Check("also_in", False, f"the story must be quoted from one copy; it was {copies}")
+    quoted = next(c for c in cites if c.doc_id == copies[0])
+    missing = sorted(set(group) - {quoted.doc_id} - _copy_ids(quoted))
+    return Check("also_in", not missing, f"{quoted.doc_id} lacks also_in {missing}")
 
 
 # -- summaries --------------------------------------------------------------------------------
