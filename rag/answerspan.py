@@ -12,7 +12,7 @@ Design. The reranker reads ``title: sentence`` (``rag.answering.reranker_text``)
 returns, per pair, one row ``[char_start, char_end, start_logit, end_logit]`` for every token of
 that text (:func:`token_rows`). Decoding is the usual one for extractive readers: among the
 sentence's own tokens (not the title before it), the pair of tokens with the highest start
-plus end logit, start not after end and at most ``MAX_ANSWER_TOKENS`` apart, mapped to
+plus end logit, start not after end and at most ``MAX_ANSWER_TOKENS`` tokens long, mapped to
 characters by the tokenizer's offsets and widened to whole words. The backends remember the
 rows of the pairs they read lately (:class:`RecentPairs`), so the cited sentences, usually
 among the candidates the reranker has just scored, cost no second pass; the others are read
@@ -34,8 +34,10 @@ from rag.models import Citation
 if TYPE_CHECKING:
     from rag.answering import Composition
 
-MAX_ANSWER_TOKENS = 30  # SQuAD answers are a few words: the usual limit of extractive readers
+# tokens a span may cover: chosen on the fit half among 8-50 (docs/experiments.md, Answer span)
+MAX_ANSWER_TOKENS = 10
 RECENT_PAIRS = 256  # rows remembered per reranker: 32 questions of 8 candidates (~0.5 MB)
+EDGE_PUNCTUATION = frozenset(",;:")  # never part of an answer at its edges (full stops may be)
 TITLE_SEPARATOR = ": "  # between the title prefix and the sentence, as answering.reranker_text
 
 C = TypeVar("C", bound="Composition")
@@ -78,16 +80,16 @@ def best_span(rows: np.ndarray, skip: int = 0) -> tuple[int, int] | None:
 
 
 def whole_words(text: str, a: int, b: int) -> tuple[int, int] | None:
-    """``[a, b)`` clamped to ``text``, widened to whole words and trimmed of spaces; None when
-    nothing is left."""
+    """``[a, b)`` clamped to ``text``, widened to whole words and trimmed of spaces and of
+    clause punctuation at its edges; None when nothing is left."""
     a, b = max(0, min(a, len(text))), max(0, min(b, len(text)))
     while 0 < a < len(text) and text[a - 1].isalnum() and text[a].isalnum():
         a -= 1
     while 0 < b < len(text) and text[b - 1].isalnum() and text[b].isalnum():
         b += 1
-    while a < b and text[a].isspace():
+    while a < b and (text[a].isspace() or text[a] in EDGE_PUNCTUATION):
         a += 1
-    while b > a and text[b - 1].isspace():
+    while b > a and (text[b - 1].isspace() or text[b - 1] in EDGE_PUNCTUATION):
         b -= 1
     return (a, b) if a < b else None
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rag.answerspan import attach_spans, best_span, read_text, whole_words
+from rag.answerspan import MAX_ANSWER_TOKENS, attach_spans, best_span, read_text, whole_words
 from rag.embedding import SentenceTransformerEmbedder
 from rag.engine import Engine
 from rag.evaluation.datasets import load_dataset
@@ -45,13 +45,14 @@ def test_best_span_takes_the_best_start_and_end_in_order_within_the_sentence() -
     assert best_span(rows[:1], skip) is None  # no sentence token at all
 
 
-def test_spans_are_at_most_thirty_tokens_and_widened_to_whole_words() -> None:
+def test_spans_are_short_and_widened_to_whole_words() -> None:
     rows = _rows([(i, i + 1, 5.0 if i == 0 else 0.0, 5.0 if i == 40 else 0.0) for i in range(41)])
     a, b = best_span(rows) or (0, 0)
-    assert 0 < b - a <= 30
+    assert 0 < b - a <= MAX_ANSWER_TOKENS  # one character per token here
     text = "Minoru Kihara told reporters"
     assert whole_words(text, 2, 10) == (0, 13)  # "noru Kih" -> "Minoru Kihara"
     assert whole_words(text, 6, 7) is None  # only a space
+    assert whole_words("In Tokyo, on Tuesday", 3, 9) == (3, 8)  # "Tokyo," -> "Tokyo"
     assert whole_words(text, 0, 99) == (0, len(text))
 
 
