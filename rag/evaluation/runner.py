@@ -28,6 +28,9 @@ from rag.text import SPLITTER_VERSION
 log = logging.getLogger(__name__)
 RETRIEVAL_DEPTH = 20
 CURVE_POINTS = [i / 50 for i in range(51)]
+# what ingest stores beside chunks and vectors; bump when that changes, or a cached scratch index
+# built before answers it without it (2: named entities and story groups)
+EVAL_INDEX_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ def cached_engine(
         str(settings.chunk_overlap_tokens),
         str(SPLITTER_VERSION),
         str(QUOTABLE_VERSION),
+        f"{EVAL_INDEX_VERSION}:{settings.entities}",
     ):
         key.update(part.encode())
     for article in sorted(evalset.articles, key=lambda a: a.doc_id):
