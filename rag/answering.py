@@ -16,7 +16,7 @@ from rag.models import Citation
 from rag.retrieval import Ranked
 from rag.roles import cite_name, role_answer
 from rag.scoring import Scorer
-from rag.statements import speaker_statements
+from rag.statements import named_speaker, speaker_statements
 from rag.stores.base import doc_of
 from rag.stores.view import View
 
@@ -175,6 +175,7 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     q, rows, confidence = reading.question, reading.rows, reading.confidence
     if not rows:
         return Composition((), "", 0.0, True, "no_relevant_passage")
+    q = named_speaker(q, data, rows)  # "the mayor" -> the person named as mayor
     if q.speaker is not None and not _speaker_quoted(q, data, rows[:10]):
         return Composition((), "", confidence, True, "speaker_not_quoted")
     if not grounded(q.text, data.article(doc_of(rows[0]))):  # rag.grounding
@@ -182,7 +183,7 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     if confidence < threshold:
         return Composition((), "", confidence, True, "low_confidence")
     role = role_answer(q.text, data, rows)  # "Who is Japan's defense minister?" (rag.roles)
-    chosen = [role.index] if role is not None else choose(reading, data, max_sentences)
+    chosen = [role.index] if role is not None else choose(reading, data, max_sentences, q)
     shares = np.exp(reading.scores - reading.scores[0])
     shares = shares / shares.sum()
     citations = tuple(
@@ -194,13 +195,16 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     return Composition(citations, answer, confidence, False, None)
 
 
-def choose(reading: Reading, data: View, max_sentences: int) -> list[int]:
+def choose(
+    reading: Reading, data: View, max_sentences: int, q: Question | None = None
+) -> list[int]:
     """Indexes into ``reading.rows`` of the sentences to quote, in the order they are quoted:
     a speaker's distinct statements newest first (``rag.statements``), otherwise the best
     sentence and up to ``max_sentences - 1`` more within ``EXTRA_MARGIN`` of it, each sentence
     once however many articles carry it."""
-    if reading.question.speaker is not None:
-        statements = speaker_statements(reading, data)
+    q = reading.question if q is None else q
+    if q.speaker is not None:
+        statements = speaker_statements(q, reading.rows, data)
         if statements:
             return statements
     scores, rows = reading.scores, reading.rows

@@ -109,7 +109,7 @@ def _attributed(sentence: str, speaker: SpeakerQuestion) -> bool:
     "according to Albanese"), not merely mentioned near someone else's statement."""
     verbs = rf"(?:{_SPEECH_VERBS})"
     for start, end in name_spans(sentence, speaker):
-        before = rf"(?:'s)?(?:\s+[^\s.;]+){{0,8}}?\s+(?<!be\s){verbs}\b"
+        before = rf"(?:'s)?,?(?:\s+[^\s.;]+){{0,12}}?\s+(?<!be\s){verbs}\b"
         after = rf"\b{verbs}\s+(?:[^\s.;]+\s+){{0,5}}?$"
         if re.match(before, sentence[end:]) or re.search(after, sentence[:start]):
             return True

@@ -1,68 +1,73 @@
 """Speaker answers: what one person said, gathered across articles and dated, newest first.
 
 "What did X say (about Y)?" over an archive is rarely one sentence: X spoke on several days
-and in several articles. The composer asks :func:`speaker_statements` for the candidate
-sentences that X says (``rag.speakers.speaks`` >= ``SAYS``), that are about the topic when
-the question names one, and that score within ``STATEMENT_MARGIN`` of X's best statement; it
-keeps at most ``MAX_STATEMENTS`` distinct ones (the same quote carried by two outlets counts
-once) and orders them newest article first, in article order within one article.
+and in several articles. :func:`speaker_statements` takes the candidate sentences that X says
+(``rag.speakers.speaks`` >= ``SAYS``); the same quote carried by several articles counts once
+(its newest copy). Without a topic it keeps X's ``MAX_STATEMENTS`` newest statements: a
+newsroom asking what X said wants X's latest words. With a topic it keeps the statements about
+it (the sentence, the one before it, or its article uses a word of the topic), the
+``MAX_STATEMENTS`` best scored (the reader's relevance to the whole question). Either way they
+are shown newest article first, in article order within one article.
+
+A speaker named by role ("What did the mayor say?") is first resolved to the person the
+articles name in that role (:func:`named_speaker`, ``rag.roles``): "Mayor Grace Dunmore".
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import replace
 
-from rag.features import speaker_score
+from rag.features import Question, speaker_score
+from rag.roles import find_role, parse_role_question
+from rag.speakers import SpeakerQuestion
 from rag.stores.base import doc_of, ordinal_of
 from rag.stores.view import View
 from rag.text import content_terms
 
-if TYPE_CHECKING:
-    from rag.answering import Reading
-
 MAX_STATEMENTS = 5  # the issue's "up to 5": enough for a week of a minister's remarks
 # 0.8 is the speaker score of a pronoun or title resolved to the speaker in the same paragraph
 SAYS = 0.8
-# Statements by the speaker all carry the speaker feature's large weight, so what separates
-# them is relevance: 8 keeps Kihara's two seed statements (17.4 and 13.1) and drops sentences
-# that only mention him (below 4 on the seed; docs/experiments.md, "Speaker statements").
-STATEMENT_MARGIN = 8.0
 
 
-def speaker_statements(reading: Reading, data: View, limit: int = MAX_STATEMENTS) -> list[int]:
-    """Indexes into ``reading.rows`` of the speaker's distinct relevant statements, newest
-    article first; empty when the question names no speaker or the speaker says nothing."""
-    q = reading.question
+def speaker_statements(
+    q: Question, rows: Sequence[int], data: View, limit: int = MAX_STATEMENTS
+) -> list[int]:
+    """Indexes into ``rows`` (candidate sentences) of the speaker's distinct statements on the
+    question's topic, the ``limit`` newest, newest first; empty when there are none."""
     if q.speaker is None:
         return []
     topic = set(content_terms(q.speaker.topic)) if q.speaker.topic else set()
-    best: float | None = None
-    chosen: dict[str, int] = {}  # normalised text -> index of the newest copy
-    for i, row in enumerate(reading.rows):
-        score = float(reading.scores[i])
-        if best is not None and score < best - STATEMENT_MARGIN:
-            break
+    chosen: dict[str, int] = {}  # normalised text -> index of its newest copy
+    words: dict[int, frozenset[str]] = {}
+    for i, row in enumerate(rows):
         text = data.sentence_text(row)
-        if speaker_score(q, data, row, text) < SAYS or not _on_topic(topic, data, row):
+        if speaker_score(q, data, row, text) < SAYS or not _on_topic(topic, data, row, words):
             continue
         key = _normalised(text)
-        if key in chosen:  # the same quote carried by another article: keep the newest
-            if _date(data, row) > _date(data, reading.rows[chosen[key]]):
-                chosen[key] = i
-            continue
-        if len(chosen) >= limit:
-            continue  # still looking for newer copies of the chosen quotes
-        best = score if best is None else best
-        chosen[key] = i
-    return newest_first(list(chosen.values()), reading.rows, data)
+        if key not in chosen or _date(data, row) > _date(data, rows[chosen[key]]):
+            chosen[key] = i
+    if topic:  # the most relevant (rows come best first), then shown newest first
+        return newest_first(sorted(chosen.values())[:limit], rows, data)
+    return newest_first(list(chosen.values()), rows, data)[:limit]
 
 
-def _date(data: View, row: int) -> str:
-    return data.article(doc_of(row)).date or ""
+def named_speaker(q: Question, data: View, rows: Sequence[int]) -> Question:
+    """``q`` with a speaker given by role ("the mayor", "Japan's defense minister") replaced by
+    the person the candidate sentences name in that role; unchanged when it names a person or
+    no sentence names one."""
+    if q.speaker is None or any(w[:1].isupper() for w in q.speaker.speaker.split()):
+        return q
+    role = parse_role_question(f"Who is {q.speaker.speaker}?")
+    found = find_role(role, data, rows) if role is not None else None
+    if found is None:
+        return q
+    name = data.article(doc_of(found.row)).text[found.start : found.end]
+    return replace(q, speaker=SpeakerQuestion(name, q.speaker.topic))
 
 
-def newest_first(indexes: list[int], rows: list[int], data: View) -> list[int]:
+def newest_first(indexes: list[int], rows: Sequence[int], data: View) -> list[int]:
     """``indexes`` ordered by their article's date, newest first (undated last), then by the
     sentence's place in its article."""
 
@@ -73,16 +78,29 @@ def newest_first(indexes: list[int], rows: list[int], data: View) -> list[int]:
     return sorted(indexes, key=key, reverse=True)
 
 
-def _on_topic(topic: set[str], data: View, row: int) -> bool:
-    """The sentence, or the one before it (which often names the subject), shares a term with
-    the question's topic; any sentence is on topic when the question names none."""
+def _date(data: View, row: int) -> str:
+    return data.article(doc_of(row)).date or ""
+
+
+def _on_topic(
+    topic: set[str], data: View, row: int, seen: dict[int, frozenset[str]] | None = None
+) -> bool:
+    """The sentence, the one before it (which often names the subject) or its article shares a
+    word with the question's topic; any sentence is on topic when the question names none."""
     if not topic:
         return True
     words = set(content_terms(data.sentence_text(row)))
     previous = row - 1
     if doc_of(previous) == doc_of(row) and data.has_sentence(previous):
         words |= set(content_terms(data.sentence_text(previous)))
-    return bool(words & topic)
+    if words & topic:
+        return True
+    seen = {} if seen is None else seen  # the words of articles already looked at
+    key = doc_of(row)
+    if key not in seen:
+        article = data.article(key)
+        seen[key] = frozenset(content_terms(f"{article.title}\n{article.text}"))
+    return bool(seen[key] & topic)
 
 
 def _normalised(text: str) -> str:

@@ -155,6 +155,7 @@ NOTHING_DATED = "no article is dated in that range: answered from all dates"
 
 def find_time(question: str, as_of: date) -> TimeFilter | None:
     """The question's time phrase resolved against ``as_of``, or None when it has none."""
+    _refuse_impossible_days(question)
     found = _first_phrase(question)
     latest = _LATEST.search(question)
     if found is None and latest is None:
@@ -204,6 +205,26 @@ def without_time(question: str, time: TimeFilter | None) -> str:
     stripped = re.sub(rf"[,\s]*\b{words}\b", "", question, count=1, flags=re.IGNORECASE)
     stripped = stripped.strip(" ,;")
     return stripped if re.search(r"\w", stripped) else question
+
+
+# a day number past 31 next to a month ("the 45th of November", "November 45th"): the grammar
+# does not read it as a date, and the words would otherwise be searched for
+_IMPOSSIBLE_DAY = re.compile(
+    rf"\b(?P<a>\d{{2,3}})(?:(?:st|nd|rd|th)\s+(?:of\s+)?|\s+of\s+)(?P<m1>{_MONTH})(?!\w)"
+    rf"|\b(?P<m2>{_MONTH})\s+(?:the\s+)?(?P<b>\d{{2,3}})(?:st|nd|rd|th)\b",
+    re.IGNORECASE,
+)
+
+
+def _refuse_impossible_days(question: str) -> None:
+    for found in _IMPOSSIBLE_DAY.finditer(question):
+        day = int(found.group("a") or found.group("b"))
+        if day > 31:
+            month = (found.group("m1") or found.group("m2")).rstrip(".").capitalize()
+            raise InputError(
+                f'"{" ".join(found.group(0).split())}" is not a date in the calendar: '
+                f"no month has a day {day} (ask about {month} without it, or name a real day)"
+            )
 
 
 def _first_phrase(question: str) -> re.Match[str] | None:

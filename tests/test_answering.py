@@ -28,7 +28,6 @@ def test_albanese_answer_quotes_the_natural_candidate_sentence(seed_engine: Engi
     [
         ("What did Kihara say?", "Kihara"),
         ("What did Mao Ning say about Japan?", "abandon the practice"),
-        ("What did Kihara say about the second pillar?", "will be considered by the AUKUS side"),
         ("What is the second pillar of AUKUS focused on?", "hypersonic weapons"),
         ("When was the partnership formed?", "formed in 2021"),
         (
@@ -41,6 +40,12 @@ def test_seed_questions_quote_the_right_sentence(
     seed_engine: Engine, question: str, expected: str
 ) -> None:
     assert expected in _quotes(seed_engine, question)[0]
+
+
+def test_a_speakers_statement_on_the_topic_is_quoted(seed_engine: Engine) -> None:
+    quotes = _quotes(seed_engine, "What did Kihara say about the second pillar?")
+    assert any("will be considered by the AUKUS side" in q for q in quotes)
+    assert all("Kihara" in q for q in quotes)
 
 
 def test_a_speaker_named_family_name_first_is_found_by_either_name(seed_engine: Engine) -> None:
@@ -95,5 +100,14 @@ def test_answer_object_has_the_contract_fields(seed_engine: Engine) -> None:
         "source",
         "answer_start",
         "answer_end",
+        "also_in",
     }
-    assert set(data["passages"][0]) == {"doc_id", "chunk_id", "start", "end", "text", "score"}
+    assert set(data["passages"][0]) == {
+        "doc_id",
+        "chunk_id",
+        "start",
+        "end",
+        "text",
+        "score",
+        "also_in",
+    }

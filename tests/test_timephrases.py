@@ -162,6 +162,8 @@ def test_a_question_that_is_only_a_date_is_refused(question: str) -> None:
     ("question", "message"),
     [
         ("What happened on 30 February 2024?", "not a date in the calendar"),
+        ("What did Okafor say on the 45th of November?", "not a date in the calendar"),
+        ("What did Okafor say on November 45th?", "no month has a day 45"),
         ("What happened between May 2024 and March 2024?", "after it ends"),
     ],
 )
