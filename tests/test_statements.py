@@ -69,3 +69,26 @@ def test_a_follow_up_asks_about_another_speaker(hash_engine: Engine) -> None:
         "And what did Okafor say?", history=[Turn(first.question, first.answer)]
     )
     assert follow.citations and "timetable would start in June" in follow.citations[0].quote
+
+
+LIBRARY = (
+    "The Westhaven library reopened on Saturday after a two-year renovation. "
+    "Mayor Grace Dunmore cut the ribbon at the renovated entrance. "
+    '"This building belongs to everyone in Westhaven," Dunmore said. '
+    'Ruth Okafor, the union\'s general secretary, said the dockers "helped build it."'
+)
+
+
+def test_a_speaker_named_by_role_is_the_person_named_in_it(hash_engine: Engine) -> None:
+    hash_engine.ingest([Article("library", "Library reopens", LIBRARY, date="2026-11-18")])
+    answer = hash_engine.ask("What did the mayor say about the library?")
+    assert not answer.abstained, answer.reason
+    assert [c.quote for c in answer.citations] == [
+        '"This building belongs to everyone in Westhaven," Dunmore said.'
+    ]
+
+
+def test_a_name_with_an_apposition_is_the_speaker(hash_engine: Engine) -> None:
+    hash_engine.ingest([Article("library", "Library reopens", LIBRARY, date="2026-11-18")])
+    quotes = [c.quote for c in hash_engine.ask("What did Ruth Okafor say?").citations]
+    assert any("helped build it" in q for q in quotes)
