@@ -65,9 +65,7 @@ def test_a_follow_up_asks_about_another_speaker(hash_engine: Engine) -> None:
 
     engine = _engine(hash_engine)
     first = engine.ask("What did Ruiz say about the ferry timetable?")
-    follow = engine.ask(
-        "And what did Okafor say?", history=[Turn(first.question, first.answer)]
-    )
+    follow = engine.ask("And what did Okafor say?", history=[Turn(first.question, first.answer)])
     assert follow.citations and "timetable would start in June" in follow.citations[0].quote
 
 
