@@ -120,9 +120,7 @@ def _term(run: list[str]) -> KeyTerm:
 
 def _word(token: str) -> str:
     """A word as text tokens are normalised: lower case, accents folded, no periods."""
-    folded = unicodedata.normalize("NFKD", token.replace("\u2019", "'"))
-    folded = "".join(c for c in folded if not unicodedata.combining(c)).lower()
-    return re.sub(r"(?:'s|')$", "", folded).replace(".", "")
+    return re.sub(r"(?:'s|')$", "", _fold(token)).replace(".", "")
 
 
 @dataclass(frozen=True)
@@ -133,10 +131,17 @@ class _Vocabulary:
 
 @lru_cache(maxsize=64)
 def _vocabulary(text: str) -> _Vocabulary:
-    folded = unicodedata.normalize("NFKD", text.replace("\u2019", "'"))
-    folded = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    folded = _fold(text)
     tokens = [re.sub(r"(?:'s|')$", "", t).replace(".", "") for t in _TEXT_TOKEN.findall(folded)]
     return _Vocabulary(frozenset(tokens), " " + " ".join(tokens) + " ")
+
+
+def _fold(text: str) -> str:
+    """Lower case with accents and curly apostrophes folded (ASCII text only lower-cased)."""
+    if text.isascii():
+        return text.lower()
+    folded = unicodedata.normalize("NFKD", text.replace("\u2019", "'"))
+    return "".join(c for c in folded if not unicodedata.combining(c)).lower()
 
 
 def _has_word(vocab: _Vocabulary, word: str) -> bool:

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # Chunks per model call while ingesting, so a question waits behind at most one small call
 # (2 was also faster than 8 with int8 ONNX; docs/experiments.md, "Model backend").
 EMBED_BATCH_CHUNKS = 2
+# Characters of article text tagged per spaCy call (a few news articles, ~0.2 s): batches
+# are faster than one text at a time (docs/experiments.md, "Named entities").
+NER_BATCH_CHARS = 20_000
 
 
 def prepare(
@@ -38,6 +41,12 @@ def prepare(
 
     ``progress`` (optional) gets an ``update(1)`` call for each article embedded; with
     ``entities`` each article also gets its named entities (``rag.entities``, spaCy)."""
+    return _counted(_named(_embedded(articles, embedder, chunker), entities), progress)
+
+
+def _embedded(
+    articles: Sequence[Article], embedder: Embedder, chunker: Chunker
+) -> Iterator[PreparedArticle]:
     batch: list[tuple[Article, list[Chunk], list[Span], list[tuple[int, int]]]] = []
     size = 0
     for article in articles:
@@ -47,16 +56,31 @@ def prepare(
         batch.append((article, chunks, sentences, ranges))
         size += len(chunks)
         if size >= EMBED_BATCH_CHUNKS:
-            yield from _counted(_named(_embed(batch, embedder), entities), progress)
+            yield from _embed(batch, embedder)
             batch, size = [], 0
     if batch:
-        yield from _counted(_named(_embed(batch, embedder), entities), progress)
+        yield from _embed(batch, embedder)
 
 
 def _named(items: Iterator[PreparedArticle], wanted: bool) -> Iterator[PreparedArticle]:
-    """The articles with their named entities, when ``wanted``."""
+    """The articles with their named entities, when ``wanted``, tagged a few at a time (spaCy
+    reads several texts at once faster than one by one)."""
+    group: list[PreparedArticle] = []
     for item in items:
-        yield replace(item, entities=extract([item.article.text])[0]) if wanted else item
+        if not wanted:
+            yield item
+            continue
+        group.append(item)
+        if sum(len(g.article.text) for g in group) >= NER_BATCH_CHARS:
+            yield from _tagged(group)
+            group = []
+    yield from _tagged(group)
+
+
+def _tagged(group: list[PreparedArticle]) -> Iterator[PreparedArticle]:
+    found = extract([g.article.text for g in group]) if group else []
+    for item, entities in zip(group, found, strict=True):
+        yield replace(item, entities=entities)
 
 
 def _counted(
