@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -169,6 +170,17 @@ def test_spans_lie_inside_the_quote_and_find_squad_answers(squad_engine) -> None
     assert len(ems) >= len(evalset.items) - 2
     # the head was trained on SQuAD: most spans are the answer, or close to it
     assert np.mean(ems) >= 0.4 and np.mean(f1s) >= 0.6, (np.mean(ems), np.mean(f1s))
+
+
+@pytest.mark.model
+def test_without_the_cross_encoder_there_is_no_span(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    engine = Engine(Settings(index_dir=tmp_path / "index", rerank=False), embedder)
+    engine.ingest(load_dataset(SQUAD_MINI, holdout=0).articles)
+    answer = engine.ask("Where did Super Bowl 50 take place?")
+    assert engine.reranker is None and answer.citations
+    assert all(c.answer_start is None and c.answer_end is None for c in answer.citations)
 
 
 @pytest.mark.model
