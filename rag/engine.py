@@ -261,7 +261,7 @@ class Engine:
         t2 = time.perf_counter()
         yield "retrieval", passages
         result = compose(reading, data, self.threshold, self.settings.max_answer_sentences)
-        result = with_spans(result, resolved, self.reranker)  # rag.answerspan
+        result = with_spans(result, reading.question.text, self.reranker)  # rag.answerspan
         t3 = time.perf_counter()
         yield (
             "done",
