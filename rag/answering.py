@@ -151,9 +151,14 @@ def rerank_scores(
 def reranker_text(data: View, row: int) -> str:
     """What the cross-encoder reads for a sentence: the start of its article's title, then the
     sentence (the title tells it who "he" or "the company" in the sentence is)."""
-    title = " ".join(data.article(doc_of(row)).title.split()[:TITLE_WORDS])
-    text = data.sentence_text(row)
-    return f"{title}: {text}" if title else text
+    return pair_text(data.article(doc_of(row)).title, data.sentence_text(row))
+
+
+def pair_text(title: str, sentence: str) -> str:
+    """The start of ``title`` (``TITLE_WORDS``), a colon, then ``sentence``, which always
+    ends the text (``rag.answerspan`` finds it there)."""
+    prefix = " ".join(title.split()[:TITLE_WORDS])
+    return f"{prefix}: {sentence}" if prefix else sentence
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 MAX_ANSWER_TOKENS = 10
 RECENT_PAIRS = 256  # rows remembered per reranker: 32 questions of 8 candidates (~0.5 MB)
 EDGE_PUNCTUATION = frozenset(",;:")  # never part of an answer at its edges (full stops may be)
-TITLE_SEPARATOR = ": "  # between the title prefix and the sentence, as answering.reranker_text
 
 C = TypeVar("C", bound="Composition")
 
@@ -95,14 +94,12 @@ def whole_words(text: str, a: int, b: int) -> tuple[int, int] | None:
 
 
 def read_text(title: str, quote: str) -> tuple[str, int]:
-    """What the reranker reads for a quote (``answering.reranker_text``: the start of the
-    title, then the sentence) and where the sentence starts in it."""
-    from rag.answering import TITLE_WORDS
+    """What the reranker reads for a quote (``answering.pair_text``: the start of the title,
+    then the sentence) and where the sentence starts in it."""
+    from rag.answering import pair_text
 
-    prefix = " ".join(title.split()[:TITLE_WORDS])
-    if not prefix:
-        return quote, 0
-    return f"{prefix}{TITLE_SEPARATOR}{quote}", len(prefix) + len(TITLE_SEPARATOR)
+    text = pair_text(title, quote)
+    return text, len(text) - len(quote)
 
 
 def attach_spans(

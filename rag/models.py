@@ -72,7 +72,7 @@ class Passage:
     also_in: tuple[Copy, ...] = ()  # the other articles of the same story, left out
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "also_in": [asdict(c) for c in self.also_in]}  # JSON's shape
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class Citation:
     also_in: tuple[Copy, ...] = ()  # the other articles of the same story (syndicated copies)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "also_in": [asdict(c) for c in self.also_in]}  # JSON's shape
 
 
 @dataclass(frozen=True)
