@@ -90,3 +90,14 @@ def test_a_name_with_an_apposition_is_the_speaker(hash_engine: Engine) -> None:
     hash_engine.ingest([Article("library", "Library reopens", LIBRARY, date="2026-11-18")])
     quotes = [c.quote for c in hash_engine.ask("What did Ruth Okafor say?").citations]
     assert any("helped build it" in q for q in quotes)
+
+
+def test_a_speaker_asked_about_a_topic_she_never_mentions_abstains(hash_engine: Engine) -> None:
+    answer = _engine(hash_engine).ask("What did Elena Ruiz say about sourdough bread?")
+    assert answer.abstained and not answer.citations
+
+
+def test_a_speakers_statements_on_the_topic_answer_confidently(hash_engine: Engine) -> None:
+    answer = _engine(hash_engine).ask("What did Elena Ruiz say about the union?")
+    assert not answer.abstained and answer.confidence >= 0.9
+    assert all("Ruiz" in c.quote for c in answer.citations)
