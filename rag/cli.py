@@ -276,7 +276,7 @@ def render(answer: Answer, marks: tuple[str, str] = PLAIN_MARKS) -> str:
     if answer.time_filter is not None:
         from dataclasses import replace
 
-        from rag.timephrases import describe_time
+        from rag.timefilter import describe_time
 
         rest = render(replace(answer, time_filter=None), marks)
         return f"{describe_time(answer.time_filter)}\n{rest}"

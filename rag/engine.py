@@ -40,14 +40,8 @@ from rag.settings import Settings
 from rag.stores import open_store
 from rag.stores.base import DocumentSummary, Store, StoreInfo
 from rag.stores.view import View
-from rag.timephrases import (
-    NOTHING_DATED,
-    find_time,
-    narrow,
-    prefer_latest,
-    today_utc,
-    without_time,
-)
+from rag.timefilter import NOTHING_DATED, narrow, prefer_latest, without_time
+from rag.timephrases import find_time, today_utc
 
 log = logging.getLogger(__name__)
 

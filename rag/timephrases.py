@@ -2,8 +2,7 @@
 
 ``find_time(question, as_of)`` returns a :class:`TimeFilter` (inclusive ISO dates ``date_from``
 and ``date_to``, whether the question asks for the ``latest``, the matched ``phrase``) or None
-when the question says nothing about time. ``narrow`` turns it into retrieval ``Filters``;
-``prefer_latest`` puts newer articles first among the answer's candidate sentences.
+when the question says nothing about time; ``rag.timefilter`` applies it to answering.
 
 A small hand-written grammar, not dateparser: the phrases are a closed set whose *ranges* have
 to be defined here anyway, and a date parser returns one instant per phrase (why dateparser
@@ -27,8 +26,9 @@ What the grammar means (``as_of`` is "now"):
   that starts after as_of ("next year", "in 2030") filters nothing and says so in ``note``
   (``applied`` False): it is about plans and forecasts, which articles report before the day
   ("What did Kenya reveal in 2030?" is a SQuAD question about a plan), not an error. The
-  engine does the same when no article is dated in the range (``NOTHING_DATED``): undated
-  archives (SQuAD, Wikipedia-style text) answer as before, their years being event years.
+  engine does the same when no article is dated in the range (``timefilter.NOTHING_DATED``):
+  undated archives (SQuAD, Wikipedia-style text) answer as before, their years being event
+  years.
 - "latest", "most recent", "newest" set ``latest``; alone they filter nothing.
 - Only the first time phrase counts. A question with no words besides a time phrase ("March
   2024?") is an ``InputError``: there is nothing to look for; so is a range that ends before
@@ -43,11 +43,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from rag.answering import EXTRA_MARGIN, Reading
 from rag.errors import InputError
-from rag.models import Filters
-from rag.stores.base import doc_of
-from rag.stores.view import View
 
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -112,10 +108,6 @@ _FILLER = {
 }
 
 Range = tuple[date | None, date | None]
-# How far below the best score a "latest" candidate may be and still go first: one statement
-# reported by three articles scores 0.27-0.36 apart by retrieval rank alone (the test articles),
-# past the composer's EXTRA_MARGIN; a sentence on another point scores several units lower.
-LATEST_MARGIN = 4 * EXTRA_MARGIN
 
 
 @dataclass(frozen=True)
@@ -148,9 +140,6 @@ class TimeFilter:
 
     def unapplied(self, note: str) -> TimeFilter:
         return replace(self, applied=False, note=note)
-
-
-NOTHING_DATED = "no article is dated in that range: answered from all dates"
 
 
 def find_time(question: str, as_of: date) -> TimeFilter | None:
@@ -190,21 +179,6 @@ def find_time(question: str, as_of: date) -> TimeFilter | None:
     return TimeFilter(
         start.isoformat() if start else None, end.isoformat(), phrase, latest=latest is not None
     )
-
-
-def without_time(question: str, time: TimeFilter | None) -> str:
-    """The question to search and read with: without the time phrase when the date filter
-    stands for it, since words like "last week" are not in the text that answers. A phrase
-    naming a date is kept when it filters nothing (``applied`` False): in an undated archive
-    "in 1895" is words of the answer's text."""
-    if time is None or not time.has_range:
-        return question
-    if not time.applied and re.search(rf"\d|\b{_MONTH}", time.phrase, re.IGNORECASE):
-        return question
-    words = r"\s+".join(re.escape(w) for w in time.phrase.split())
-    stripped = re.sub(rf"[,\s]*\b{words}\b", "", question, count=1, flags=re.IGNORECASE)
-    stripped = stripped.strip(" ,;")
-    return stripped if re.search(r"\w", stripped) else question
 
 
 # a day number past 31 next to a month ("the 45th of November", "November 45th"): the grammar
@@ -370,46 +344,6 @@ def _day(year: int, month: int, day: int, text: str) -> date:
         raise InputError(f'"{text}" is not a date in the calendar') from None
 
 
-def narrow(filters: Filters, time: TimeFilter | None) -> Filters:
-    """``filters`` with their dates intersected with the time phrase's range."""
-    if time is None or not time.has_range or not time.applied:
-        return filters
-    starts = [d[:10] for d in (filters.date_from, time.date_from) if d is not None]
-    ends = [d[:10] for d in (filters.date_to, time.date_to) if d is not None]
-    start, end = (max(starts) if starts else None), (min(ends) if ends else None)
-    if start is not None and end is not None and start > end:
-        raise InputError(
-            f'the question asks for "{time.phrase}" ({time.date_from} to '
-            f"{time.date_to}), outside the date filter ({filters.date_from or '…'}"
-            f" to {filters.date_to or '…'})"
-        )
-    return replace(filters, date_from=start, date_to=end)
-
-
-def prefer_latest(reading: Reading, data: View, time: TimeFilter | None) -> Reading:
-    """For "latest" questions, the candidates within ``LATEST_MARGIN`` of the best one, newest
-    article first (undated last; equal dates keep their order). Others are unchanged."""
-    if time is None or not time.latest or not reading.rows:
-        return reading
-    best = float(reading.scores[0])
-    close = sum(1 for s in reading.scores if float(s) >= best - LATEST_MARGIN)
-    dated = [(data.article(doc_of(r)).date or "", i) for i, r in enumerate(reading.rows[:close])]
-    order = [i for _, i in sorted(dated, key=lambda x: x[0], reverse=True)]
-    order += list(range(close, len(reading.rows)))
-    return replace(reading, rows=[reading.rows[i] for i in order], scores=reading.scores[order])
-
-
-def describe_time(time: dict[str, Any]) -> str:
-    """One line for people from ``TimeFilter.to_dict()``, e.g.
-    ``Time: "in March 2024" = 2024-03-01 to 2024-03-31``."""
-    line = f'Time: "{time["phrase"]}"'
-    if time.get("from") or time.get("to"):
-        line += f" = {time.get('from') or 'any date'} to {time.get('to') or 'any date'}"
-    if time.get("latest"):
-        line += ", newest first"
-    return line + (f" ({time['note']})" if time.get("note") else "")
-
-
 def today_utc() -> date:
     return datetime.now(UTC).date()
 
@@ -421,3 +355,8 @@ def parse_as_of(value: str | None, where: str) -> date | None:
 
     checked = check_date(value, where)
     return None if checked is None else date.fromisoformat(checked[:10])
+
+
+def names_date(phrase: str) -> bool:
+    """The phrase names a date, month or year (not only "last week" or "yesterday")."""
+    return re.search(rf"\d|\b{_MONTH}", phrase, re.IGNORECASE) is not None

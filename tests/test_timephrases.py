@@ -12,14 +12,8 @@ from rag.cli import main
 from rag.engine import Engine
 from rag.errors import InputError
 from rag.models import Article, Filters
-from rag.timephrases import (
-    TimeFilter,
-    describe_time,
-    find_time,
-    narrow,
-    parse_as_of,
-    without_time,
-)
+from rag.timefilter import describe_time, narrow, without_time
+from rag.timephrases import TimeFilter, find_time, parse_as_of
 
 AS_OF = date(2026, 12, 1)  # a Tuesday
 MONDAY = date(2026, 11, 30)
