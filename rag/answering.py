@@ -16,7 +16,7 @@ from rag.models import Citation
 from rag.retrieval import Ranked
 from rag.roles import cite_name, role_answer
 from rag.scoring import Scorer
-from rag.statements import named_speaker, speaker_statements
+from rag.statements import cite_statement, named_speaker, speaker_statements
 from rag.stores.base import doc_of
 from rag.stores.view import View
 
@@ -208,6 +208,8 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     )
     if role is not None:
         citations = (cite_name(citations[0], role),)
+    elif statements:  # the span of a statement is what was said (rag.statements)
+        citations = tuple(cite_statement(c) for c in citations)
     answer = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return Composition(citations, answer, confidence, False, None)
 

@@ -20,12 +20,16 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from rag.features import Question, speaker_score
+from rag.models import Citation
 from rag.roles import find_role, parse_role_question
-from rag.speakers import SpeakerQuestion
+from rag.speakers import SPEECH, SpeakerQuestion
 from rag.stores.base import doc_of, ordinal_of
 from rag.stores.view import View
 from rag.text import content_terms
 
+# a quotation of at least this many words is the statement; a shorter one ("natural
+# candidate") is part of a reported clause, which is the statement then
+QUOTE_WORDS = 5
 MAX_STATEMENTS = 5  # the issue's "up to 5": enough for a week of a minister's remarks
 # 0.8 is the speaker score of a pronoun or title resolved to the speaker in the same paragraph
 SAYS = 0.8
@@ -76,6 +80,47 @@ def newest_first(indexes: list[int], rows: Sequence[int], data: View) -> list[in
         return (_date(data, row), -doc_of(row), -ordinal_of(row))
 
     return sorted(indexes, key=key, reverse=True)
+
+
+_QUOTATION = re.compile(r"[\"\u201c](?P<q>[^\"\u201c\u201d]+)[\"\u201d]")
+
+
+def statement_span(sentence: str) -> tuple[int, int] | None:
+    """Where the statement is in a sentence that reports one (offsets into ``sentence``): its
+    longest quotation of ``QUOTE_WORDS`` words or more, else the clause after the speech verb
+    ("Mao said [Tokyo should earnestly reflect on its history]."), or the words before
+    "according to"; None when the sentence has no speech verb or quotation."""
+    quotes = [m for m in _QUOTATION.finditer(sentence) if len(m.group("q").split()) >= QUOTE_WORDS]
+    if quotes:
+        best = max(quotes, key=lambda m: len(m.group("q")))
+        return _trimmed(sentence, *best.span("q"))
+    verb = SPEECH.search(sentence)
+    if verb is None:
+        return None
+    if verb.group(0).lower() == "according to":
+        return _trimmed(sentence, 0, verb.start())
+    after = re.match(
+        r"(?:\s+(?:that|reporters|journalists|the\s+press|on\s+\w+day))*\s+", sentence[verb.end() :]
+    )
+    return _trimmed(sentence, verb.end() + (after.end() if after else 0), len(sentence))
+
+
+def cite_statement(citation: Citation) -> Citation:
+    """A statement's citation with the statement as its answer span (when one is found)."""
+    span = statement_span(citation.quote)
+    if span is None:
+        return citation
+    start = citation.start + span[0]
+    return replace(citation, answer_start=start, answer_end=citation.start + span[1])
+
+
+def _trimmed(text: str, a: int, b: int) -> tuple[int, int] | None:
+    """``[a, b)`` without surrounding spaces and punctuation; None when nothing is left."""
+    while a < b and not text[a].isalnum():
+        a += 1
+    while b > a and not (text[b - 1].isalnum() or text[b - 1] in ")%"):
+        b -= 1
+    return (a, b) if b > a else None
 
 
 def _date(data: View, row: int) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rag.engine import Engine
 from rag.models import Article
+from rag.statements import statement_span
 
 DAY_ONE = (
     "Port workers walked out in Harwick on Monday. "
@@ -101,3 +104,41 @@ def test_a_speakers_statements_on_the_topic_answer_confidently(hash_engine: Engi
     answer = _engine(hash_engine).ask("What did Elena Ruiz say about the union?")
     assert not answer.abstained and answer.confidence >= 0.9
     assert all("Ruiz" in c.quote for c in answer.citations)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "said"),
+    [
+        (
+            "Mao said Tokyo should earnestly reflect on its history.",
+            "Tokyo should earnestly reflect on its history",
+        ),
+        (
+            '"We will not sign any deal without job guarantees," Okafor told reporters.',
+            "We will not sign any deal without job guarantees",
+        ),
+        (
+            'Albanese said Japan is a "natural candidate" to be part of the second pillar.',
+            'Japan is a "natural candidate" to be part of the second pillar',
+        ),
+        (
+            "Ruth Okafor told reporters on Sunday that the union would not sign.",
+            "the union would not sign",
+        ),
+        ("The deal is off, according to Okafor.", "The deal is off"),
+    ],
+)
+def test_the_statement_inside_a_reporting_sentence(sentence: str, said: str) -> None:
+    span = statement_span(sentence)
+    assert span is not None and sentence[span[0] : span[1]] == said
+
+
+def test_a_statement_answer_marks_what_was_said(hash_engine: Engine) -> None:
+    answer = _engine(hash_engine).ask("What did Elena Ruiz say about the strike?")
+    article = {d: hash_engine.document(d)["text"] for d in {c.doc_id for c in answer.citations}}
+    marked = [
+        article[c.doc_id][c.answer_start : c.answer_end]
+        for c in answer.citations
+        if c.answer_start is not None and c.answer_end is not None
+    ]
+    assert "ready to meet the union halfway" in marked
