@@ -135,6 +135,12 @@ def test_rebuild_starts_fresh(hash_engine: Engine) -> None:
     assert [d["doc_id"] for d in hash_engine.documents()] == ["b"]
 
 
+def test_rebuild_into_a_directory_that_does_not_exist_yet(hash_engine: Engine) -> None:
+    assert not hash_engine.root.exists()
+    hash_engine.ingest([_article("a", "Walruses.")], rebuild=True)
+    assert [d["doc_id"] for d in hash_engine.documents()] == ["a"]
+
+
 _words = st.sampled_from(
     [
         "Japan",

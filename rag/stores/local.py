@@ -307,6 +307,7 @@ class LocalStore:
 
     def reset(self) -> None:
         """Remove everything; a damaged catalog is deleted and made anew."""
+        self.root.mkdir(parents=True, exist_ok=True)  # `--rebuild` into a new directory
         try:
             self.catalog.connection()
         except IndexCorruptError:
