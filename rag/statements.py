@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from rag.duplicates import repeats_story
 from rag.features import Question, speaker_score
 from rag.models import Citation
 from rag.roles import find_role, parse_role_question
@@ -50,8 +51,11 @@ def speaker_statements(
         if speaker_score(q, data, row, text) < SAYS or not _on_topic(topic, data, row, words):
             continue
         key = _normalised(text)
-        if key not in chosen or _date(data, row) > _date(data, rows[chosen[key]]):
-            chosen[key] = i
+        if key in chosen:  # the same quote in another article: keep its newest copy
+            if _date(data, row) > _date(data, rows[chosen[key]]):
+                chosen[key] = i
+        elif not repeats_story(data, row, [rows[j] for j in chosen.values()]):
+            chosen[key] = i  # (a lightly edited copy of a chosen one is left out)
     if topic:  # the most relevant (rows come best first), then shown newest first
         return newest_first(sorted(chosen.values())[:limit], rows, data)
     return newest_first(list(chosen.values()), rows, data)[:limit]

@@ -142,3 +142,28 @@ def test_a_statement_answer_marks_what_was_said(hash_engine: Engine) -> None:
         if c.answer_start is not None and c.answer_end is not None
     ]
     assert "ready to meet the union halfway" in marked
+
+
+WIRE = (
+    "HARWICK (Wire) - Dock workers at the port of Harwick stayed off the job for a fifth day "
+    "on Friday as talks between the union and the port authority stalled again. "
+    'Union leader Sam Osei told reporters the authority was "trying to wait us out" and said '
+    "members would not return without a written guarantee on jobs. "
+    "Ships queued outside the harbour, and exporters moved cargo to Belmouth and Kingsport. "
+    "The authority said it had made a fair offer and was ready to keep talking. "
+    "Shipping agents said the backlog would take weeks to clear once work resumed."
+)
+
+
+def test_a_statement_in_two_copies_of_a_story_is_quoted_once(hash_engine: Engine) -> None:
+    edited = WIRE.replace("told reporters", "told journalists").replace("(Wire)", "(Herald)")
+    hash_engine.ingest(
+        [
+            Article("wire-1", "Port strike enters fifth day", WIRE, date="2026-03-06"),
+            Article("herald-1", "Dockers stay out", edited, date="2026-03-06"),
+        ]
+    )
+    answer = hash_engine.ask("What did Sam Osei say?")
+    quotes = [c.quote for c in answer.citations]
+    assert sum("trying to wait us out" in q for q in quotes) == 1, quotes
+    assert answer.citations[0].also_in  # the other copy is listed instead
