@@ -288,3 +288,26 @@ def test_jsonl_news_fields_are_read_and_bad_ones_named(tmp_path: Path) -> None:
         with pytest.raises(InputError, match="q.jsonl:2") as caught:
             load_jsonl(questions, corpus)
         assert next(iter(bad)) in caught.value.message
+
+
+def test_questions_that_name_no_answer_or_article_are_not_graded_as_wrong() -> None:
+    """A news question with only checks (quotes, a time filter) counts for the answer rate
+    and its checks, not as a miss of accuracy or retrieval."""
+    from dataclasses import replace
+
+    from rag.evaluation.runner import ItemResult, summarize
+
+    right = ItemResult(
+        qid="a", split="report", in_corpus=True, gold_rank=1, ndcg10=1.0, confidence=0.9,
+        abstained=False, reason=None, correct_first=True, correct_any=True, words=10,
+        latency_ms=5.0, exact_citations=1, citations=1,
+    )  # fmt: skip
+    checks_only = replace(
+        right, qid="b", gold_rank=None, ndcg10=0.0, correct_first=False, correct_any=False,
+        graded=False, has_gold=False,
+    )  # fmt: skip
+    summary = summarize([right, checks_only], 0.5, "jsonl")
+    assert summary["answers"]["sentence_accuracy@1"] == 1.0
+    assert summary["retrieval"]["recall@5"] == 1.0
+    assert summary["abstention"]["answer_rate_in_corpus"] == 1.0
+    assert summary["counts"]["sentence_accuracy@1"] == [1, 1]

@@ -18,7 +18,7 @@ from rag.evaluation import metrics as M
 from rag.evaluation.datasets import EvalItem, EvalSet, split_of
 from rag.evaluation.expectations import Check, check, refusal, summarize_checks
 from rag.evaluation.significance import OUTCOMES, counts
-from rag.models import Answer, Passage
+from rag.models import Answer, Citation, Passage
 from rag.newsparts import QUOTABLE_VERSION
 from rag.retrieval import Mode
 from rag.settings import Settings
@@ -52,6 +52,11 @@ class ItemResult:
     span_em: float = 0.0  # SQuAD exact match of the first citation's answer span (0 without)
     span_f1: float = 0.0
     checks: tuple[Check, ...] = ()  # news checks of our own JSONL questions
+    # whether the question names what is right: answers (accuracy counts only those) and a
+    # gold article or relevant documents (retrieval counts only those); a news question may
+    # carry only checks (quotes, order, time filter), which the news checks table reports
+    graded: bool = True
+    has_gold: bool = True
 
 
 def cached_engine(
@@ -151,6 +156,8 @@ def _one(engine: Engine, item: EvalItem, texts: dict[str, str], mode: Mode) -> I
         latency_ms=answer.timings_ms["total"],
         exact_citations=exact,
         citations=len(answer.citations),
+        graded=bool(item.answers or item.relevant),
+        has_gold=bool(item.doc_id or item.relevant),
         **_span_scores(item, answer, texts),
         checks=()
         if item.expect is None
@@ -170,11 +177,16 @@ def _span_scores(item: EvalItem, answer: Answer, texts: dict[str, str]) -> dict[
 def _is_gold(item: EvalItem, p: Passage) -> float:
     if item.relevant:
         return float(item.relevant.get(p.doc_id, 0))
-    if item.doc_id is None or p.doc_id != item.doc_id:
+    if item.doc_id is None or item.doc_id not in _articles(p):
         return 0.0
     if not item.spans:
         return 1.0  # our JSONL: the gold article is enough
     return 1.0 if any(p.start <= s and e <= p.end for s, e in item.spans) else 0.0
+
+
+def _articles(quoted: Passage | Citation) -> set[str]:
+    """The article quoted and its other copies (a story is quoted from one of them)."""
+    return {quoted.doc_id, *(c.doc_id for c in quoted.also_in)}
 
 
 def _retrieval(item: EvalItem, passages: list[Passage]) -> tuple[int | None, float]:
@@ -195,7 +207,7 @@ def _retrieval(item: EvalItem, passages: list[Passage]) -> tuple[int | None, flo
 def _correctness(item: EvalItem, answer: Answer) -> tuple[bool, bool]:
     def ok(i: int) -> bool:
         c = answer.citations[i]
-        return (item.doc_id is None or c.doc_id == item.doc_id) and M.quote_contains_answer(
+        return (item.doc_id is None or item.doc_id in _articles(c)) and M.quote_contains_answer(
             c.quote, item.answers
         )
 
@@ -208,7 +220,9 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
     """The report's numbers; answers count as given when confidence >= ``threshold``."""
     inside = [r for r in results if r.in_corpus]
     outside = [r for r in results if not r.in_corpus]
-    ranks = [r.gold_rank for r in inside]
+    graded = [r for r in inside if r.graded]
+    gold = [r for r in inside if r.has_gold]
+    ranks = [r.gold_rank for r in gold]
     summary: dict[str, Any] = {
         "questions": {"in_corpus": len(inside), "out_of_corpus": len(outside)},
         "retrieval": {
@@ -216,7 +230,7 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
             "recall@5": M.recall_at_k(ranks, 5),
             "recall@20": M.recall_at_k(ranks, 20),
             "mrr@10": M.mrr_at_k(ranks, 10),
-            "ndcg@10": sum(r.ndcg10 for r in inside) / len(inside) if inside else 0.0,
+            "ndcg@10": sum(r.ndcg10 for r in gold) / len(gold) if gold else 0.0,
         },
         "latency_ms": {
             "p50": M.percentile([r.latency_ms for r in results], 50),
@@ -233,9 +247,9 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
     answered = [r for r in inside if _answered(r, threshold)]
     n_cit = sum(r.citations for r in results)
     summary["answers"] = {
-        "sentence_accuracy@1": _share(inside, lambda r: r.correct_first),
-        "answered_accuracy": _share(answered, lambda r: r.correct_first),
-        "any_citation_accuracy": _share(inside, lambda r: r.correct_any),
+        "sentence_accuracy@1": _share(graded, lambda r: r.correct_first),
+        "answered_accuracy": _share([r for r in answered if r.graded], lambda r: r.correct_first),
+        "any_citation_accuracy": _share(graded, lambda r: r.correct_any),
         "mean_answer_words": (sum(r.words for r in answered) / len(answered)) if answered else 0.0,
         # the first citation's answer span (rag.answerspan), SQuAD-normalised, over the
         # in-corpus questions as accuracy@1 counts them (no citation: 0) and the answered ones

@@ -74,13 +74,19 @@ MEANING = {
     "false_answer_rate_out_of_corpus": "answered",
 }
 OUTCOMES: dict[str, Outcome] = {
-    "sentence_accuracy@1": lambda i, t: bool(i["correct_first"]) if i["in_corpus"] else None,
+    "sentence_accuracy@1": lambda i, t: bool(i["correct_first"]) if _graded(i) else None,
     "recall@5": lambda i, t: (
-        (i["gold_rank"] is not None and i["gold_rank"] <= 5) if i["in_corpus"] else None
+        (i["gold_rank"] is not None and i["gold_rank"] <= 5) if _graded(i, "has_gold") else None
     ),
     "answer_rate_in_corpus": lambda i, t: _answered(i, t) if i["in_corpus"] else None,
     "false_answer_rate_out_of_corpus": lambda i, t: None if i["in_corpus"] else _answered(i, t),
 }
+
+
+def _graded(item: Item, flag: str = "graded") -> bool:
+    """In the corpus and naming what is right: answers (``graded``) or a gold article
+    (``has_gold``); reports from before these flags existed name both for every question."""
+    return bool(item["in_corpus"]) and bool(item.get(flag, True))
 
 
 def counts(
