@@ -21,8 +21,8 @@ from rag.stores.base import doc_of
 from rag.stores.view import View
 
 # The confidence of an answer made of the asked speaker's statements on the topic: the scorer,
-# fitted on SQuAD, has few speaker questions (news set: statements at confidence 0.15 that
-# were the right ones; SQuAD report sample: no question changes; docs/experiments.md)
+# fitted on SQuAD, has seen few speaker questions and underrates attributed statements
+# (docs/experiments.md, "Confidence of speaker answers")
 ATTRIBUTED_CONFIDENCE = 0.9
 EXTRA_MARGIN = 0.25  # a second or third sentence must score within this of the best one
 # chunks retrieved before reranking by their best sentence (a deeper pool: docs/experiments.md)

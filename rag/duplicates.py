@@ -36,14 +36,14 @@ from rag.stores.base import PreparedArticle, Store, doc_of
 from rag.stores.view import View
 from rag.text import split_sentences
 
-NUM_PERM = 128  # why: a similarity estimate within about +-0.045; a 516-byte signature
+NUM_PERM = 128  # why: the estimate's error (~1/sqrt(128)) is well inside SAME_STORY's margins
 SEED = 20240409  # why: fixed, so signatures from every process and run compare
-SHINGLE_WORDS = 3  # why: recall 1.00 at precision 1.00 on the built pairs; 4 and 5 words lost
-# heavily edited copies at 0.7 (docs/experiments.md, "Near-duplicates")
+# why 3: longer shingles miss heavily edited copies (docs/experiments.md, "Near-duplicates")
+SHINGLE_WORDS = 3
 MIN_SHINGLES = 30  # why: shorter bodies (briefs, captions-only pages) share sentences by chance
-LSH_THRESHOLD = 0.2  # why: a copy cut to 40% (Jaccard ~0.4) is a candidate with p ~0.99 (b=28, r=2)
-# why 0.7: above every different story sharing background paragraphs (highest 0.66), below
-# every edited, re-headlined or cut copy but one (docs/experiments.md, "Near-duplicates")
+LSH_THRESHOLD = 0.2  # why: below the Jaccard of a copy cut short, so such copies are candidates
+# why 0.7: between different stories that share background paragraphs and edited, re-headlined
+# or cut copies of one story (docs/experiments.md, "Near-duplicates")
 SAME_STORY = 0.7
 SAME_SENTENCE = 0.8  # why: word-set overlap of a sentence lightly edited between two copies
 

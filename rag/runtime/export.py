@@ -148,7 +148,8 @@ def _quantize_quietly(source: Path, target: Path) -> None:
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         out = Path(tmp) / "int8.onnx"
         # per-channel weight scales, and only MatMuls with a weight operand: quantising the
-        # attention products and per-tensor scales put encoder cosines at 0.96 instead of 0.995
+        # attention products too, with per-tensor scales, moved the encoder's vectors away
+        # from fp32 (docs/experiments.md, "Model backend")
         quantize_dynamic(
             source,
             out,
