@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -16,9 +15,10 @@ from rag.models import Citation
 from rag.retrieval import Ranked
 from rag.roles import cite_name, role_answer
 from rag.scoring import Scorer
-from rag.statements import cite_statement, named_speaker, speaker_statements
+from rag.statements import SAYS, cite_statement, named_speaker, speaker_statements
 from rag.stores.base import doc_of
 from rag.stores.view import View
+from rag.text import word_key
 
 # The confidence of an answer made of the asked speaker's statements on the topic: the scorer,
 # fitted on SQuAD, has seen few speaker questions and underrates attributed statements
@@ -117,7 +117,7 @@ def newest_on_ties(rows: list[int], scores: np.ndarray, data: View) -> np.ndarra
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     places: dict[str, list[int]] = {}
     for place, i in enumerate(order):
-        places.setdefault(_words(data.sentence_text(rows[i])), []).append(place)
+        places.setdefault(word_key(data.sentence_text(rows[i])), []).append(place)
     out = list(order)
     for group in places.values():
         if len(group) > 1:
@@ -126,10 +126,6 @@ def newest_on_ties(rows: list[int], scores: np.ndarray, data: View) -> np.ndarra
             for place, i in zip(group, members, strict=True):
                 out[place] = i
     return np.array(out, dtype=np.int64)
-
-
-def _words(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def rerank_scores(
@@ -180,9 +176,9 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     Steps: abstain when nothing was found, when the speaker asked about says nothing, when the
     best sentence's article lacks a name the question asks about (``rag.grounding``), or when
     the confidence is below ``threshold`` (at least ``ATTRIBUTED_CONFIDENCE`` when the speaker
-    asked about has statements on the topic, ``rag.statements``); then choose the
-    sentences (:func:`choose`, or for a who-is question the one naming the person,
-    ``rag.roles``) and cite each exactly."""
+    asked about has statements on the topic, ``rag.statements``); then quote the speaker's
+    statements, or for a who-is question the sentence naming the person (``rag.roles``), or
+    else the best sentences (:func:`choose`), and cite each exactly."""
     q, rows, confidence = reading.question, reading.rows, reading.confidence
     if not rows:
         return Composition((), "", 0.0, True, "no_relevant_passage")
@@ -200,7 +196,7 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     if role is not None:
         chosen = [role.index]
     else:
-        chosen = statements or choose(reading, data, max_sentences, q)
+        chosen = statements or choose(reading, data, max_sentences)
     shares = np.exp(reading.scores - reading.scores[0])
     shares = shares / shares.sum()
     citations = tuple(
@@ -214,34 +210,23 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     return Composition(citations, answer, confidence, False, None)
 
 
-def choose(
-    reading: Reading, data: View, max_sentences: int, q: Question | None = None
-) -> list[int]:
-    """Indexes into ``reading.rows`` of the sentences to quote, in the order they are quoted:
-    a speaker's distinct statements newest first (``rag.statements``), otherwise the best
-    sentence and up to ``max_sentences - 1`` more within ``EXTRA_MARGIN`` of it, each sentence
-    once however many articles carry it."""
-    q = reading.question if q is None else q
-    if q.speaker is not None:
-        statements = speaker_statements(q, reading.rows, data)
-        if statements:
-            return statements
+def choose(reading: Reading, data: View, max_sentences: int) -> list[int]:
+    """Indexes into ``reading.rows`` of the sentences to quote, best first: the best sentence
+    and up to ``max_sentences - 1`` more within ``EXTRA_MARGIN`` of it, each sentence once
+    however many articles carry it (``rag.duplicates.repeats_story``)."""
     scores, rows = reading.scores, reading.rows
     chosen = [0]
-    quoted = {_words(data.sentence_text(rows[0]))}
     for i in range(1, len(rows)):
         if len(chosen) >= max_sentences or scores[i] < scores[0] - EXTRA_MARGIN:
             break
-        words = _words(data.sentence_text(rows[i]))
-        if words not in quoted and not repeats_story(data, rows[i], [rows[j] for j in chosen]):
-            quoted.add(words)
+        if not repeats_story(data, rows[i], [rows[j] for j in chosen]):
             chosen.append(i)
     return chosen
 
 
 def _speaker_quoted(q: Question, data: View, rows: list[int]) -> bool:
     """Some top candidate is said by the speaker the question asks about."""
-    return any(speaker_score(q, data, r, data.sentence_text(r)) >= 0.8 for r in rows)
+    return any(speaker_score(q, data, r, data.sentence_text(r)) >= SAYS for r in rows)
 
 
 def _citation(n: int, data: View, row: int, score: float) -> Citation:

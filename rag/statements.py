@@ -26,7 +26,7 @@ from rag.roles import find_role, parse_role_question
 from rag.speakers import SPEECH, SpeakerQuestion
 from rag.stores.base import doc_of, ordinal_of
 from rag.stores.view import View
-from rag.text import content_terms
+from rag.text import content_terms, word_key
 
 # a quotation of at least this many words is the statement; a shorter one ("natural
 # candidate") is part of a reported clause, which is the statement then
@@ -50,7 +50,7 @@ def speaker_statements(
         text = data.sentence_text(row)
         if speaker_score(q, data, row, text) < SAYS or not _on_topic(topic, data, row, words):
             continue
-        key = _normalised(text)
+        key = word_key(text)
         if key in chosen:  # the same quote in another article: keep its newest copy
             if _date(data, row) > _date(data, rows[chosen[key]]):
                 chosen[key] = i
@@ -150,7 +150,3 @@ def _on_topic(
         article = data.article(key)
         seen[key] = frozenset(content_terms(f"{article.title}\n{article.text}"))
     return bool(seen[key] & topic)
-
-
-def _normalised(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))

@@ -126,3 +126,9 @@ def _content_terms(text: str) -> tuple[str, ...]:
             continue
         out.append(stem(w))
     return tuple(out)
+
+
+def word_key(text: str) -> str:
+    """The text's words, lower-cased and space-separated: the same for copies of one sentence
+    that differ only in case, spacing or punctuation."""
+    return " ".join(w.lower() for w in re.findall(r"\w+", text))

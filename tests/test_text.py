@@ -68,3 +68,10 @@ def test_content_terms_drop_stopwords_and_stem() -> None:
     terms = content_terms("What did the elections in Japan's cities say?")
     assert terms == content_terms("election Japan city")
     assert "the" not in terms and "what" not in terms
+
+
+def test_word_key_is_the_same_for_copies_differing_in_case_and_punctuation() -> None:
+    from rag.text import word_key
+
+    assert word_key('"We will," Okafor said.') == word_key("we will Okafor said")
+    assert word_key("We will.") != word_key("We won't.")
