@@ -264,9 +264,10 @@ def summarize_checks(per_item: Sequence[tuple[str, Sequence[Any]]]) -> dict[str,
     return {"kinds": ordered, "failed": failed}
 
 
-def checks_table(summary: dict[str, Any]) -> str:
-    """The "news checks" table (passed/total per kind) and the failed checks with reasons."""
-    lines = ["news checks", "| check | passed | total |", "|---|---|---|"]
+def checks_table(summary: dict[str, Any], heading: str = "news checks") -> str:
+    """The "news checks" table (passed/total per kind) and the failed checks with reasons,
+    under ``heading`` (``report.md`` gives it a Markdown heading and a blank line)."""
+    lines = [heading, "| check | passed | total |", "|---|---|---|"]
     for kind, row in summary["kinds"].items():
         lines.append(f"| {kind} | {row['passed']} | {row['total']} |")
     passed = sum(r["passed"] for r in summary["kinds"].values())

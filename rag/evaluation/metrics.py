@@ -101,19 +101,20 @@ def coverage_curve(
     inside: Sequence[tuple[float, bool]],
     outside: Sequence[float],
     thresholds: Sequence[float],
-) -> list[dict[str, float]]:
+) -> list[dict[str, float | None]]:
     """For each threshold: the answer rate and accuracy on in-corpus questions
-    (``(confidence, correct)`` pairs) and the false-answer rate on out-of-corpus ones."""
-    curve = []
+    (``(confidence, correct)`` pairs) and the false-answer rate on out-of-corpus ones; a rate
+    with nothing to count (no question answered, none out of corpus) is None."""
+    curve: list[dict[str, float | None]] = []
     for t in thresholds:
         answered = [ok for conf, ok in inside if conf >= t]
         curve.append(
             {
                 "threshold": round(t, 4),
-                "answer_rate": len(answered) / len(inside) if inside else 0.0,
-                "accuracy": sum(answered) / len(answered) if answered else 0.0,
+                "answer_rate": len(answered) / len(inside) if inside else None,
+                "accuracy": sum(answered) / len(answered) if answered else None,
                 "false_answer_rate": (
-                    sum(1 for c in outside if c >= t) / len(outside) if outside else 0.0
+                    sum(1 for c in outside if c >= t) / len(outside) if outside else None
                 ),
             }
         )

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rag.evaluation.expectations import checks_table
 from rag.evaluation.significance import interval_lines, paired_lines
 
 ROWS = [
@@ -35,6 +36,9 @@ UNITS = {
     ("answers", "mean_answer_words"): "words",
 }
 RECALL_KS = (1, 5, 20)  # the k of the recall@k rows, plotted as they are named
+# the y range of rate plots: a little past 0 and 1, so a line at 1.0 (or 0) is not drawn on
+# the frame and hidden by it
+RATE_LIMITS = (-0.03, 1.05)
 
 
 def _value(summary: dict[str, Any], section: str, key: str) -> float | None:
@@ -43,16 +47,26 @@ def _value(summary: dict[str, Any], section: str, key: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def _has(summary: dict[str, Any], section: str, key: str) -> bool:
+    """Whether the run reports this metric at all (a BEIR run has no answers section)."""
+    part = summary.get(section)
+    return isinstance(part, dict) and key in part
+
+
 def table(runs: dict[str, dict[str, Any]], compare: dict[str, Any] | None = None) -> str:
-    """Markdown-style table: one column per run (ours first, then baselines)."""
+    """Markdown-style table: one column per run (ours first, then baselines). A metric a run
+    reports with nothing to count (``None``: no question of its kind) reads "n/a"."""
     names = list(runs)
     header = ["metric", *names] + (["Δ vs compare"] if compare else [])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for section, key in ROWS:
-        values = [_value(runs[n], section, key) for n in names]
-        if all(v is None for v in values):
+        if not any(_has(runs[n], section, key) for n in names):
             continue
-        cells = [_label(section, key)] + [_fmt(v) for v in values]
+        values = [_value(runs[n], section, key) for n in names]
+        cells = [_label(section, key)] + [
+            _fmt(_value(runs[n], section, key)) if _has(runs[n], section, key) else "-"
+            for n in names
+        ]
         if compare:
             old = _value(compare.get("runs", {}).get(names[0], {}), section, key)
             cells.append(
@@ -73,7 +87,7 @@ def _label(section: str, key: str) -> str:
 
 def _fmt(value: float | None, signed: bool = False) -> str:
     if value is None:
-        return "-"
+        return "n/a"
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
@@ -109,9 +123,11 @@ def write_reports(out: Path, report: dict[str, Any], compare: dict[str, Any] | N
         "",
         table(report["runs"], compare),
         "",
-        *how_sure(report, compare),
-        "",
     ]
+    checks = report["runs"].get("ours", {}).get("news_checks")
+    if checks:  # the terminal's news checks table, as the terminal prints it
+        md += [checks_table(checks, heading="## News checks\n"), ""]
+    md += [*how_sure(report, compare), ""]
     md += [f"![{name}]({name})" for name in plots]
     (out / "report.md").write_text("\n".join(md) + "\n", "utf-8")
 
@@ -125,16 +141,20 @@ def _plots(out: Path, runs: dict[str, dict[str, Any]]) -> list[str]:
     written = []
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, summary in runs.items():
-        r = summary["retrieval"]
-        ax.plot(RECALL_KS, [r[f"recall@{k}"] for k in RECALL_KS], marker="o", label=name)
+        recall = [_value(summary, "retrieval", f"recall@{k}") for k in RECALL_KS]
+        if all(r is not None for r in recall):  # else no question named a gold article
+            ax.plot(RECALL_KS, [r or 0.0 for r in recall], marker="o", label=name)
     ax.set(
         xlabel="k (passages read)",
         ylabel="recall@k",
         title="Passage recall@k",
         xticks=RECALL_KS,
-        ylim=(0, 1),
+        ylim=RATE_LIMITS,
     )
-    ax.legend()
+    if ax.get_lines():
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no question names a gold article", ha="center", va="center")
     fig.tight_layout()
     fig.savefig(out / "recall_at_k.png", dpi=110)
     plt.close(fig)
@@ -146,40 +166,57 @@ def _plots(out: Path, runs: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _coverage_plot(plt: Any, out: Path, abstention: dict[str, dict[str, Any]]) -> str:
-    """Accuracy and false answers against the answer rate as the threshold moves; the
-    current threshold is marked where each run stands with it."""
+    """Accuracy and false answers against the answer rate as the threshold moves, over the
+    questions the table's accuracy counts (in the corpus, naming their answers); the current
+    threshold is marked where each run stands with it: at the table's answered_accuracy."""
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, part in abstention.items():
-        curve = [p for p in part["curve"] if p["answer_rate"] > 0]
+        curve = [p for p in part["curve"] if p["answer_rate"] and p["accuracy"] is not None]
+        if not curve:
+            continue
+        rates = [p["answer_rate"] for p in curve]
         (line,) = ax.plot(
-            [p["answer_rate"] for p in curve],
-            [p["accuracy"] for p in curve],
-            label=f"{name}: accuracy (answered, in corpus)",
+            rates, [p["accuracy"] for p in curve], label=f"{name}: accuracy (answered)"
         )
-        ax.plot(
-            [p["answer_rate"] for p in curve],
-            [p["false_answer_rate"] for p in curve],
-            linestyle="--",
-            color=line.get_color(),
-            label=f"{name}: false answers (out of corpus)",
-        )
-        rate = part["answer_rate_in_corpus"]
-        ax.axvline(
-            rate,
-            color=line.get_color(),
-            linestyle=":",
-            linewidth=1,
-            label=f"{name}: threshold {part['threshold']:.3f} (answers {rate:.3f})",
-        )
+        if all(p["false_answer_rate"] is not None for p in curve):
+            ax.plot(
+                rates,
+                [p["false_answer_rate"] for p in curve],
+                linestyle="--",
+                color=line.get_color(),
+                label=f"{name}: false answers (out of corpus)",
+            )
+        _mark_threshold(ax, name, part, line.get_color())
     ax.set(
-        xlabel="answer rate (in corpus)",
+        xlabel="answer rate (in corpus, questions with answers)",
         ylabel="rate",
         title="Coverage vs accuracy over the threshold",
-        xlim=(0, 1),
-        ylim=(0, 1),
+        xlim=(0, 1.02),
+        ylim=RATE_LIMITS,
     )
-    ax.legend(fontsize=7)
+    if ax.get_lines():
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no question with answers was answered", ha="center", va="center")
     fig.tight_layout()
     fig.savefig(out / "coverage_curve.png", dpi=110)
     plt.close(fig)
     return "coverage_curve.png"
+
+
+def _mark_threshold(ax: Any, name: str, part: dict[str, Any], color: Any) -> None:
+    """A dotted line at the run's answer rate and a dot at its accuracy (reports from before
+    ``at_threshold`` existed get no mark)."""
+    point = part.get("at_threshold")
+    if not isinstance(point, dict) or not point.get("answer_rate"):
+        return
+    rate = point["answer_rate"]
+    ax.axvline(
+        rate,
+        color=color,
+        linestyle=":",
+        linewidth=1,
+        label=f"{name}: threshold {part['threshold']:.3f} (answers {rate:.3f})",
+    )
+    if point.get("accuracy") is not None:
+        ax.plot([rate], [point["accuracy"]], marker="o", color=color)

@@ -217,21 +217,17 @@ def _correctness(item: EvalItem, answer: Answer) -> tuple[bool, bool]:
 
 
 def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[str, Any]:
-    """The report's numbers; answers count as given when confidence >= ``threshold``."""
+    """The report's numbers; answers count as given when confidence >= ``threshold``.
+
+    A rate or mean with no question to count is ``None`` (the report prints "n/a"), never a
+    0.0 that reads as a measurement. Accuracy, answer spans and the coverage curve count the
+    same questions: in the corpus and naming their answers (``graded``)."""
     inside = [r for r in results if r.in_corpus]
     outside = [r for r in results if not r.in_corpus]
-    graded = [r for r in inside if r.graded]
     gold = [r for r in inside if r.has_gold]
-    ranks = [r.gold_rank for r in gold]
     summary: dict[str, Any] = {
         "questions": {"in_corpus": len(inside), "out_of_corpus": len(outside)},
-        "retrieval": {
-            "recall@1": M.recall_at_k(ranks, 1),
-            "recall@5": M.recall_at_k(ranks, 5),
-            "recall@20": M.recall_at_k(ranks, 20),
-            "mrr@10": M.mrr_at_k(ranks, 10),
-            "ndcg@10": sum(r.ndcg10 for r in gold) / len(gold) if gold else 0.0,
-        },
+        "retrieval": _retrieval_summary(gold),
         "latency_ms": {
             "p50": M.percentile([r.latency_ms for r in results], 50),
             "p95": M.percentile([r.latency_ms for r in results], 95),
@@ -244,37 +240,59 @@ def summarize(results: list[ItemResult], threshold: float, kind: str) -> dict[st
     }
     if kind == "beir":
         return summary
+    summary["answers"] = _answers_summary(inside, threshold)
     answered = [r for r in inside if _answered(r, threshold)]
-    n_cit = sum(r.citations for r in results)
-    summary["answers"] = {
-        "sentence_accuracy@1": _share(graded, lambda r: r.correct_first),
-        "answered_accuracy": _share([r for r in answered if r.graded], lambda r: r.correct_first),
-        "any_citation_accuracy": _share(graded, lambda r: r.correct_any),
-        "mean_answer_words": (sum(r.words for r in answered) / len(answered)) if answered else 0.0,
-        # the first citation's answer span (rag.answerspan), SQuAD-normalised, over the
-        # in-corpus questions as accuracy@1 counts them (no citation: 0) and the answered ones
-        "span_em": _mean(inside, "span_em"),
-        "span_f1": _mean(inside, "span_f1"),
-        "span_em_answered": _mean(answered, "span_em"),
-        "span_f1_answered": _mean(answered, "span_f1"),
-    }
+    pairs = [(_conf(r), r.correct_first) for r in inside if r.graded]
+    outside_conf = [_conf(r) for r in outside]
     summary["abstention"] = {
         "threshold": threshold,
-        "answer_rate_in_corpus": len(answered) / len(inside) if inside else 0.0,
+        "answer_rate_in_corpus": len(answered) / len(inside) if inside else None,
         "false_answer_rate_out_of_corpus": _share(outside, lambda r: _answered(r, threshold)),
+        # over the graded questions: the point at the threshold is the table's answered_accuracy
         "curve": M.coverage_curve(
-            [(_conf(r), r.correct_first) for r in inside],
-            [_conf(r) for r in outside],
-            _curve_thresholds([_conf(r) for r in results]),
+            pairs, outside_conf, _curve_thresholds([_conf(r) for r in results])
         ),
+        "at_threshold": M.coverage_curve(pairs, outside_conf, [threshold])[0],
     }
+    n_cit = sum(r.citations for r in results)
     summary["citations"] = {
-        "exactness": sum(r.exact_citations for r in results) / n_cit if n_cit else 1.0,
+        "exactness": sum(r.exact_citations for r in results) / n_cit if n_cit else None,
         "count": n_cit,
     }
     if any(r.checks for r in results):
         summary["news_checks"] = summarize_checks([(r.qid, r.checks) for r in results if r.checks])
     return summary
+
+
+def _retrieval_summary(gold: list[ItemResult]) -> dict[str, float | None]:
+    """Rank metrics over the questions that name a gold article (None without any)."""
+    if not gold:
+        return dict.fromkeys(("recall@1", "recall@5", "recall@20", "mrr@10", "ndcg@10"))
+    ranks = [r.gold_rank for r in gold]
+    return {
+        "recall@1": M.recall_at_k(ranks, 1),
+        "recall@5": M.recall_at_k(ranks, 5),
+        "recall@20": M.recall_at_k(ranks, 20),
+        "mrr@10": M.mrr_at_k(ranks, 10),
+        "ndcg@10": sum(r.ndcg10 for r in gold) / len(gold),
+    }
+
+
+def _answers_summary(inside: list[ItemResult], threshold: float) -> dict[str, float | None]:
+    graded = [r for r in inside if r.graded]
+    answered = [r for r in inside if _answered(r, threshold)]
+    return {
+        "sentence_accuracy@1": _share(graded, lambda r: r.correct_first),
+        "answered_accuracy": _share([r for r in answered if r.graded], lambda r: r.correct_first),
+        "any_citation_accuracy": _share(graded, lambda r: r.correct_any),
+        "mean_answer_words": _mean(answered, "words"),
+        # the first citation's answer span (rag.answerspan), SQuAD-normalised, over the
+        # questions accuracy@1 counts (no citation: 0) and the answered ones among them
+        "span_em": _mean(graded, "span_em"),
+        "span_f1": _mean(graded, "span_f1"),
+        "span_em_answered": _mean([r for r in answered if r.graded], "span_em"),
+        "span_f1_answered": _mean([r for r in answered if r.graded], "span_f1"),
+    }
 
 
 def _curve_thresholds(confidences: list[float]) -> list[float]:
@@ -291,12 +309,12 @@ def _answered(r: ItemResult, threshold: float) -> bool:
     return not r.abstained and r.confidence >= threshold
 
 
-def _mean(rows: list[ItemResult], field: str) -> float:
-    return sum(float(getattr(r, field)) for r in rows) / len(rows) if rows else 0.0
+def _mean(rows: list[ItemResult], field: str) -> float | None:
+    return sum(float(getattr(r, field)) for r in rows) / len(rows) if rows else None
 
 
-def _share(rows: list[ItemResult], pred: Any) -> float:
-    return sum(1 for r in rows if pred(r)) / len(rows) if rows else 0.0
+def _share(rows: list[ItemResult], pred: Any) -> float | None:
+    return sum(1 for r in rows if pred(r)) / len(rows) if rows else None
 
 
 def results_as_dicts(results: list[ItemResult]) -> list[dict[str, Any]]:

@@ -173,10 +173,13 @@ def _threshold(report: dict[str, Any], run: str) -> float:
 
 
 def interval_lines(summary: dict[str, Any]) -> list[str]:
-    """The headline rates of one run with their 95% intervals and counts."""
+    """The headline rates of one run with their 95% intervals and counts ("n/a" for a rate
+    with no question to count)."""
     lines = []
     for name, (k, n) in summary.get("counts", {}).items():
+        if n == 0:
+            lines.append(f"- {name}: n/a (no question to count)")
+            continue
         lo, hi = wilson_interval(k, n)
-        rate = k / n if n else 0.0
-        lines.append(f"- {name}: {rate:.3f}, 95% interval {lo:.3f}–{hi:.3f} ({k} of {n})")
+        lines.append(f"- {name}: {k / n:.3f}, 95% interval {lo:.3f}–{hi:.3f} ({k} of {n})")
     return lines
