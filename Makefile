@@ -38,8 +38,11 @@ bench: install
 	$(PY) bench/http_bench.py
 	$(PY) bench/startup_bench.py
 
+# the SQuAD v1.1 evaluation of the README and docs/performance.md; another file with
+# `make eval SQUAD=path/to/dev-v1.1.json`
+SQUAD ?= ../shared/data/squad-v1.1-dev/dev-v1.1.tune.json
 eval: install
-	$(VENV)/bin/rag eval ../shared/data/squad-v1.1-dev/dev-v1.1.tune.json --sample 2200 --split report --baselines
+	$(VENV)/bin/rag eval $(SQUAD) --sample 2200 --split report --baselines
 
 serve: install
 	$(VENV)/bin/rag serve
