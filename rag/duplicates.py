@@ -172,24 +172,28 @@ def with_copies(data: View, citations: Sequence[Citation]) -> tuple[Citation, ..
 
 
 def collapse_passages(data: View, passages: Sequence[Passage]) -> list[Passage]:
-    """One article per story, in the place of the story's best passage: the passage of the
-    copy cited first (:func:`story_order`) among the story's passages; the kept ones list the
-    other copies (``also_in``)."""
+    """One article per story: of a story's copies among ``passages``, the passages of the copy
+    cited first (:func:`story_order`) fill the places of the story's best passages, in order,
+    and the other copies' passages are dropped; the kept ones list the other copies
+    (``also_in``)."""
     keys = {p.doc_id: k for p in passages if (k := data.key_of(p.doc_id)) is not None}
     data.group_members(data.article(k).group_id for k in keys.values())
     stories: dict[str, list[Passage]] = {}  # group -> its passages, best first
     for p in passages:
         if p.doc_id in keys:
             stories.setdefault(data.article(keys[p.doc_id]).group_id, []).append(p)
+    kept: dict[str, list[Passage]] = {}  # group -> the cited copy's passages, not yet placed
+    for group, story in stories.items():
+        docs = list(dict.fromkeys(p.doc_id for p in story))
+        cited = docs[story_order([data.article(keys[d]) for d in docs])[0]]
+        kept[group] = [p for p in story if p.doc_id == cited]
     out = []
     for p in passages:
         if p.doc_id not in keys:
             out.append(p)
-            continue
-        story = stories[data.article(keys[p.doc_id]).group_id]
-        if p is story[0]:
-            kept = story[story_order([data.article(keys[c.doc_id]) for c in story])[0]]
-            out.append(replace(kept, also_in=data.copies(keys[kept.doc_id])))
+        elif queue := kept[data.article(keys[p.doc_id]).group_id]:
+            placed = queue.pop(0)
+            out.append(replace(placed, also_in=data.copies(keys[placed.doc_id])))
     return out
 
 
