@@ -70,6 +70,12 @@ EXAMPLES = {
     "watch": """examples:
   rag watch https://example.org/feed.xml --every 10m
   rag watch https://a.example/rss https://b.example/atom --every 1h --polls 3""",
+    "eval": """examples:
+  rag eval tests/news/story/questions.jsonl --corpus tests/news/story/articles --sample 0
+  rag eval my-questions.jsonl --corpus my-articles/      {"id", "question", "answers": [...]}
+  rag eval data/scifact-beir --sample 300 --baselines   a BEIR folder: retrieval only""",
+    "train": """examples:
+  rag train ../shared/data/squad-v1.1-dev/dev-v1.1.tune.json --out models/""",
     "serve": """examples:
   rag serve                             http://127.0.0.1:8000/ (the widget is at /)
   rag serve --port 8080 --workers 2""",
@@ -161,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_parser(sub)
     add_train_parser(sub)
+    for name in ("eval", "train"):  # their options live with them; the examples live here
+        sub.choices[name].epilog = EXAMPLES[name]
+        sub.choices[name].formatter_class = argparse.RawDescriptionHelpFormatter
     return p
 
 

@@ -60,7 +60,7 @@ def test_ask_help_explains_every_option_and_shows_examples(
     }.items():
         assert option in text and words in text, option
     assert "examples: rag ask What did Albanese say about Japan?" in text
-    for command in ("ingest", "search", "documents", "stats", "watch", "serve", "delete"):
+    for command in ("ingest", "search", "documents", "stats", "watch", "serve", "eval", "train"):
         assert f"examples:\n  rag {command}" in _help(capsys, command), command
 
 
