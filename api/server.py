@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 
 import uvicorn
 
@@ -11,6 +13,7 @@ from api.app import create_app
 from api.security import check_settings
 from rag.articles import load_paths
 from rag.engine import Engine
+from rag.errors import RagError
 from rag.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -41,10 +44,40 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
     """Serve until stopped. uvicorn's own X-Forwarded-For handling is off (by default it
     believes the header from loopback peers); ``api.security`` decides whom to believe."""
     check_settings(settings)
+    check_port(host, port)  # before building the seed index and saying "serving on"
     logging.getLogger().setLevel(logging.INFO)
     ensure_index(settings)
     where = "the database" if settings.database_url else settings.index_dir
     print(f"serving on http://{host}:{port}/ (index: {where})", flush=True)
+    try:
+        _run(settings, host, port, workers)
+    except SystemExit as exc:  # uvicorn exits when it cannot bind or start (a race, or bad host)
+        if exc.code not in (0, None):
+            raise RagError(f"the server stopped: it could not start on {host}:{port}") from None
+    return 0
+
+
+def check_port(host: str, port: int) -> None:
+    """A one-line ``RagError`` when nothing could listen on ``host:port`` now (in use, not an
+    address of this machine, or not allowed); bound the way uvicorn binds (SO_REUSEADDR)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise RagError(f"cannot serve on {host}:{port}: unknown host ({exc})") from None
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise RagError(
+                    f"cannot serve on {host}:{port}: the port is in use (another `rag serve`?); "
+                    "choose another with --port"
+                ) from None
+            raise RagError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _run(settings: Settings, host: str, port: int, workers: int) -> None:
     if workers > 1:
         os.environ[SETTINGS_ENV] = settings.model_dump_json()
         uvicorn.run(
@@ -60,4 +93,3 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
         uvicorn.run(
             create_app(settings), host=host, port=port, log_level="info", proxy_headers=False
         )
-    return 0

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.duplicates import repeats_story
+from rag.duplicates import cites_before, repeated, story_order
 from rag.features import Question, sentence_features, speaker_score
 from rag.grounding import grounded
 from rag.models import Citation
@@ -104,16 +104,17 @@ def read(
         )
     order = sorted(best, key=lambda i: (-best[i], -pool.scores[i]))[:top_k]
     ranked = Ranked(pool.rows[order], pool.scores[order], pool.dense[order])
-    by_score = newest_on_ties(rows, scores, data)
+    by_score = copies_in_citation_order(rows, scores, data)
     return Reading(
         q, ranked, [rows[i] for i in by_score], -np.sort(-scores), confidence, cross is not None
     )
 
 
-def newest_on_ties(rows: list[int], scores: np.ndarray, data: View) -> np.ndarray:
+def copies_in_citation_order(rows: list[int], scores: np.ndarray, data: View) -> np.ndarray:
     """Positions of ``rows``, best score first, where copies of one sentence (the same words
-    in several articles: a story reported again or syndicated) count as a tie: the newest
-    copy takes the best copy's place, the next newest the next copy's place, and so on."""
+    in several articles: a story reported again or syndicated) count as a tie: the copy cited
+    first (``rag.duplicates.story_order``: the newest story, within a story its original)
+    takes the best copy's place, the next one the next copy's place, and so on."""
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     places: dict[str, list[int]] = {}
     for place, i in enumerate(order):
@@ -122,9 +123,9 @@ def newest_on_ties(rows: list[int], scores: np.ndarray, data: View) -> np.ndarra
     for group in places.values():
         if len(group) > 1:
             members = [order[p] for p in group]
-            members.sort(key=lambda i: data.article(doc_of(rows[i])).date or "", reverse=True)
-            for place, i in zip(group, members, strict=True):
-                out[place] = i
+            cited = story_order([data.article(doc_of(rows[i])) for i in members])
+            for place, at in zip(group, cited, strict=True):
+                out[place] = members[at]
     return np.array(out, dtype=np.int64)
 
 
@@ -213,14 +214,17 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
 def choose(reading: Reading, data: View, max_sentences: int) -> list[int]:
     """Indexes into ``reading.rows`` of the sentences to quote, best first: the best sentence
     and up to ``max_sentences - 1`` more within ``EXTRA_MARGIN`` of it, each sentence once
-    however many articles carry it (``rag.duplicates.repeats_story``)."""
+    however many articles carry it, from the copy cited first (``rag.duplicates``)."""
     scores, rows = reading.scores, reading.rows
     chosen = [0]
     for i in range(1, len(rows)):
         if len(chosen) >= max_sentences or scores[i] < scores[0] - EXTRA_MARGIN:
             break
-        if not repeats_story(data, rows[i], [rows[j] for j in chosen]):
+        at = repeated(data, rows[i], [rows[j] for j in chosen])
+        if at is None:
             chosen.append(i)
+        elif cites_before(data, rows[i], rows[chosen[at]]):  # the story's original instead
+            chosen[at] = i
     return chosen
 
 

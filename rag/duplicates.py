@@ -16,8 +16,13 @@ stored before signatures existed are never candidates until they are ingested ag
 
 Answers use the groups: a cited article lists its group's other members (``also_in``), search
 passages keep one copy of a story, and :func:`repeats_story` lets the composer skip a sentence
-that repeats a story it already quotes. Changing ``NUM_PERM``, ``SEED``, ``SHINGLE_WORDS`` or
-the band layout makes stored signatures incomparable: rebuild the index after such a change.
+that repeats a story it already quotes. Which copy is cited (:func:`story_order`): within one
+story the original, the copy the others credit (a reprint's author or dateline names the
+original's source: the wire's own copy), else the earliest dated, because that is the source a
+reader trusts and the reprints are listed beside it; copies of a sentence in different stories
+(a later article repeating it) go to the newest story. Changing ``NUM_PERM``, ``SEED``,
+``SHINGLE_WORDS`` or the band layout makes stored signatures incomparable: rebuild the index
+after such a change.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import numpy as np
 
 from rag.models import Article, Citation, Passage
 from rag.newsparts import quotable
-from rag.stores.base import PreparedArticle, Store, doc_of
+from rag.stores.base import ArticleRecord, PreparedArticle, Store, doc_of
 from rag.stores.view import View
 from rag.text import split_sentences
 
@@ -46,6 +51,7 @@ LSH_THRESHOLD = 0.2  # why: below the Jaccard of a copy cut short, so such copie
 # or cut copies of one story (docs/experiments.md, "Near-duplicates")
 SAME_STORY = 0.7
 SAME_SENTENCE = 0.8  # why: word-set overlap of a sentence lightly edited between two copies
+CREDIT_CHARS = 400  # why: a reprint credits the wire in its byline or dateline, at the top
 
 _WORD = re.compile(r"\w+")
 
@@ -166,38 +172,86 @@ def with_copies(data: View, citations: Sequence[Citation]) -> tuple[Citation, ..
 
 
 def collapse_passages(data: View, passages: Sequence[Passage]) -> list[Passage]:
-    """One article per story: passages of other copies of a story whose best passage came
-    earlier are dropped; the kept ones list the other copies (``also_in``)."""
-    keys = {p.doc_id: data.key_of(p.doc_id) for p in passages}
-    data.group_members(data.article(k).group_id for k in keys.values() if k is not None)
-    chosen: dict[str, str] = {}  # group -> the doc_id that speaks for it
+    """One article per story: of a story's copies among ``passages``, the passages of the copy
+    cited first (:func:`story_order`) fill the places of the story's best passages, in order,
+    and the other copies' passages are dropped; the kept ones list the other copies
+    (``also_in``)."""
+    keys = {p.doc_id: k for p in passages if (k := data.key_of(p.doc_id)) is not None}
+    data.group_members(data.article(k).group_id for k in keys.values())
+    stories: dict[str, list[Passage]] = {}  # group -> its passages, best first
+    for p in passages:
+        if p.doc_id in keys:
+            stories.setdefault(data.article(keys[p.doc_id]).group_id, []).append(p)
+    kept: dict[str, list[Passage]] = {}  # group -> the cited copy's passages, not yet placed
+    for group, story in stories.items():
+        docs = list(dict.fromkeys(p.doc_id for p in story))
+        cited = docs[story_order([data.article(keys[d]) for d in docs])[0]]
+        kept[group] = [p for p in story if p.doc_id == cited]
     out = []
     for p in passages:
-        key = keys[p.doc_id]
-        if key is None:
+        if p.doc_id not in keys:
             out.append(p)
-            continue
-        group = data.article(key).group_id
-        if chosen.setdefault(group, p.doc_id) == p.doc_id:
-            out.append(replace(p, also_in=data.copies(key)))
+        elif queue := kept[data.article(keys[p.doc_id]).group_id]:
+            placed = queue.pop(0)
+            out.append(replace(placed, also_in=data.copies(keys[placed.doc_id])))
     return out
 
 
-def repeats_story(data: View, row: int, chosen: Sequence[int]) -> bool:
-    """Whether sentence ``row`` repeats a chosen sentence: the same words anywhere, or nearly
-    the same words (``SAME_SENTENCE``) in another copy of the same story."""
+def story_order(articles: Sequence[ArticleRecord]) -> list[int]:
+    """Positions of ``articles`` (copies of one sentence or passage) in the order they are
+    cited: stories newest first (by their newest copy here), and within one story the
+    original first (the copy the others credit, else the earliest dated; undated last);
+    ties keep their order."""
+    stories: dict[str, list[int]] = {}
+    for i, a in enumerate(articles):
+        stories.setdefault(a.group_id or a.doc_id, []).append(i)
+    newest = {g: max(articles[i].date or "" for i in m) for g, m in stories.items()}
+
+    def within(i: int) -> tuple[bool, bool, str]:
+        a = articles[i]
+        credited = any(_credits(articles[j], a) for j in stories[a.group_id or a.doc_id])
+        return (not credited, a.date is None, a.date or "")
+
+    ordered = sorted(stories, key=lambda g: newest[g], reverse=True)
+    return [i for g in ordered for i in sorted(stories[g], key=within)]
+
+
+def _credits(copy: ArticleRecord, original: ArticleRecord) -> bool:
+    """Whether ``copy`` names ``original``'s outlet as its author or in its dateline."""
+    if copy.doc_id == original.doc_id or not original.source:
+        return False
+    source = original.source.casefold()
+    opening = copy.text[:CREDIT_CHARS].casefold()
+    return (copy.author or "").casefold() == source or f"({source})" in opening
+
+
+def cites_before(data: View, row: int, other: int) -> bool:
+    """Whether sentence ``row`` is cited rather than ``other``, a copy of it
+    (:func:`story_order`)."""
+    return story_order([data.article(doc_of(other)), data.article(doc_of(row))])[0] == 1
+
+
+def repeated(data: View, row: int, chosen: Sequence[int]) -> int | None:
+    """The position in ``chosen`` of the sentence that sentence ``row`` repeats: the same
+    words anywhere, or nearly the same words (``SAME_SENTENCE``) in another copy of the same
+    story; None when it repeats none."""
     words = _WORD.findall(data.sentence_text(row).lower())
     group = data.article(doc_of(row)).group_id
-    for other in chosen:
+    for at, other in enumerate(chosen):
         theirs = _WORD.findall(data.sentence_text(other).lower())
         if words == theirs:
-            return True
+            return at
         if (
             data.article(doc_of(other)).group_id == group
             and _overlap(words, theirs) >= SAME_SENTENCE
         ):
-            return True
-    return False
+            return at
+    return None
+
+
+def repeats_story(data: View, row: int, chosen: Sequence[int]) -> bool:
+    """Whether sentence ``row`` repeats a chosen sentence (:func:`repeated`)."""
+    return repeated(data, row, chosen) is not None
 
 
 def _overlap(a: Sequence[str], b: Sequence[str]) -> float:

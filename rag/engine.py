@@ -167,6 +167,8 @@ class Engine:
     def check_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():
             raise InputError("the question is empty")
+        if not any(ch.isalnum() for ch in question):  # "?" or "..." asks nothing
+            raise InputError(f"the question {question.strip()!r} has no words")
         if len(question) > self.settings.max_question_chars:
             raise PayloadTooLargeError(
                 f"the question has {len(question)} characters; the limit is "

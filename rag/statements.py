@@ -3,11 +3,12 @@
 "What did X say (about Y)?" over an archive is rarely one sentence: X spoke on several days
 and in several articles. :func:`speaker_statements` takes the candidate sentences that X says
 (``rag.speakers.speaks`` >= ``SAYS``); the same quote carried by several articles counts once
-(its newest copy). Without a topic it keeps X's ``MAX_STATEMENTS`` newest statements: a
-newsroom asking what X said wants X's latest words. With a topic it keeps the statements about
-it (the sentence, the one before it, or its article uses a word of the topic), the
-``MAX_STATEMENTS`` best scored (the reader's relevance to the whole question). Either way they
-are shown newest article first, in article order within one article.
+(one copy: within a syndicated story its original, else the newest; ``rag.duplicates``).
+Without a topic it keeps X's ``MAX_STATEMENTS`` newest statements: a newsroom asking what X
+said wants X's latest words. With a topic it keeps the statements about it (the sentence, the
+one before it, or its article uses a word of the topic), the ``MAX_STATEMENTS`` best scored
+(the reader's relevance to the whole question). Either way they are shown newest article
+first, in article order within one article.
 
 A speaker named by role ("What did the mayor say?") is first resolved to the person the
 articles name in that role (:func:`named_speaker`, ``rag.roles``): "Mayor Grace Dunmore".
@@ -19,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from rag.duplicates import repeats_story
+from rag.duplicates import cites_before, repeated
 from rag.features import Question, speaker_score
 from rag.models import Citation
 from rag.roles import find_role, parse_role_question
@@ -44,18 +45,18 @@ def speaker_statements(
     if q.speaker is None:
         return []
     topic = set(content_terms(q.speaker.topic)) if q.speaker.topic else set()
-    chosen: dict[str, int] = {}  # normalised text -> index of its newest copy
+    chosen: dict[str, int] = {}  # normalised text -> index of the copy to cite
     words: dict[int, frozenset[str]] = {}
     for i, row in enumerate(rows):
         text = data.sentence_text(row)
         if speaker_score(q, data, row, text) < SAYS or not _on_topic(topic, data, row, words):
             continue
-        key = word_key(text)
-        if key in chosen:  # the same quote in another article: keep its newest copy
-            if _date(data, row) > _date(data, rows[chosen[key]]):
-                chosen[key] = i
-        elif not repeats_story(data, row, [rows[j] for j in chosen.values()]):
-            chosen[key] = i  # (a lightly edited copy of a chosen one is left out)
+        keys = list(chosen)
+        at = repeated(data, row, [rows[chosen[k]] for k in keys])
+        if at is None:
+            chosen[word_key(text)] = i
+        elif cites_before(data, row, rows[chosen[keys[at]]]):
+            chosen[keys[at]] = i  # the same quote: the story's original, or the newer story
     if topic:  # the most relevant (rows come best first), then shown newest first
         return newest_first(sorted(chosen.values())[:limit], rows, data)
     return newest_first(list(chosen.values()), rows, data)[:limit]

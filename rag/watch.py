@@ -89,19 +89,9 @@ class Watcher:
             return PollResult(feed, "failed")
         took = time.monotonic() - started
         if result.status == "not modified":
-            log.info("poll %s: not modified (304) in %.1fs", feed, took)
+            log.info("poll %s: feed not modified since the last poll (HTTP 304); %.1fs", feed, took)
         else:
-            log.info(
-                "poll %s: %d item(s): %d new, %d changed, %d unchanged, %d skipped; %s in %.1fs",
-                feed,
-                result.new + result.changed + result.unchanged + result.skipped,
-                result.new,
-                result.changed,
-                result.unchanged,
-                result.skipped,
-                result.index or "nothing to ingest",
-                took,
-            )
+            log.info("poll %s: %s; %.1fs", feed, describe_poll(result), took)
         return result
 
     def _poll(self, feed: str) -> PollResult:
@@ -148,6 +138,20 @@ class Watcher:
         )
 
 
+def describe_poll(result: PollResult) -> str:
+    """A poll in words, counts that add up: the feed's items are those as at the last poll
+    (not read again), those read (new to this watch, which starts with an empty memory, or
+    changed since) and those skipped; the index then says what the read ones were to it, so
+    an item new to a restarted watch but already stored is "1 new" and "1 unchanged"."""
+    items = result.new + result.changed + result.unchanged + result.skipped
+    read = result.new + result.changed
+    line = (
+        f"{items} item(s) in the feed: {result.unchanged} as at the last poll, {read} read "
+        f"({result.new} new to this watch, {result.changed} changed), {result.skipped} skipped"
+    )
+    return f"{line} -> {result.index}" if result.index else line
+
+
 def _describe(report: Any, sent: int) -> str:
     """``Engine.ingest``'s report in words; other ingest callables: the count sent."""
     if report is None:
@@ -155,7 +159,7 @@ def _describe(report: Any, sent: int) -> str:
     if all(hasattr(report, k) for k in ("added", "replaced", "unchanged")):
         return (
             f"index: {len(report.added)} added, {len(report.replaced)} replaced, "
-            f"{len(report.unchanged)} unchanged"
+            f"{len(report.unchanged)} unchanged (already stored)"
         )
     return f"{sent} sent to the index"
 

@@ -21,3 +21,6 @@ from bench.serving import (  # noqa: F401  (re-exported for the tests)
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SQUAD_MINI = Path(__file__).parent / "data" / "squad-mini.json"
+
+# seeds/: the AUKUS article and the five articles of the fictional Lowmere bridge story
+SEED_ARTICLES = 6

@@ -12,6 +12,7 @@ import pytest
 from rag import cli, runtime
 from rag.embedding import SentenceTransformerEmbedder
 from tests.conftest import ALBANESE, SEEDS
+from tests.helpers import SEED_ARTICLES
 
 
 @pytest.fixture
@@ -43,14 +44,14 @@ def test_question_before_any_ingest_is_a_one_line_error(run) -> None:  # type: i
 @pytest.mark.model
 def test_ingest_then_ask_human_and_json(run) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run("ingest", str(SEEDS))
-    assert code == 0 and "1 added" in out
+    assert code == 0 and f"{SEED_ARTICLES} added" in out
     code, out, _ = run("ask", ALBANESE)
     assert code == 0 and "natural candidate" in out and "Sources:" in out and "[1]" in out
     code, out, _ = run("ask", ALBANESE, "--json")
     answer = json.loads(out)
     assert answer["citations"][0]["doc_id"] == "000_a842a3da874e1a7d.txt"
     code, out, _ = run("ingest", str(SEEDS))
-    assert "1 unchanged" in out
+    assert f"{SEED_ARTICLES} unchanged" in out
 
 
 @pytest.mark.model
@@ -106,7 +107,7 @@ def test_unusable_files_are_refused_and_the_index_kept(run, tmp_path: Path) -> N
     code, _, err = run("ingest", str(empty))
     assert code == 2 and "no supported files" in err
     code, out, _ = run("documents")
-    assert "000_a842a3da874e1a7d.txt" in out and "1 document(s)" in out
+    assert "000_a842a3da874e1a7d.txt" in out and f"{SEED_ARTICLES} document(s)" in out
 
 
 @pytest.mark.model
@@ -131,12 +132,12 @@ def test_search_stats_documents_delete(run) -> None:  # type: ignore[no-untyped-
     run("ingest", str(SEEDS))
     code, out, _ = run("search", "natural candidate second pillar", "--json")
     assert code == 0 and json.loads(out)[0]["doc_id"] == "000_a842a3da874e1a7d.txt"
-    code, out, _ = run("stats")
-    assert json.loads(out)["counts"]["articles"] == 1
+    code, out, _ = run("stats", "--json")
+    assert json.loads(out)["counts"]["articles"] == SEED_ARTICLES
     code, out, _ = run("delete", "000_a842a3da874e1a7d.txt")
     assert code == 0
     code, out, _ = run("documents")
-    assert "0 document(s)" in out
+    assert f"{SEED_ARTICLES - 1} document(s)" in out and "000_a842a3da874e1a7d.txt" not in out
 
 
 @pytest.mark.model
@@ -237,7 +238,7 @@ def test_unquoted_questions_titles_sources_and_dates(hash_run, tmp_path: Path) -
 
     code, out, _ = hash_run("documents")  # title first, then source, date and id
     assert code == 0 and "Little penguins return to Manly" in out
-    assert "AP | 2024-04-10 | herald-1" in out and "2 document(s)" in out
+    assert "AP | 2024-04-10 | herald-1" in out and f"{SEED_ARTICLES + 1} document(s)" in out
 
     code, out, _ = hash_run("search", "little", "penguins", "Manly")
     assert code == 0 and out.startswith("1. Little penguins return to Manly (AP, 2024-04-10)")

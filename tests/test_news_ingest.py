@@ -165,7 +165,7 @@ def test_body_text_that_only_resembles_chrome_is_kept() -> None:
 
 
 def test_the_seed_article_loses_only_its_caption_and_related_list() -> None:
-    [seed] = load_paths([SEEDS]).articles
+    [seed] = load_paths([SEEDS / "000_a842a3da874e1a7d.txt"]).articles
     dropped = [
         seed.text[s.start : s.end]
         for s in split_sentences(seed.text)
