@@ -600,9 +600,11 @@
 
   Widget.prototype.answerText = function (result) {
     var lines = [result.answer || ""];
-    (result.citations || []).forEach(function (c, i) {
+    byArticle(result.citations).forEach(function (group, i) {  // one line per article
+      var c = group[0];
       if (i === 0) lines.push("", "Sources:");
-      lines.push("[" + c.n + "] " + c.title + (c.url ? " " + c.url : "") +
+      lines.push(group.map(function (g) { return "[" + g.n + "]"; }).join(" ") + " " + c.title +
+                 (c.source ? ", " + c.source : "") + (c.url ? " " + c.url : "") +
                  (c.date ? " (" + c.date + ")" : ""));
     });
     return lines.join("\n");
@@ -662,7 +664,7 @@
       self.input.focus();
       self.input.select();
     });
-    return el("div", { "class": "actions retry-bar" }, [again, edit]);
+    return el("div", { "class": "retry-bar" }, [again, edit]);
   };
 
   Widget.prototype.showSource = function (view, citation, chip) {
