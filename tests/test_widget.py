@@ -469,7 +469,8 @@ def test_errors_are_readable_and_input_stays_usable(page, server: str) -> None: 
     page.screenshot(path=str(SHOTS / "6-errors.png"))
     page.unroute("**/ask/stream")
     assert page.locator("#newsqa-input").is_enabled()
-    _ask(page, ALBANESE)
+    _last_turn(page).locator("button.retry").click()  # "Ask again" under the error
+    assert _last_turn(page).locator(".question").inner_text() == ALBANESE
     _last_turn(page).locator("blockquote.quote").first.wait_for()
 
 
