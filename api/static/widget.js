@@ -154,7 +154,7 @@
     return text ? el("span", { "class": "attribution", text: text }) : null;
   }
 
-  /* Citations grouped by article, in order of first citation: [{doc_id, citations}]. */
+  /* Citations grouped by article (doc_id), in order of first citation: [[citation, ...]]. */
   function byArticle(citations) {
     var groups = [], at = {};
     (citations || []).forEach(function (c) {
@@ -570,11 +570,12 @@
     this.doc(p.doc_id).then(function (doc) {  // the article says where a word starts
       var from = startBoundary(doc.text, p.start, Math.min(p.end, p.start + 160));
       var body = tidy(doc.text.slice(from, p.end)).trim();
-      if (doc.title && body.indexOf(doc.title) === 0) {  // the card's title is shown above it
-        body = body.slice(doc.title.length).trim();
-        from = p.start;  // (and the passage starts the article)
+      var lead = from > 0 ? "\u2026" : "";
+      if (doc.title && body.indexOf(doc.title) === 0) {  // the article's heading: the card's
+        body = body.slice(doc.title.length).trim();       // title shows it already
+        lead = "";
       }
-      text.textContent = (from > 0 ? "\u2026" : "") + clip(body, CARD_CHARS);
+      text.textContent = lead + clip(body, CARD_CHARS);
     }).catch(function () { /* the passage text alone */ });
     return item;
   };
