@@ -306,8 +306,9 @@ def test_ask_cite_follow_up_and_abstain(page, server: str) -> None:  # type: ign
 
     _ask(page, "How do you bake sourdough bread at home?")
     turn = _finished(page)
-    abstain = turn.locator(".abstain")
-    assert "don't say" in abstain.inner_text()
+    abstain = turn.locator(".abstain")  # low confidence: the passages below may still say
+    assert abstain.get_attribute("data-reason") == "low_confidence"
+    assert "No confident answer" in abstain.inner_text()
     assert turn.locator(".passages li").count() >= 1
     assert _inside_log(page, abstain) and _inside_log(page, turn.locator(".passages li").first)
     page.screenshot(path=str(SHOTS / "4-abstain.png"))
@@ -327,8 +328,8 @@ def test_empty_state_and_suggested_questions(page, server: str) -> None:  # type
     page.locator("button.launcher").click()
     expect(page.locator(".empty")).to_contain_text("Ask about the news articles")
     suggestions = page.locator("button.suggestion")
-    assert suggestions.count() == 3 and suggestions.first.inner_text() == ALBANESE
-    suggestions.first.click()
+    assert suggestions.count() == 5 and ALBANESE in suggestions.all_inner_texts()
+    suggestions.filter(has_text=ALBANESE).click()
     turn = _finished(page)
     assert turn.locator(".question").inner_text() == ALBANESE
     assert "natural candidate" in turn.locator("blockquote.quote").first.inner_text()
@@ -384,10 +385,11 @@ def test_citation_preview_cards_and_excerpt_boundaries(page, server: str) -> Non
         },
     }
     page.wait_for_timeout(500)  # the article text arrives for the exact boundaries
+    flat = [" ".join(t.replace("#", " ").split()) for t in texts.values()]  # as a card shows it
     for excerpt in turn.locator(".passages .excerpt-text").all_inner_texts():
         start = excerpt.lstrip("\u2026").rstrip("\u2026")[:40]
-        found = [t.find(start) for t in texts.values() if start in t]
-        text = next(t for t in texts.values() if start in t)
+        found = [t.find(start) for t in flat if start in t]
+        text = next(t for t in flat if start in t)
         assert found and (found[0] == 0 or text[found[0] - 1].isspace()), excerpt
     page.screenshot(path=str(SHOTS / "9-abstain-cards.png"))
 
@@ -467,7 +469,8 @@ def test_errors_are_readable_and_input_stays_usable(page, server: str) -> None: 
     page.screenshot(path=str(SHOTS / "6-errors.png"))
     page.unroute("**/ask/stream")
     assert page.locator("#newsqa-input").is_enabled()
-    _ask(page, ALBANESE)
+    _last_turn(page).locator("button.retry").click()  # "Ask again" under the error
+    assert _last_turn(page).locator(".question").inner_text() == ALBANESE
     _last_turn(page).locator("blockquote.quote").first.wait_for()
 
 

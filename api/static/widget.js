@@ -9,7 +9,10 @@
  * Renders inside a Shadow DOM; adds only `window.NewsQAWidget` to the page. The stylesheet
  * comes from the script's own origin. Every piece of article or answer text is inserted as
  * text, never as HTML. Each quote's short answer (the citation's answer_start/answer_end) is
- * marked, and a source card lists the other outlets that carry the same story (also_in).
+ * marked and its outlet and date shown under it; there is one source card per article (with
+ * every [n] quoted from it and the other outlets that carry the same story, also_in). Chip and
+ * link text is the accent raised to 4.5:1 contrast on the theme's background. On a screen up
+ * to 600px wide the open panel fills it. An abstention says what its reason means.
  */
 (function () {
   "use strict";
@@ -19,9 +22,14 @@
   var STORAGE_KEY = "newsqa-widget-conversation";
   var MAX_HISTORY = 6;
   var POSITIONS = ["bottom-right", "bottom-left", "top-right", "top-left"];
-  var SENTENCE_END = /[.!?]["'\u201d\u2019)\]]*\s+/g;
+  /* A sentence boundary: a paragraph break, or sentence punctuation (not after an initial or
+     abbreviation such as "U.S." or "E.") and space, either followed by what can start a
+     sentence (a capital, a digit or an opening quote; not a credit such as "(Kyodo)"). */
+  var SENTENCE_END = /(?:(?<!\b[A-Z])[.!?]["'\u201d\u2019)\]]*[ \t]+|\s*\n\s*)(?=["'\u201c\u2018]?[A-Z0-9])/g;
+  var STOPS = /[.!?:;\u2026]["'\u201d\u2019)\]]*$/;  // text that ends here needs no "\u2026"
   var EXCERPT_CONTEXT = 300;  // characters of context around a highlighted quote
   var CARD_CHARS = 220;       // characters of a passage shown on a source card
+  var MIN_CONTRAST = 4.6;     // WCAG AA asks 4.5:1 for text; a little over for rounding
   var uid = 0;
 
   function el(tag, attrs, children) {
@@ -91,7 +99,18 @@
   function clip(text, limit) {
     if (text.length <= limit) return text;
     var cut = endBoundary(text, limit, 0);
-    return text.slice(0, cut > 0 ? cut : limit).replace(/\s+$/, "") + "\u2026";
+    return ellipsis(text.slice(0, cut > 0 ? cut : limit));
+  }
+
+  /* Text that was cut short, with one "\u2026" unless it already ends a sentence. */
+  function ellipsis(text) {
+    var trimmed = text.replace(/\s+$/, "");
+    return STOPS.test(trimmed) ? trimmed : trimmed + "\u2026";
+  }
+
+  /* Article text as a reader sees it: Markdown heading marks ("# ") dropped. */
+  function tidy(text) {
+    return String(text || "").replace(/(^|\n)[ \t]*#{1,6}[ \t]+/g, "$1");
   }
 
   /* The parts of [from, to) of an article, with the answer span (answer_start/answer_end,
@@ -128,11 +147,69 @@
     return line;
   }
 
+  /* "Outlet · date" under a quote: the outlet (else the article's title) and its date. */
+  function attribution(c) {
+    var outlet = c.source || clip(String(c.title || c.doc_id || ""), 60);
+    var text = [outlet, c.date].filter(Boolean).join(" \u00b7 ");
+    return text ? el("span", { "class": "attribution", text: text }) : null;
+  }
+
+  /* Citations grouped by article (doc_id), in order of first citation: [[citation, ...]]. */
+  function byArticle(citations) {
+    var groups = [], at = {};
+    (citations || []).forEach(function (c) {
+      if (!(c.doc_id in at)) { at[c.doc_id] = groups.length; groups.push([]); }
+      groups[at[c.doc_id]].push(c);
+    });
+    return groups;
+  }
+
+  /* The other outlets of the story, once each, over all the citations of one article. */
+  function copiesOf(citations) {
+    var seen = {}, copies = [];
+    citations.forEach(function (c) {
+      (c.also_in || []).forEach(function (copy) {
+        if (copy && !seen[copy.doc_id]) { seen[copy.doc_id] = true; copies.push(copy); }
+      });
+    });
+    return copies;
+  }
+
+  /* What an abstention tells the reader, by the answer's `reason`: only the reasons that mean
+     the articles lack the answer say so; a low-confidence one says no confident answer was
+     found (the passages below may still hold it). */
+  var ABSTENTIONS = {
+    no_relevant_passage: "The articles don't say.",
+    speaker_not_quoted: "The articles don't quote that person on this.",
+    entity_not_found: "The articles don't mention everything your question names.",
+    low_confidence: "No confident answer was found in the articles.",
+  };
+
+  function abstention(reason) {
+    return ABSTENTIONS[reason] || ABSTENTIONS.low_confidence;
+  }
+
   function parseColor(value) {
     var m = /rgba?\(([\d.]+)[, ]+([\d.]+)[, ]+([\d.]+)(?:[,/ ]+([\d.]+))?/.exec(value || "");
     if (!m || (m[4] !== undefined && parseFloat(m[4]) === 0)) return null;
     return [parseFloat(m[1]), parseFloat(m[2]), parseFloat(m[3])];
   }
+
+  /* WCAG 2 relative luminance and contrast ratio (1 to 21). */
+  function relativeLuminance(rgb) {
+    var c = rgb.map(function (v) {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  }
+
+  function contrast(a, b) {
+    var x = relativeLuminance(a), y = relativeLuminance(b);
+    return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+  }
+
+  function rgbText(rgb) { return "rgb(" + rgb.map(Math.round).join(", ") + ")"; }
 
   function luminance(rgb) {
     return (0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]) / 255;
@@ -215,20 +292,42 @@
     this.host = host;
     this.frame.style.visibility = "hidden";  // no flash of an unstyled launcher
     var css = root.querySelector("link");
-    var reveal = function () { self.frame.style.visibility = ""; };
+    var reveal = function () {
+      self.styled = true;
+      self.fitColors();
+      self.frame.style.visibility = "";
+    };
     css.addEventListener("load", reveal);
     css.addEventListener("error", reveal);
-    if (this.accent) this.accentText();
   };
 
-  /* Text on the accent colour: dark on a light accent, white on a dark one. */
-  Widget.prototype.accentText = function () {
-    var probe = el("span");
-    probe.style.color = this.accent;
-    this.frame.appendChild(probe);
-    var rgb = parseColor(getComputedStyle(probe).color);
-    this.frame.removeChild(probe);
-    if (rgb) this.host.style.setProperty("--newsqa-accent-fg", luminance(rgb) > 0.6 ? "#111" : "#fff");
+  /* The accent as text (chips, links) made readable on this theme's backgrounds: moved toward
+     white on a dark theme, black on a light one, until it reaches MIN_CONTRAST on both the
+     panel and a quote; and text on the accent (buttons) white or near-black, whichever reads
+     better, unless the page sets --newsqa-accent-fg. */
+  Widget.prototype.fitColors = function () {
+    var frame = this.frame, probe = el("span");
+    frame.style.removeProperty("--nq-accent-text");
+    frame.style.removeProperty("--nq-accent-fg");
+    frame.appendChild(probe);
+    var read = function (name) {
+      probe.style.color = "var(" + name + ")";
+      return parseColor(getComputedStyle(probe).color);
+    };
+    var accent = read("--nq-accent"), bg = read("--nq-bg"), quoteBg = read("--nq-quote-bg");
+    frame.removeChild(probe);
+    if (!accent || !bg || !quoteBg) return;
+    var toward = relativeLuminance(bg) < 0.18 ? [255, 255, 255] : [0, 0, 0];
+    var text = accent;
+    for (var step = 1; step <= 20 && Math.min(contrast(text, bg), contrast(text, quoteBg)) <
+         MIN_CONTRAST; step++) {
+      text = accent.map(function (v, i) { return v + (toward[i] - v) * step / 20; });
+    }
+    frame.style.setProperty("--nq-accent-text", rgbText(text));
+    if (!getComputedStyle(frame).getPropertyValue("--newsqa-accent-fg").trim()) {
+      frame.style.setProperty("--nq-accent-fg", contrast(accent, [255, 255, 255]) >=
+                              contrast(accent, [17, 17, 17]) ? "#ffffff" : "#111111");
+    }
   };
 
   Widget.prototype.buildHeader = function () {
@@ -282,6 +381,7 @@
     var pick = function () {
       var dark = self.theme === "dark" || (self.theme === "auto" && pageIsDark());
       self.frame.setAttribute("data-theme", dark ? "dark" : "light");
+      if (self.styled) self.fitColors();
     };
     pick();
     if (this.theme === "auto" && window.matchMedia) {
@@ -294,6 +394,7 @@
     var show = open === undefined ? this.panel.hasAttribute("hidden") : open;
     if (show) this.panel.removeAttribute("hidden");
     else this.panel.setAttribute("hidden", "");
+    this.frame.classList.toggle("open", show);  // (a phone's full-screen panel hides the launcher)
     this.launcher.setAttribute("aria-expanded", String(show));
     if (focus !== false) (show ? this.input : this.launcher).focus();
   };
@@ -314,8 +415,8 @@
     this.turns.forEach(function (turn) {
       var view = self.renderQuestion(turn);
       if (turn.result) self.renderAnswer(view, turn);
-      else if (turn.error) self.renderError(view, turn.error);
-      else if (turn.stopped) self.renderStopped(view);
+      else if (turn.error) self.renderError(view, turn.error, turn);
+      else if (turn.stopped) self.renderStopped(view, turn);
     });
   };
 
@@ -387,7 +488,8 @@
     });
     chip.addEventListener("click", function () { self.showSource(view, citation, chip); });
     view.quotes.appendChild(el("blockquote", { "class": "quote" },
-                               quoteParts(citation).concat([" ", chip, preview])));
+                               quoteParts(citation).concat([" ", chip, preview,
+                                                            attribution(citation)])));
   };
 
   Widget.prototype.renderAnswer = function (view, turn) {
@@ -406,18 +508,22 @@
         (tf.note ? " (" + tf.note + ")" : "") }), view.answer);
     }
     if (result.abstained) {
-      view.answer.appendChild(el("p", { "class": "abstain", text: "The articles don't say." }));
+      view.answer.appendChild(el("p", { "class": "abstain", "data-reason": result.reason || "",
+                                        text: abstention(result.reason) }));
       var passages = (result.passages || []).slice(0, 3);
       if (passages.length) {
-        view.answer.appendChild(el("p", { "class": "hint", text: "Closest passages:" }));
+        view.answer.appendChild(el("p", { "class": "hint", text: result.reason === "low_confidence"
+          ? "The closest passages, which may hold the answer:" : "Closest passages:" }));
         var cards = el("ul", { "class": "cards passages", "aria-label": "Closest passages" });
         passages.forEach(function (p) { cards.appendChild(self.passageCard(p)); });
         view.answer.appendChild(cards);
       }
     } else {
       (result.citations || []).forEach(function (c) { self.renderQuote(view, c); });
-      var sources = el("ol", { "class": "cards sources", "aria-label": "Sources" });
-      (result.citations || []).forEach(function (c) { sources.appendChild(self.sourceCard(c)); });
+      var sources = el("ul", { "class": "cards sources", "aria-label": "Sources" });
+      byArticle(result.citations).forEach(function (group) {
+        sources.appendChild(self.sourceCard(group));
+      });
       view.answer.appendChild(sources);
     }
     view.answer.appendChild(this.actions(turn));
@@ -435,7 +541,8 @@
       var heading = url ? el("a", { "class": "title", href: url, target: "_blank",
                                     rel: "noopener noreferrer", text: doc.title })
         : el("span", { "class": "title", text: doc.title });
-      item.replaceChild(heading, item.firstChild);
+      item.replaceChild(heading, title);
+      title = heading;
       meta.textContent = [doc.source, doc.date].filter(Boolean).join(" \u00b7 ");
       return heading;
     };
@@ -444,20 +551,31 @@
     return item;
   };
 
-  Widget.prototype.sourceCard = function (c) {
-    var item = this.card("li", { value: String(c.n), "class": "card" }, c, "");
-    var copies = alsoIn(c.also_in);
+  /* One card per article: the [n] of every quote from it, its title, outlet and date, and
+     the other outlets that carry the story. */
+  Widget.prototype.sourceCard = function (citations) {
+    var refs = citations.map(function (c) { return "[" + c.n + "]"; }).join(" ");
+    var item = this.card("li", { "class": "card", "data-doc": citations[0].doc_id },
+                         citations[0], "");
+    item.insertBefore(el("span", { "class": "refs", text: refs + " " }), item.firstChild);
+    var copies = alsoIn(copiesOf(citations));
     if (copies) item.appendChild(copies);
     return item;
   };
 
   Widget.prototype.passageCard = function (p) {
     var item = this.card("li", { "class": "card" }, { doc_id: p.doc_id },
-                         clip(p.text.slice(startBoundary(p.text, 0, 160)), CARD_CHARS));
+                         clip(tidy(p.text.slice(startBoundary(p.text, 0, 160))), CARD_CHARS));
     var text = item.querySelector(".excerpt-text");
     this.doc(p.doc_id).then(function (doc) {  // the article says where a word starts
       var from = startBoundary(doc.text, p.start, Math.min(p.end, p.start + 160));
-      text.textContent = (from > 0 ? "\u2026" : "") + clip(doc.text.slice(from, p.end), CARD_CHARS);
+      var body = tidy(doc.text.slice(from, p.end)).trim();
+      var lead = from > 0 ? "\u2026" : "";
+      if (doc.title && body.indexOf(doc.title) === 0) {  // the article's heading: the card's
+        body = body.slice(doc.title.length).trim();       // title shows it already
+        lead = "";
+      }
+      text.textContent = lead + clip(body, CARD_CHARS);
     }).catch(function () { /* the passage text alone */ });
     return item;
   };
@@ -486,9 +604,11 @@
 
   Widget.prototype.answerText = function (result) {
     var lines = [result.answer || ""];
-    (result.citations || []).forEach(function (c, i) {
+    byArticle(result.citations).forEach(function (group, i) {  // one line per article
+      var c = group[0];
       if (i === 0) lines.push("", "Sources:");
-      lines.push("[" + c.n + "] " + c.title + (c.url ? " " + c.url : "") +
+      lines.push(group.map(function (g) { return "[" + g.n + "]"; }).join(" ") + " " + c.title +
+                 (c.source ? ", " + c.source : "") + (c.url ? " " + c.url : "") +
                  (c.date ? " (" + c.date + ")" : ""));
     });
     return lines.join("\n");
@@ -523,16 +643,32 @@
     }).catch(function () { status.textContent = "Could not send the feedback."; });
   };
 
-  Widget.prototype.renderError = function (view, message) {
+  Widget.prototype.renderError = function (view, message, turn) {
     view.answer.removeAttribute("aria-busy");
     view.answer.appendChild(el("p", { "class": "error", role: "alert", text: message }));
+    view.answer.appendChild(this.retryBar(turn));
     this.scrollTo(view);
   };
 
-  Widget.prototype.renderStopped = function (view) {
+  Widget.prototype.renderStopped = function (view, turn) {
     view.answer.removeAttribute("aria-busy");
     view.answer.appendChild(el("p", { "class": "stopped", text: "Stopped." }));
+    view.answer.appendChild(this.retryBar(turn));
     this.scrollTo(view);
+  };
+
+  /* "Ask again" and "Edit question" under a stopped or failed turn. */
+  Widget.prototype.retryBar = function (turn) {
+    var self = this;
+    var again = el("button", { type: "button", "class": "retry", text: "Ask again" });
+    again.addEventListener("click", function () { self.ask(turn.question); });
+    var edit = el("button", { type: "button", "class": "edit", text: "Edit question" });
+    edit.addEventListener("click", function () {
+      self.input.value = turn.question;
+      self.input.focus();
+      self.input.select();
+    });
+    return el("div", { "class": "retry-bar" }, [again, edit]);
   };
 
   Widget.prototype.showSource = function (view, citation, chip) {
@@ -549,12 +685,20 @@
                                tabindex: "-1" }, [
         el("figcaption", { text: "[" + citation.n + "] " + doc.title }),
         el("p", {}, [
-          (start > 0 ? "\u2026" : "") + text.slice(start, citation.start),
+          (start > 0 ? "\u2026" : "") + tidy(text.slice(start, citation.start)),
           el("mark", {}, withSpan(text.slice(citation.start, citation.end), citation.start,
                                   citation.end, citation, "strong")),
-          text.slice(citation.end, end) + (end < text.length ? "\u2026" : ""),
+          end < text.length ? ellipsis(tidy(text.slice(citation.end, end)))
+            : tidy(text.slice(citation.end, end)),
         ]),
       ]);
+      box.addEventListener("keydown", function (event) {  // Escape closes this excerpt only
+        if (event.key !== "Escape") return;
+        event.stopPropagation();
+        box.remove();
+        chip.setAttribute("aria-expanded", "false");
+        chip.focus();
+      });
       view.answer.appendChild(box);
       chip.setAttribute("aria-expanded", "true");
       box.focus();
@@ -604,12 +748,12 @@
     }).catch(function (error) {
       if (error && error.name === "AbortError") {
         turn.stopped = true;
-        self.renderStopped(view);
+        self.renderStopped(view, turn);
         return;
       }
       return self.explain(error).then(function (message) {
         turn.error = message;
-        self.renderError(view, message);
+        self.renderError(view, message, turn);
       });
     }).then(function () {
       self.controller = null;
@@ -685,7 +829,7 @@
   };
 
   window.NewsQAWidget = {
-    version: "0.2.0",
+    version: "0.3.0",
     mount: function (options) { return new Widget(options || {}); },
   };
 
