@@ -4,9 +4,9 @@
 
 Each case writes one file and loads it with ``rag.articles.load_file`` in a fresh Python
 process (so the peak RSS is that article's alone), and prints the wall time, the child's peak
-RSS, and what came of it: the article's size, or the one-line refusal. Peak RSS is
-``wait4``'s: the child's own, or a reaped worker's if larger. A child still running after
-``--timeout`` seconds is killed and reported as such.
+RSS (``VmHWM``: its own, or its parser worker's when larger), and what came of it: the
+article's size, or the one-line refusal. A child still running after ``--timeout`` seconds is
+killed and reported as such (with its peak RSS until then).
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ def _alias_bomb(levels: int) -> str:
 
 
 CASES: dict[str, tuple[str, Callable[[], str]]] = {
+    "p-29k": ("upload.html", lambda: _p_elements(29_000)),  # just under RAG_MAX_HTML_ELEMENTS
     "p-40k": ("upload.html", lambda: _p_elements(40_000)),
     "p-500k": ("upload.html", lambda: _p_elements(500_000)),
+    "wide-1.8k": ("wide.html", lambda: _wide_block(1_800)),  # just under RAG_MAX_BLOCK_CHARS
     "wide-10k": ("wide.html", lambda: _wide_block(10_000)),
     "wide-40k": ("wide.html", lambda: _wide_block(40_000)),
     "yaml-bomb-8": ("bomb.md", lambda: _alias_bomb(8)),
@@ -51,13 +53,36 @@ import sys
 from pathlib import Path
 from rag.articles import load_file
 from rag.errors import RagError
+
+def peak_mb(pid="self"):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
 try:
     articles = load_file(Path(sys.argv[1]), [])
     a = articles[0]
-    print(f"loaded: {len(a.text):,} chars of text, author {len(a.author or ''):,} chars")
+    outcome = f"loaded: {len(a.text):,} chars of text, author {len(a.author or ''):,} chars"
 except RagError as exc:
-    print(f"refused: {exc.message}")
+    outcome = f"refused: {exc.message}"
+sandbox = sys.modules.get("rag.sandbox")
+workers = [w.proc.pid for w in sandbox._pool.idle] if sandbox else []
+print(f"{max([peak_mb()] + [peak_mb(pid) for pid in workers]):.0f}")
+print(outcome)
 """
+
+
+def _peak_mb(pid: int) -> str | None:
+    """A running process's peak RSS so far, in MB (None once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return f"{int(line.split()[1]) / 1024:.0f}"
+    except OSError:
+        pass
+    return None
 
 
 def run_case(name: str, timeout: float) -> str:
@@ -73,20 +98,20 @@ def run_case(name: str, timeout: float) -> str:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        pid, _, usage = os.wait4(proc.pid, os.WNOHANG)
+        pid, peak = 0, "?"
         while pid == 0 and time.perf_counter() - started < timeout:
             time.sleep(0.05)
-            pid, _, usage = os.wait4(proc.pid, os.WNOHANG)
+            peak = _peak_mb(proc.pid) or peak
+            pid, _ = os.waitpid(proc.pid, os.WNOHANG)
         if pid == 0:
             proc.kill()
-            _, _, usage = os.wait4(proc.pid, 0)
+            proc.wait()
             outcome = f"still running after {timeout:.0f} s: killed"
         else:
-            out = proc.stdout.read().strip() if proc.stdout else ""
-            outcome = (out.splitlines() or ["(no output)"])[-1]
+            lines = (proc.stdout.read().strip() if proc.stdout else "").splitlines()
+            peak, outcome = (lines[-2], lines[-1]) if len(lines) >= 2 else ("?", str(lines))
         wall = time.perf_counter() - started
-    peak_mb = usage.ru_maxrss / 1024  # the child's, and its reaped children's (the workers)
-    return f"{name:12} {size / 1e6:6.2f} MB  {wall:7.2f} s  peak RSS {peak_mb:6.0f} MB  {outcome}"
+    return f"{name:12} {size / 1e6:6.2f} MB  {wall:7.2f} s  peak RSS {peak:>6} MB  {outcome}"
 
 
 def main() -> None:

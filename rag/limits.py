@@ -11,7 +11,8 @@ a one-line warning naming the file in the CLI, feeds and ``rag watch``) when it 
 - ``block_chars``: the widest block, i.e. the longest run of HTML (markup included) without a
   block break (``<p>``, ``<div>``, ``<br>``, ``<li>``, ``<td>`` ...); script, style and SVG
   content is not text and does not count;
-- ``article_chars``: the article's text (after extraction for a page);
+- ``article_chars``: the article's text (after extraction for a page; before it, a page whose
+  text outside tags is over ``PAGE_TEXT_FACTOR`` times that cannot hold an article under it);
 - every metadata field at most ``MAX_FIELD_CHARS``, at most ``MAX_TAGS`` tags;
 - front matter: its size, its field lengths, and no YAML aliases (``rag.frontmatter``).
 
@@ -45,6 +46,9 @@ MAX_ARTICLE_CHARS = 200_000
 MAX_FIELD_CHARS = 2_000
 # Why 100: tags name topics; more is a list of something else.
 MAX_TAGS = 100
+# Why 5: menus, related links and comment threads are rarely more text than the article itself;
+# a page with 5 times the article limit of text costs seconds to parse only to be refused.
+PAGE_TEXT_FACTOR = 5
 # Why 20 s: a real page parses in well under a second; twenty times that is a broken or
 # hostile page, and the worker parsing it is killed.
 PARSE_TIMEOUT_S = 20.0
@@ -52,6 +56,7 @@ PARSE_TIMEOUT_S = 20.0
 _RAW_TEXT = ("script", "style", "template", "noscript", "textarea", "xmp")
 _NOT_TEXT = ("svg", "math")  # elements counted, but their content is no run of text
 _START_TAG = re.compile(r"<[A-Za-z]")
+_ANY_TAG = re.compile(r"<[^>]*>")
 _BLOCK_TAGS = (
     "address|article|aside|blockquote|body|br|caption|dd|details|dialog|div|dl|dt|fieldset|"
     "figcaption|figure|footer|form|h[1-6]|head|header|hr|html|iframe|img|li|main|nav|ol|"
@@ -103,15 +108,25 @@ def check_fields(article: Article) -> Article:
 
 
 def check_html(html: str, limits: Limits) -> None:
-    """Refuse a page with too many elements or too wide a block; linear in the page's size."""
+    """Refuse a page with too many elements, too wide a block or too much text; linear in the
+    page's size."""
     markup = _outside(html, _RAW_TEXT, comments=True)
     elements = _count_start_tags(markup, limits.html_elements)
     if elements > limits.html_elements:
         raise over("HTML elements", elements, limits.html_elements, "RAG_MAX_HTML_ELEMENTS")
-    width = widest_block(_outside(markup, _NOT_TEXT, comments=False))
+    markup = _outside(markup, _NOT_TEXT, comments=False)
+    width = widest_block(markup)
     if width > limits.block_chars:
         raise over(
             "characters in one block of HTML", width, limits.block_chars, "RAG_MAX_BLOCK_CHARS"
+        )
+    text = len(markup) - sum(len(tag) for tag in _ANY_TAG.findall(markup))
+    if text > PAGE_TEXT_FACTOR * limits.article_chars:
+        raise over(
+            "characters of text in the page",
+            text,
+            PAGE_TEXT_FACTOR * limits.article_chars,
+            f"{PAGE_TEXT_FACTOR} x RAG_MAX_ARTICLE_CHARS",
         )
 
 

@@ -154,6 +154,18 @@ def test_text_longer_than_the_limit_is_refused(tmp_path: Path) -> None:
     assert "over the limit of 100,000 (RAG_MAX_ARTICLE_CHARS)" in loaded.warnings[0]
 
 
+def test_a_page_with_too_much_text_is_refused_before_or_after_parsing(tmp_path: Path) -> None:
+    paragraph = "<p>" + "Wombats dig burrows. " * 5 + "</p>"  # 105 characters of text
+    (tmp_path / "long.html").write_text(f"<html><body>{paragraph * 200}</body></html>")
+    (tmp_path / "huge.html").write_text(f"<html><body>{paragraph * 600}</body></html>")
+    loaded = load_paths([tmp_path], limits=Limits(article_chars=10_000))
+    assert loaded.articles == []
+    reasons = sorted(loaded.warnings)
+    assert "huge.html: 63,000 characters of text in the page" in reasons[0]
+    assert "50,000 (5 x RAG_MAX_ARTICLE_CHARS)" in reasons[0]  # refused before parsing
+    assert "long.html" in reasons[1] and "(RAG_MAX_ARTICLE_CHARS)" in reasons[1]  # after
+
+
 # --- the worker's deadline and memory cap --------------------------------------------------
 
 
@@ -347,3 +359,9 @@ def test_the_server_answers_while_it_refuses_a_hostile_upload(tmp_path: Path) ->
         assert time.perf_counter() - started < 20
     finally:
         stop_server(proc)
+
+
+def test_the_settings_defaults_are_the_documented_limits() -> None:
+    assert Limits.of(Settings()) == Limits()
+    tight = Limits.of(Settings(max_html_elements=500, parse_timeout_s=3))
+    assert tight.html_elements == 500 and tight.parse_timeout_s == 3
