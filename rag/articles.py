@@ -8,6 +8,12 @@ Where the metadata comes from, first found wins:
 - ``.html``: the page's metadata and main text through trafilatura (``rag.html``);
 - ``.json``/``.jsonl``: the record's fields.
 
+Every article is first measured against ``rag.limits`` (HTML elements, the widest block, the
+text's length, its fields' lengths; front matter's size and no YAML aliases) and refused with
+one ``ArticleLimitError`` naming the limit when over; pages are then parsed in a worker process
+with a deadline (``rag.sandbox``). ``limits`` defaults to ``Limits()``; pass
+``Limits.of(settings)`` for the ``RAG_*`` values.
+
 The title falls back to the first line when it is short, else to the text's first 150
 characters. The text is stored unchanged apart from front matter; headlines, bylines and
 captions stay in it (searchable) and ``rag.newsparts.quotable`` keeps them out of answers.
@@ -25,6 +31,7 @@ from typing import Any
 from rag import jsonio
 from rag.dates import normalize_date
 from rag.errors import InputError, NotFoundError
+from rag.limits import Limits, check_fields, check_text
 from rag.models import Article
 
 log = logging.getLogger(__name__)
@@ -42,7 +49,9 @@ class LoadResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def load_paths(paths: Iterable[Path], progress: bool = False) -> LoadResult:
+def load_paths(
+    paths: Iterable[Path], progress: bool = False, limits: Limits | None = None
+) -> LoadResult:
     """Read every supported file under ``paths`` (files or folders, recursively).
 
     Files of other types inside folders are skipped with one warning per file type. With
@@ -60,7 +69,7 @@ def load_paths(paths: Iterable[Path], progress: bool = False) -> LoadResult:
         raise InputError("no supported files found (expected .txt, .md, .html, .json, .jsonl)")
     for path in _reading(files, progress):
         try:
-            result.articles.extend(load_file(path, result.warnings))
+            result.articles.extend(load_file(path, result.warnings, limits))
         except InputError as exc:
             result.warnings.append(f"{path}: {exc.message}")
     return result
@@ -98,20 +107,20 @@ def _expand(paths: Iterable[Path], others: dict[str, list[Path]]) -> Iterator[Pa
             raise InputError(f"{path}: unsupported file type {path.suffix or '(none)'}")
 
 
-def load_file(path: Path, warnings: list[str]) -> list[Article]:
+def load_file(path: Path, warnings: list[str], limits: Limits | None = None) -> list[Article]:
     """Articles from one file; per-record problems in JSON Lines go to ``warnings``."""
     raw = _read_text(path.read_bytes(), str(path))
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
-        return _load_jsonl(raw, str(path), warnings)
+        return _load_jsonl(raw, str(path), warnings, limits)
     if suffix == ".json":
-        return _load_json(raw, str(path))
+        return _load_json(raw, str(path), limits)
     if suffix in (".html", ".htm"):
-        return [html_article(path.name, raw)]
-    return [news_article(path.name, raw)]
+        return [html_article(path.name, raw, limits=limits)]
+    return [news_article(path.name, raw, limits=limits)]
 
 
-def news_article(doc_id: str, raw: str, **given: Any) -> Article:
+def news_article(doc_id: str, raw: str, *, limits: Limits | None = None, **given: Any) -> Article:
     """A ``.txt``/``.md`` article: front matter, then the headline, byline and dateline.
 
     ``given`` (``title``, ``date``, ``source``, ``url``, ``author``) fills what the text does not
@@ -121,6 +130,7 @@ def news_article(doc_id: str, raw: str, **given: Any) -> Article:
     from rag.newsparts import header
 
     front, body = split_front_matter(raw)
+    check_text(body, limits or Limits())
     top = header(body)
     fields: dict[str, Any] = {k: v for k, v in given.items() if v}
     for source in (top, front):
@@ -134,10 +144,12 @@ def news_article(doc_id: str, raw: str, **given: Any) -> Article:
             )
     title = fields.pop("title", None) or top.headline
     base = text_article(doc_id, body, title=title)
-    return replace(base, **fields)
+    return check_fields(replace(base, **fields))
 
 
-def html_article(doc_id: str, html: str, *, url: str | None = None, **given: Any) -> Article:
+def html_article(
+    doc_id: str, html: str, *, url: str | None = None, limits: Limits | None = None, **given: Any
+) -> Article:
     """An article from a web page: main text and metadata through trafilatura.
 
     ``given`` fills what the page does not say (a feed item's title, date and feed name).
@@ -145,7 +157,9 @@ def html_article(doc_id: str, html: str, *, url: str | None = None, **given: Any
     from rag.html import extract_page
     from rag.newsparts import header
 
-    page = extract_page(html, url)
+    limits = limits or Limits()
+    page = extract_page(html, url, limits)
+    check_text(page.text, limits)
     fields = {k: v for k, v in given.items() if v}
     fields.update(
         {
@@ -163,7 +177,7 @@ def html_article(doc_id: str, html: str, *, url: str | None = None, **given: Any
     fields.pop("title", None)
     if fields.get("date"):
         fields["date"] = normalize_date(fields["date"], "page")
-    return replace(text_article(doc_id, page.text, title=title), **fields)
+    return check_fields(replace(text_article(doc_id, page.text, title=title), **fields))
 
 
 def _read_text(data: bytes, name: str) -> str:
@@ -195,13 +209,13 @@ def _shorten(text: str) -> str:
     return cut.rsplit(" ", 1)[0] + "\u2026" if " " in cut else cut
 
 
-def _load_jsonl(raw: str, name: str, warnings: list[str]) -> list[Article]:
+def _load_jsonl(raw: str, name: str, warnings: list[str], limits: Limits | None) -> list[Article]:
     articles = []
     for lineno, line in enumerate(raw.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            articles.append(article_from_record(jsonio.loads(line)))
+            articles.append(article_from_record(jsonio.loads(line), limits=limits))
         except json.JSONDecodeError as exc:
             warnings.append(f"{name}:{lineno}: not valid JSON ({exc.msg})")
         except InputError as exc:
@@ -211,28 +225,33 @@ def _load_jsonl(raw: str, name: str, warnings: list[str]) -> list[Article]:
     return articles
 
 
-def _load_json(raw: str, name: str) -> list[Article]:
+def _load_json(raw: str, name: str, limits: Limits | None) -> list[Article]:
     try:
         data = jsonio.loads(raw)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
     records = data if isinstance(data, list) else [data]
-    return [article_from_record(r, where=f"record {i}") for i, r in enumerate(records)]
+    return [
+        article_from_record(r, where=f"record {i}", limits=limits) for i, r in enumerate(records)
+    ]
 
 
-def article_from_record(record: Any, where: str = "record") -> Article:
+def article_from_record(
+    record: Any, where: str = "record", limits: Limits | None = None
+) -> Article:
     """Validate one ``{id, title, text, url?, date?, source?}`` object into an Article."""
     if not isinstance(record, dict):
         raise InputError(f"{where} is not a JSON object")
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
         raise InputError(f"{where} lacks a non-empty 'text' string")
+    check_text(text, limits or Limits())
     doc_id = record.get("id", record.get("doc_id"))
     if doc_id is None or not str(doc_id).strip():
         raise InputError(f"{where} lacks an 'id'")
     title = record.get("title")
     base = text_article(str(doc_id), text, title=str(title) if title else None)
-    return Article(
+    article = Article(
         doc_id=base.doc_id,
         title=base.title,
         text=text,
@@ -240,6 +259,7 @@ def article_from_record(record: Any, where: str = "record") -> Article:
         date=normalize_date(record.get("date"), where),
         source=_optional_str(record, "source", where),
     )
+    return check_fields(article)
 
 
 def _optional_str(record: dict[str, Any], key: str, where: str) -> str | None:

@@ -101,6 +101,13 @@ class PayloadTooLargeError(InputError):
     code = "payload_too_large"
 
 
+class ArticleLimitError(InputError):
+    """An article over a bound on the work it may cost (``rag.limits``): too many HTML
+    elements, too wide a block, too long a text, YAML aliases, a parse past its deadline."""
+
+    code = "article_over_limit"
+
+
 def mapped(error: RagError, table: dict[type[RagError], int], default: int) -> int:
     """The value ``table`` gives the error's closest family (HTTP status, CLI exit code)."""
     for cls in type(error).__mro__:

@@ -6,6 +6,11 @@ The block is metadata, not article text: the stored text is the body after it, s
 quotes never point into the YAML. A block that is not valid YAML, or a field of the wrong type
 or a date that is not a date, is an ``InputError`` naming the field (the file is then skipped
 with that one-line reason; the rest of a batch is still ingested).
+
+The block comes from whoever wrote the file, so its cost is bounded before and while it is
+read: at most ``MAX_FRONT_MATTER_CHARS``, no YAML aliases (``*name``; a 656-byte "billion
+laughs" of nested aliases expands to gigabytes), nesting at most ``MAX_DEPTH`` deep, and each
+field at most ``rag.limits.MAX_FIELD_CHARS``; over any of them is an ``ArticleLimitError``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,15 @@ from typing import Any
 
 import yaml
 
-from rag.errors import InputError
+from rag.errors import ArticleLimitError, InputError
+from rag.limits import MAX_FIELD_CHARS, MAX_TAGS, over
+
+# Why 20,000: a block with every field is a few hundred characters, and a long summary a few
+# thousand; PyYAML reads 20,000 characters in milliseconds.
+MAX_FRONT_MATTER_CHARS = 20_000
+# Why 20: the fields are text, dates and lists of text (depth 2); deeper is not metadata, and
+# PyYAML reads nesting by recursion.
+MAX_DEPTH = 20
 
 _BLOCK = re.compile(r"\A\ufeff?---[ \t]*\n(?P<yaml>.*?)\n?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 
@@ -39,8 +52,11 @@ def split_front_matter(text: str) -> tuple[FrontMatter | None, str]:
     match = _BLOCK.match(text)
     if match is None:
         return None, text
+    block = match["yaml"]
+    if len(block) > MAX_FRONT_MATTER_CHARS:
+        raise over("characters of front matter", len(block), MAX_FRONT_MATTER_CHARS)
     try:
-        data = yaml.safe_load(match["yaml"]) if match["yaml"].strip() else {}
+        data = yaml.load(block, Loader=_BoundedLoader) if block.strip() else {}  # noqa: S506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark is not None else ""
@@ -51,6 +67,26 @@ def split_front_matter(text: str) -> tuple[FrontMatter | None, str]:
         raise InputError("front matter must be a YAML mapping of fields")
     body = text[match.end() :].lstrip("\n")
     return _fields(data), body
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses aliases and nesting deeper than ``MAX_DEPTH``."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ArticleLimitError(
+                f"front matter uses the YAML alias *{event.anchor} "
+                f"(line {event.start_mark.line + 2}); aliases are not allowed"
+            )
+        depth = getattr(self, "_depth", 0)
+        if depth >= MAX_DEPTH:
+            raise ArticleLimitError(f"front matter is nested more than {MAX_DEPTH} levels deep")
+        self._depth = depth + 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth = depth
 
 
 def _fields(data: dict[Any, Any]) -> FrontMatter:
@@ -70,7 +106,13 @@ def _text(data: dict[Any, Any], key: str) -> str | None:
         return None
     if isinstance(value, bool | list | dict):
         raise InputError(f"front matter '{key}' must be text")
-    return " ".join(str(value).split())
+    return _bounded(key, " ".join(str(value).split()))
+
+
+def _bounded(key: str, value: str) -> str:
+    if len(value) > MAX_FIELD_CHARS:
+        raise over(f"characters in front matter '{key}'", len(value), MAX_FIELD_CHARS)
+    return value
 
 
 def _date(value: Any) -> str | None:
@@ -97,7 +139,7 @@ def _date(value: Any) -> str | None:
 def _author(value: Any) -> str | None:
     if isinstance(value, list):
         names = [" ".join(str(v).split()) for v in value if str(v).strip()]
-        return ", ".join(names) or None
+        return _bounded("author", ", ".join(names)) or None
     return _text({"author": value}, "author")
 
 
@@ -107,4 +149,6 @@ def _tags(value: Any) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list):
         raise InputError("front matter 'tags' must be a list or comma-separated text")
-    return tuple(t for t in (" ".join(str(i).split()) for i in items) if t)
+    if len(items) > MAX_TAGS:
+        raise over("front matter tags", len(items), MAX_TAGS)
+    return tuple(_bounded("tags", t) for t in (" ".join(str(i).split()) for i in items) if t)

@@ -8,6 +8,10 @@ publication date (htmldate) and site name from the page's metadata (Open Graph, 
 The returned text is the headline (when trafilatura keeps it) and the paragraphs, separated by
 blank lines, which is the layout ``rag.newsparts`` reads: the headline stays searchable but is
 not quoted as an answer.
+
+The page is measured first (``rag.limits.check_html``: elements, the widest block) and then
+parsed in a worker process with a deadline (``rag.sandbox``): trafilatura's cost is not linear
+in the page, and a server must neither wait minutes for one page nor parse on its event loop.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import re
 from dataclasses import dataclass
 
 from rag.errors import InputError
+from rag.limits import Limits, check_html
 
 log = logging.getLogger(__name__)
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
@@ -35,11 +40,21 @@ class Page:
     url: str | None = None
 
 
-def extract_page(html: str, url: str | None = None) -> Page:
+def extract_page(html: str, url: str | None = None, limits: Limits | None = None) -> Page:
     """The article in ``html`` (``url``: where it came from, for metadata and relative links).
 
-    Raises ``InputError`` when the page has no main text (an empty page, a login wall).
+    Raises ``ArticleLimitError`` when the page is over a limit or parsing it passes the
+    deadline, and ``InputError`` when it has no main text (an empty page, a login wall).
     """
+    from rag.sandbox import run_parser
+
+    limits = limits or Limits()
+    check_html(html, limits)
+    return run_parser(parse_page, html, url, timeout_s=limits.parse_timeout_s)
+
+
+def parse_page(html: str, url: str | None = None) -> Page:
+    """``extract_page`` without limits or a worker: call it only on measured input."""
     import trafilatura
 
     doc = trafilatura.bare_extraction(

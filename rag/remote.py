@@ -24,6 +24,7 @@ from rag.articles import LoadResult, html_article, news_article
 from rag.errors import InputError
 from rag.feeds import FeedItem, looks_like_feed, parse_feed
 from rag.fetching import Fetched, fetch
+from rag.limits import Limits
 from rag.models import Article
 from rag.settings import Settings
 
@@ -69,21 +70,27 @@ def load_url(url: str, settings: Settings, warnings: list[str]) -> list[Article]
             except InputError as exc:
                 warnings.append(exc.message)
         return articles
-    return [page_article(got, url)]
+    return [page_article(got, url, Limits.of(settings))]
 
 
-def page_article(got: Fetched, doc_url: str) -> Article:
-    """The article in a fetched response (HTML or plain text); ``doc_url`` names it."""
+def page_article(got: Fetched, doc_url: str, limits: Limits | None = None) -> Article:
+    """The article in a fetched response (HTML or plain text); ``doc_url`` names it.
+
+    Over a limit of ``rag.limits`` it is an ``ArticleLimitError`` naming the URL and the limit.
+    """
     kind = got.content_type.split(";", 1)[0].strip().lower()
     head = got.content[:512].lstrip().lower()
     doc_id = url_doc_id(doc_url)
     if kind in _HTML_TYPES or (not kind and head.startswith((b"<!doctype html", b"<html"))):
         try:
-            return html_article(doc_id, got.text(), url=got.url)
+            return html_article(doc_id, got.text(), url=got.url, limits=limits)
         except InputError as exc:
-            raise InputError(f"{doc_url}: {exc.message}") from None
+            raise type(exc)(f"{doc_url}: {exc.message}", code=exc.code) from None
     if kind in _TEXT_TYPES:
-        article = news_article(doc_id, got.text().replace("\r\n", "\n"))
+        try:
+            article = news_article(doc_id, got.text().replace("\r\n", "\n"), limits=limits)
+        except InputError as exc:
+            raise type(exc)(f"{doc_url}: {exc.message}", code=exc.code) from None
         return article if article.url else replace(article, url=got.url)
     raise InputError(f"{doc_url}: not a web page or a feed (content type {kind or 'unknown'})")
 
@@ -91,10 +98,16 @@ def page_article(got: Fetched, doc_url: str) -> Article:
 def item_article(item: FeedItem, settings: Settings) -> Article:
     """A feed item's article: the feed's content or the linked page, with the item's fields."""
     link = item.link or item.key
+    limits = Limits.of(settings)
     if item.content:
-        article = html_article(url_doc_id(link), item.content, url=item.link, title=item.title)
+        try:
+            article = html_article(
+                url_doc_id(link), item.content, url=item.link, limits=limits, title=item.title
+            )
+        except InputError as exc:
+            raise type(exc)(f"{link}: {exc.message}", code=exc.code) from None
     elif item.link:
-        article = page_article(fetch(item.link, settings), item.link)
+        article = page_article(fetch(item.link, settings), item.link, limits)
     else:
         raise InputError(f"{item.key}: the feed item has no link and no content")
     return replace(
@@ -121,7 +134,7 @@ def load_sources(values: Sequence[str], settings: Settings, progress: bool = Fal
 
     urls = [v for v in values if is_url(v)]
     paths = [Path(v) for v in values if not is_url(v)]
-    result = load_paths(paths, progress) if paths else LoadResult()
+    result = load_paths(paths, progress, Limits.of(settings)) if paths else LoadResult()
     if urls:
         remote = load_urls(urls, settings)
         result.articles.extend(remote.articles)

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     fetch_retries: int = Field(default=2, ge=0, le=5)  # after timeouts, 429 and 5xx, with backoff
     feed_max_items: int = Field(default=100, ge=1, le=1000)  # newest items read per feed poll
 
+    # bounds on the work one article may cost, checked before parsing (rag/limits.py: why)
+    max_html_elements: int = Field(default=30_000, ge=100)  # start tags in a page
+    max_block_chars: int = Field(default=50_000, ge=1_000)  # widest run of HTML, no block break
+    max_article_chars: int = Field(default=200_000, ge=1_000)  # text per article
+    parse_timeout_s: float = Field(default=20.0, gt=0, le=600)  # per page parsed
+
     @field_validator("feeds", mode="before")
     @classmethod
     def _feed_list(cls, value: object) -> list[str]:
