@@ -13,7 +13,9 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.admission import ComputeGate
+from api.apidoc import install_openapi
 from api.bodylimit import BodyLimitMiddleware
+from api.crosssite import HostCheckMiddleware
 from api.errors import install_error_handlers
 from api.feedback import router as feedback_router
 from api.metrics import Metrics
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.state.engine = engine
     install_error_handlers(app)
     app.add_middleware(app.state.metrics.middleware)
+    app.add_middleware(HostCheckMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(
         BodyLimitMiddleware, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes
     )
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(router)
     app.include_router(feedback_router)
     _static_routes(app)
+    install_openapi(app, settings)
     return app
 
 

@@ -101,6 +101,12 @@ class PayloadTooLargeError(InputError):
     code = "payload_too_large"
 
 
+class MisdirectedError(InputError):
+    """A request's ``Host`` is not a name of this server (``RAG_ALLOWED_HOSTS``)."""
+
+    code = "bad_host"
+
+
 def mapped(error: RagError, table: dict[type[RagError], int], default: int) -> int:
     """The value ``table`` gives the error's closest family (HTTP status, CLI exit code)."""
     for cls in type(error).__mro__:
