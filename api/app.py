@@ -19,7 +19,7 @@ from api.crosssite import HostCheckMiddleware
 from api.errors import install_error_handlers
 from api.feedback import router as feedback_router
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
+from api.ratelimit import rate_limiter
 from api.routes import router
 from api.security import check_settings
 from rag import runtime
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app = FastAPI(title="News QA", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    app.state.limiter = RateLimiter(settings.rate_limit_per_minute, rate_limit_file(settings))
+    app.state.limiter = rate_limiter(settings, rate_limit_file(settings))
     app.state.gate = ComputeGate(
         settings.max_concurrent_asks, settings.max_queued_asks, settings.request_deadline_s
     )
@@ -98,7 +98,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 def rate_limit_file(settings: Settings) -> Path:
     """RAG_RATE_LIMIT_DB, else ``ratelimit.sqlite`` in the index folder: every worker serving
-    that index shares it (the index store only manages its own ``gen-*`` entries there)."""
+    that index shares it (the index store only manages its own ``gen-*`` entries there).
+    Unused when RAG_DATABASE_URL is set: the buckets are then in PostgreSQL, for every host."""
     return settings.rate_limit_db or settings.index_dir / "ratelimit.sqlite"
 
 
