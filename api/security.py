@@ -29,6 +29,12 @@ def check_settings(settings: Settings) -> None:
             "RAG_REQUIRE_KEY_FOR_READS=true needs RAG_API_KEYS: with no keys nobody could read"
         )
     _networks(tuple(settings.trusted_proxies))
+    for entry in settings.allowed_hosts:
+        if "/" in entry or ":" in entry:
+            raise InputError(
+                f"bad setting RAG_ALLOWED_HOSTS: {entry!r} is not a host name; give names only "
+                "(news.example.org, .example.org, *), without scheme or port"
+            )
 
 
 @lru_cache(maxsize=16)

@@ -12,9 +12,11 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from api.crosssite import host_allowed, same_origin
+from api.security import check_settings
 from api.server import with_bound_name
 from rag.embedding import HashEmbedder
 from rag.engine import Engine
+from rag.errors import InputError
 from rag.models import Article
 from rag.settings import Settings
 
@@ -193,3 +195,9 @@ def test_same_origin_compares_name_and_port_not_scheme() -> None:
     assert not same_origin("https://evil.example", "localhost:8000")
     assert not same_origin("null", "localhost:8000")
     assert not same_origin("http://localhost:8000", None)
+
+
+@pytest.mark.parametrize("entry", ["https://news.example.org", "news.example.org:8000"])
+def test_a_url_in_allowed_hosts_is_refused_at_start(entry: str) -> None:
+    with pytest.raises(InputError, match="RAG_ALLOWED_HOSTS"):
+        check_settings(Settings(allowed_hosts=[entry]))
