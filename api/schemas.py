@@ -189,7 +189,8 @@ class UrlIn(BaseModel):
     url: Text = Field(
         min_length=8,
         max_length=2000,
-        pattern=r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]",
+        # described, not enforced here: rag.fetching refuses other schemes (fetch_refused)
+        json_schema_extra={"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]"},
         examples=["https://example.org/feed.xml"],
     )
 
