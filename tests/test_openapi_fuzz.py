@@ -141,3 +141,12 @@ def test_the_document_carries_the_servers_limits(app: FastAPI) -> None:
     assert '"date"' in formats and '"date-time"' in formats
     listing = spec["paths"]["/documents"]["get"]["parameters"]
     assert any(p["name"] == "cursor" and "pattern" in json.dumps(p) for p in listing)
+
+
+@pytest.mark.parametrize("url", ["http://example.org:99999/feed", "HTTP://news.example:\x1a/"])
+def test_a_url_with_a_bad_port_is_refused_not_a_server_error(app: FastAPI, url: str) -> None:
+    """Found by the fuzzing above: urllib raises on reading such a port."""
+    from fastapi.testclient import TestClient
+
+    response = TestClient(app).post("/documents", json={"url": url})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "fetch_refused"
