@@ -9,9 +9,10 @@ it, as Jupyter's ``allow_origin`` and local-host checks and Django's ``ALLOWED_H
 * **Origin, on writes.** A write that carries a browser ``Origin`` is refused (403, naming the
   origin) unless that origin is this server's own (the ``Host`` it was sent to) or is listed
   in ``RAG_CORS_ORIGINS`` by name, or the request carries a valid API key. ``*`` in
-  ``RAG_CORS_ORIGINS`` opens reads to every page, never writes. A write with no ``Origin``
-  but ``Sec-Fetch-Site: cross-site`` is refused too. Clients that are not browsers send
-  neither header and are unaffected.
+  ``RAG_CORS_ORIGINS`` opens reads to every page, never writes. A POST or DELETE with no
+  ``Origin`` but ``Sec-Fetch-Site: cross-site`` is refused too (a link to ``GET /feedback``
+  followed from another site is not: its reply goes to the reader, not to the page). Clients
+  that are not browsers send neither header and are unaffected.
 * **Host, on every request.** The ``Host`` header must name this server: an IP address, the
   name ``localhost`` (or ``*.localhost``), a name in ``RAG_ALLOWED_HOSTS`` (``news.example.org``;
   ``.example.org`` for the domain and its subdomains; ``*`` for any), or the name given to
@@ -35,6 +36,7 @@ from rag.errors import ForbiddenError, MisdirectedError
 from rag.settings import Settings
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def split_host(host: str) -> tuple[str, int | None]:
@@ -126,8 +128,9 @@ def check_origin(request: Request, settings: Settings) -> None:
 
     The caller skips this when the request carries a valid API key."""
     origin = request.headers.get("origin")
-    if origin is None:
-        if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+    if origin is None:  # a GET with none is a link followed: its reply goes to the reader
+        site = request.headers.get("sec-fetch-site", "").lower()
+        if request.method not in SAFE_METHODS and site == "cross-site":
             raise ForbiddenError(
                 "cross-site writes are refused: this request came from a page of another site "
                 "(Sec-Fetch-Site: cross-site); send an API key, or list the page's origin in "

@@ -84,6 +84,10 @@ def test_a_write_with_no_origin_but_marked_cross_site_is_refused(tmp_path: Path)
     response = _post_form(client, **{"Sec-Fetch-Site": "cross-site"})
     assert response.status_code == 403 and "cross-site" in response.json()["error"]["message"]
     assert _total(client) == 1
+    followed = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+    assert client.get("/feedback", headers=followed).status_code == 200  # a link, read by a person
+    fetched = {"Origin": EVIL, "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors"}
+    assert client.get("/feedback", headers=fetched).status_code == 403  # read by the page
 
 
 def test_the_servers_own_page_and_listed_origins_may_write(tmp_path: Path) -> None:
