@@ -13,11 +13,13 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.admission import ComputeGate
+from api.apidoc import install_openapi
 from api.bodylimit import BodyLimitMiddleware
+from api.crosssite import HostCheckMiddleware
 from api.errors import install_error_handlers
 from api.feedback import router as feedback_router
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
+from api.ratelimit import rate_limiter
 from api.routes import router
 from api.security import check_settings
 from rag import runtime
@@ -67,7 +69,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app = FastAPI(title="News QA", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
-    app.state.limiter = RateLimiter(settings.rate_limit_per_minute, rate_limit_file(settings))
+    app.state.limiter = rate_limiter(settings, rate_limit_file(settings))
     app.state.gate = ComputeGate(
         settings.max_concurrent_asks, settings.max_queued_asks, settings.request_deadline_s
     )
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.state.engine = engine
     install_error_handlers(app)
     app.add_middleware(app.state.metrics.middleware)
+    app.add_middleware(HostCheckMiddleware, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(
         BodyLimitMiddleware, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes
     )
@@ -89,12 +92,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(router)
     app.include_router(feedback_router)
     _static_routes(app)
+    install_openapi(app, settings)
     return app
 
 
 def rate_limit_file(settings: Settings) -> Path:
     """RAG_RATE_LIMIT_DB, else ``ratelimit.sqlite`` in the index folder: every worker serving
-    that index shares it (the index store only manages its own ``gen-*`` entries there)."""
+    that index shares it (the index store only manages its own ``gen-*`` entries there).
+    Unused when RAG_DATABASE_URL is set: the buckets are then in PostgreSQL, for every host."""
     return settings.rate_limit_db or settings.index_dir / "ratelimit.sqlite"
 
 

@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.admission import ComputeGate
-from api.security import check_read, check_write, client_host
+from api.security import check_browser_write, check_read, check_write, client_host
 from rag.engine import Engine
 from rag.settings import Settings
 
@@ -47,6 +47,12 @@ async def require_write(request: Request) -> None:
     check_write(request, request.app.state.settings)
 
 
+async def require_own_site(request: Request) -> None:
+    """An open write (feedback) from a browser page must come from this server's own page or
+    an origin in RAG_CORS_ORIGINS, unless it carries a valid key (403)."""
+    check_browser_write(request, request.app.state.settings)
+
+
 async def spend_budget(request: Request) -> None:
     """One request from this client's per-minute budget for model work (429 when spent).
 
@@ -61,5 +67,6 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 GateDep = Annotated[ComputeGate, Depends(get_gate)]
 ReadAccess = Depends(require_read)
 WriteAccess = Depends(require_write)
+OwnSiteOnly = Depends(require_own_site)
 # every endpoint that runs a model: read access first, then the client's budget
 ModelBudget = Depends(spend_budget)

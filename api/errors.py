@@ -20,6 +20,7 @@ from rag.errors import (
     IndexMismatchError,
     IndexMissingError,
     InputError,
+    MisdirectedError,
     ModelFileError,
     NotFoundError,
     OverloadedError,
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 HTTP_STATUS: dict[type[RagError], int] = {
     PayloadTooLargeError: 413,
+    MisdirectedError: 400,
     InputError: 422,
     NotFoundError: 404,
     AuthError: 401,

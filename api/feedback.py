@@ -14,13 +14,13 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ModelBudget, ReadAccess, WriteAccess
+from api.deps import ModelBudget, OwnSiteOnly, ReadAccess, WriteAccess
 from api.schemas import ErrorOut
 from rag.feedback import MAX_COMMENT_CHARS, MAX_TEXT_CHARS, FeedbackStore, feedback_file
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 413, 422, 429)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 413, 422, 429)
 }
 MAX_LIST = 500  # one page of verdicts; the CLI reads the file directly for more
 
@@ -70,7 +70,7 @@ def _store(request: Request) -> FeedbackStore:
     responses=ERRORS,
     tags=["answers"],
     summary="Rate an answer: thumbs up or down",
-    dependencies=[ReadAccess, ModelBudget],
+    dependencies=[ReadAccess, OwnSiteOnly, ModelBudget],
 )
 async def post_feedback(request: Request, body: FeedbackIn) -> dict[str, Any]:
     store = _store(request)

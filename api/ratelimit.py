@@ -10,8 +10,12 @@ microseconds (no fsync per request). Shared memory would need its own locking an
 fcntl-locked file would need its own format. The file holds only buckets touched in the last
 minute (older ones are full again, so dropping them loses nothing).
 
-Limitation: the budget is per host. Several hosts behind a load balancer each keep their own
-file; counting across hosts needs a shared database (not done yet).
+With ``RAG_DATABASE_URL`` set, the buckets live in PostgreSQL instead
+(:class:`SharedRateLimiter`), so every host behind a load balancer spends from the same budget:
+one ``INSERT ... ON CONFLICT DO UPDATE`` per check, which PostgreSQL runs under the bucket's
+row lock, with the database's clock (hosts whose clocks disagree still agree on the refill).
+The table is ``UNLOGGED`` (a crash empties it, which only refills every bucket) and is created
+by this module; nothing in the store's schema depends on it.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any, Protocol
 
 from rag.errors import RateLimitError
+from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -136,3 +142,116 @@ class RateLimiter:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+class Limiter(Protocol):
+    per_minute: int
+
+    def check(self, client: str) -> None: ...
+
+
+def rate_limiter(settings: Settings, path: Path) -> Limiter:
+    """The shared PostgreSQL buckets when RAG_DATABASE_URL is set, else the host's file."""
+    if settings.database_url and settings.rate_limit_per_minute > 0:
+        return SharedRateLimiter(settings.rate_limit_per_minute, settings.database_url)
+    return RateLimiter(settings.rate_limit_per_minute, path)
+
+
+PG_CONNECT_TIMEOUT_S = 3  # a check never waits longer than this for a database that went away
+PG_STATEMENT_TIMEOUT_MS = 2000  # nor this long for another host's row lock
+PG_RETRY_AFTER_S = 10.0  # after a failure, requests pass unchecked this long before a reconnect
+PG_TABLE_LOCK = 7_314_022  # pg_advisory_xact_lock key: hosts starting at once create it once
+_PG_SCHEMA = """CREATE UNLOGGED TABLE IF NOT EXISTS rag_rate_buckets (
+    client text PRIMARY KEY, tokens double precision NOT NULL,
+    updated double precision NOT NULL, taken boolean NOT NULL)"""
+# The SET expressions run once the row is locked, so clock_timestamp() is read after any other
+# host's update of this bucket: ``updated`` never goes back and no span is refilled twice.
+_NOW = "extract(epoch FROM clock_timestamp())"
+_REFILLED = f"least(%(cap)s, b.tokens + greatest(0, {_NOW} - b.updated) * %(rate)s)"
+_PG_TAKE = f"""INSERT INTO rag_rate_buckets AS b (client, tokens, updated, taken)
+VALUES (%(client)s, %(cap)s - 1, {_NOW}, true)
+ON CONFLICT (client) DO UPDATE SET
+    tokens = CASE WHEN {_REFILLED} >= 1 THEN {_REFILLED} - 1 ELSE {_REFILLED} END,
+    updated = greatest(b.updated, {_NOW}),
+    taken = {_REFILLED} >= 1
+RETURNING tokens, taken"""
+_PG_PURGE = f"DELETE FROM rag_rate_buckets WHERE updated < {_NOW} - 60"
+
+
+class SharedRateLimiter:
+    """``RateLimiter``'s contract, with the buckets in PostgreSQL (shared by every host).
+
+    One connection per process, opened on the first check. When the database cannot be used
+    the request is let through with a warning, and for ``PG_RETRY_AFTER_S`` no check waits on
+    it again: the compute queue still protects each host, and the limiter must not turn a
+    database outage into slow or failed answers."""
+
+    def __init__(self, per_minute: int, url: str) -> None:
+        self.per_minute = per_minute
+        self.url = url
+        self._conn: Any = None
+        self._lock = threading.Lock()
+        self._last_purge = 0.0
+        self._down_until = 0.0
+
+    def check(self, client: str) -> None:
+        if self.per_minute <= 0:
+            return
+        with self._lock:
+            wait = self._take_or_none(client)
+        if wait:
+            raise RateLimitError(
+                f"rate limit of {self.per_minute} requests per minute exceeded; retry later",
+                retry_after=wait,
+            )
+
+    def _take_or_none(self, client: str) -> float | None:
+        import psycopg
+
+        if time.monotonic() < self._down_until:
+            return None
+        try:
+            return self._take(client)
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            log.warning("shared rate limit unusable, requests let through: %s", reason)
+            self._close()
+            self._down_until = time.monotonic() + PG_RETRY_AFTER_S
+            return None
+
+    def _take(self, client: str) -> float:
+        """0 when a token was taken, else the seconds until one is back."""
+        conn = self._connect()
+        rate = self.per_minute / 60.0
+        args = {"client": client, "cap": float(self.per_minute), "rate": rate}
+        tokens, taken = conn.execute(_PG_TAKE, args).fetchone()
+        now = time.monotonic()
+        if now - self._last_purge > PURGE_EVERY_S:
+            conn.execute(_PG_PURGE)
+            self._last_purge = now
+        if taken:
+            return 0.0
+        return float(max(1.0, math.ceil((1.0 - float(tokens)) / rate)))
+
+    def _connect(self) -> Any:
+        if self._conn is None:
+            import psycopg
+
+            conn = psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=PG_CONNECT_TIMEOUT_S,
+                options=f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}",
+            )
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (PG_TABLE_LOCK,))
+                conn.execute(_PG_SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None

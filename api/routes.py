@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from api.admission import Slot
 from api.deps import EngineDep, GateDep, ModelBudget, ReadAccess, SettingsDep, WriteAccess
 from api.schemas import (
+    CURSOR_PATTERN,
     DOCUMENTS_BODY,
     SSE_RESPONSE,
     AnswerOut,
@@ -31,6 +33,7 @@ from api.schemas import (
     ErrorOut,
     FiltersIn,
     IngestOut,
+    IsoDate,
     SearchOut,
     UrlIn,
 )
@@ -177,11 +180,11 @@ async def search(
     gate: GateDep,
     settings: SettingsDep,
     q: str = Query(..., description="the query"),
-    top_k: int | None = None,
+    top_k: int | None = Query(None, ge=1),
     source: str | None = None,
     doc_id: str | None = None,
-    date_from: str | None = None,
-    date_to: str | None = None,
+    date_from: IsoDate | None = None,
+    date_to: IsoDate | None = None,
 ) -> dict[str, Any]:
     _check_input(engine, settings, q, top_k)
     filters = _filters(
@@ -248,7 +251,13 @@ async def _url_in(request: Request) -> str | None:
     dependencies=[ReadAccess],
 )
 def list_documents(
-    engine: EngineDep, limit: int = Query(50, ge=1, le=500), cursor: str | None = None
+    engine: EngineDep,
+    limit: int = Query(50, ge=1, le=500),
+    cursor: str | None = Query(
+        None,
+        description="the next_cursor of the previous page",
+        json_schema_extra={"pattern": CURSOR_PATTERN},
+    ),
 ) -> dict[str, Any]:
     docs_after = engine.documents(limit + 1, _decode_cursor(cursor))  # paged by the store
     page = docs_after[:limit]
@@ -261,19 +270,18 @@ def list_documents(
 
 
 def _encode_cursor(doc_id: str) -> str:
-    return base64.urlsafe_b64encode(doc_id.encode()).decode()
+    return base64.urlsafe_b64encode(doc_id.encode()).decode().rstrip("=")
 
 
 def _decode_cursor(cursor: str | None) -> str | None:
+    """The position a cursor names: every string of ``CURSOR_PATTERN`` is one (the page
+    starts after it in doc_id order), as the OpenAPI document says; anything else is a 422."""
     if not cursor:
         return None
-    try:
-        decoded = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except ValueError:
-        decoded = ""
-    if not decoded or _encode_cursor(decoded) != cursor:
+    if not re.fullmatch(CURSOR_PATTERN, cursor):
         raise InputError("invalid cursor: use the next_cursor of a previous page")
-    return decoded
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    return raw.decode("utf-8", "replace").replace("\x00", "")
 
 
 @router.get(

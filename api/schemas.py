@@ -4,12 +4,15 @@ response model is built from the library's dataclass of the same shape (``out_mo
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from rag import models
+from rag.dates import explain_date
 from rag.stores import base as store_shapes
 
 ALBANESE = "What did Albanese say about Japan?"
@@ -29,13 +32,54 @@ def _encodable(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_encodable)]
 
+# a character ``str.strip()`` keeps: a question with none is "empty" (``Engine.check_question``);
+# spelled out because ECMA-262's \\s (the OpenAPI dialect) is not Python's whitespace
+NONBLANK = r"[^\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+QUESTION_SCHEMA: dict[str, Any] = {"minLength": 1, "pattern": NONBLANK}  # maxLength: per server
+# a document id (``rag.articles``): no control character, and not blank
+DOC_ID_PATTERN = (
+    r"^[^\x00-\x1f]*[^\x00- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    r"[^\x00-\x1f]*$"
+)
+# a page cursor: unpadded base64url (``routes._encode_cursor``); any such string is a position
+CURSOR_PATTERN = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"
+_DAY = r"\d{4}-\d{2}-\d{2}"
+_RFC3339 = re.compile(_DAY + r"[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[Zz]|[+-]\d{2}:\d{2})")
+
+
+def _iso_date(value: str) -> str:
+    """A date filter: ``""`` (none), a day (``format: date``) or an RFC 3339 date-time
+    (``format: date-time``), checked against the calendar; anything else is refused (422)."""
+    if value == "":
+        return value
+    try:
+        if re.fullmatch(_DAY, value):
+            date.fromisoformat(value)
+        elif _RFC3339.fullmatch(value):
+            datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        else:
+            raise ValueError
+    except ValueError:
+        raise ValueError(explain_date(value)) from None
+    return value
+
+
+DATE_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "format": "date"},
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "maxLength": 0},
+    ]
+}
+IsoDate = Annotated[str, AfterValidator(_iso_date), WithJsonSchema(DATE_SCHEMA, mode="validation")]
+
 
 class FiltersIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: Text | None = None
     doc_id: Text | None = None
-    date_from: Text | None = Field(None, examples=["2024-01-01"])
-    date_to: Text | None = Field(None, examples=["2024-12-31"])
+    date_from: IsoDate | None = Field(None, examples=["2024-01-01"])
+    date_to: IsoDate | None = Field(None, examples=["2024-12-31"])
 
 
 class TurnIn(BaseModel):
@@ -58,12 +102,12 @@ class AskRequest(BaseModel):
             ]
         },
     )
-    question: Text
-    top_k: int | None = None
+    question: Text = Field(json_schema_extra=QUESTION_SCHEMA)
+    top_k: int | None = Field(None, ge=1)  # maximum: the server's RAG_MAX_TOP_K
     filters: FiltersIn | None = None
     history: list[TurnIn] = Field(default_factory=list, max_length=20)
     # the day "now" is for time phrases in the question ("last week"); default: today (UTC)
-    as_of: Text | None = Field(None, examples=["2024-04-09"])
+    as_of: IsoDate | None = Field(None, examples=["2024-04-09"])
 
 
 def out_model(
@@ -130,11 +174,11 @@ class SearchOut(BaseModel):
 
 class ArticleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: Text = Field(min_length=1, max_length=200)
+    id: Text = Field(min_length=1, max_length=200, json_schema_extra={"pattern": DOC_ID_PATTERN})
     title: Text | None = None
     text: Text = Field(min_length=1)
     url: Text | None = None
-    date: Text | None = None
+    date: IsoDate | None = None
     source: Text | None = None
 
 
@@ -142,7 +186,13 @@ class UrlIn(BaseModel):
     """``POST /documents {"url": ...}``: a web page or an RSS/Atom feed the server fetches."""
 
     model_config = ConfigDict(extra="forbid")
-    url: Text = Field(min_length=8, max_length=2000, examples=["https://example.org/feed.xml"])
+    url: Text = Field(
+        min_length=8,
+        max_length=2000,
+        # described, not enforced here: rag.fetching refuses other schemes (fetch_refused)
+        json_schema_extra={"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]"},
+        examples=["https://example.org/feed.xml"],
+    )
 
 
 # POST /documents reads its body itself (JSON or multipart), so its schema is given by hand
@@ -160,8 +210,13 @@ DOCUMENTS_BODY: dict[str, Any] = {
         "multipart/form-data": {
             "schema": {
                 "type": "object",
+                "required": ["files"],
                 "properties": {
-                    "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    "files": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "string", "format": "binary"},
+                    }
                 },
             }
         },

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from fastapi import Request
 
+from api.crosssite import check_origin
 from rag.errors import AuthError, ForbiddenError, InputError
 from rag.settings import Settings
 
@@ -28,6 +29,12 @@ def check_settings(settings: Settings) -> None:
             "RAG_REQUIRE_KEY_FOR_READS=true needs RAG_API_KEYS: with no keys nobody could read"
         )
     _networks(tuple(settings.trusted_proxies))
+    for entry in settings.allowed_hosts:
+        if "/" in entry or ":" in entry:
+            raise InputError(
+                f"bad setting RAG_ALLOWED_HOSTS: {entry!r} is not a host name; give names only "
+                "(news.example.org, .example.org, *), without scheme or port"
+            )
 
 
 @lru_cache(maxsize=16)
@@ -82,12 +89,23 @@ def _key_ok(token: str, keys: list[str]) -> bool:
 
 
 def check_write(request: Request, settings: Settings) -> None:
-    """Writes need a valid key; with no keys configured, only loopback clients may write."""
+    """Writes need a valid key; with no keys configured, only loopback clients may write, and
+    not from another site's page (``api.crosssite.check_origin``)."""
     if not settings.api_keys:
+        check_origin(request, settings)
         if not is_loopback(client_host(request)):
             raise ForbiddenError("writes are only allowed from loopback when RAG_API_KEYS is unset")
         return
     _check_key(request, settings)
+
+
+def check_browser_write(request: Request, settings: Settings) -> None:
+    """An open write (a reader's feedback): refused from another site's page unless it
+    carries a valid API key."""
+    token = _bearer(request)
+    if token is not None and settings.api_keys and _key_ok(token, settings.api_keys):
+        return
+    check_origin(request, settings)
 
 
 def check_read(request: Request, settings: Settings) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import os
 import socket
@@ -40,11 +41,24 @@ def app_factory() -> object:
     return create_app(Settings.model_validate_json(passed) if passed else load_settings())
 
 
+def with_bound_name(settings: Settings, host: str) -> Settings:
+    """``rag serve --host NAME``: NAME is a name of this server (``api.crosssite``'s Host
+    rule); addresses such as 0.0.0.0 add nothing (every IP address is accepted already)."""
+    name = host.strip().lower()
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        if name and name not in settings.allowed_hosts:
+            return settings.model_copy(update={"allowed_hosts": [*settings.allowed_hosts, name]})
+    return settings
+
+
 def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
     """Serve until stopped. uvicorn's own X-Forwarded-For handling is off (by default it
     believes the header from loopback peers); ``api.security`` decides whom to believe."""
     check_settings(settings)
     check_port(host, port)  # before building the seed index and saying "serving on"
+    settings = with_bound_name(settings, host)
     logging.getLogger().setLevel(logging.INFO)
     ensure_index(settings)
     where = "the database" if settings.database_url else settings.index_dir

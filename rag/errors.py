@@ -108,6 +108,12 @@ class ArticleLimitError(InputError):
     code = "article_over_limit"
 
 
+class MisdirectedError(InputError):
+    """A request's ``Host`` is not a name of this server (``RAG_ALLOWED_HOSTS``)."""
+
+    code = "bad_host"
+
+
 def mapped(error: RagError, table: dict[type[RagError], int], default: int) -> int:
     """The value ``table`` gives the error's closest family (HTTP status, CLI exit code)."""
     for cls in type(error).__mro__:

@@ -160,6 +160,10 @@ def check_url(url: str, settings: Settings) -> None:
         raise InputError(
             f"{url}: only http:// and https:// URLs can be fetched", code="fetch_refused"
         )
+    try:
+        _ = parts.port  # urllib raises on a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        raise InputError(f"{url}: {exc}", code="fetch_refused") from None
     if settings.fetch_allow_private:
         return
     try:

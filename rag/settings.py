@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     require_key_for_reads: bool = False
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # names the Host header may give besides IP addresses and localhost (DNS rebinding guard):
+    # "news.example.org", ".example.org" (the domain and its subdomains), "*" (any)
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # fetching pages and feeds (rag.fetching, rag.feeds, rag.watch)
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)  # polled by the server
@@ -105,6 +108,11 @@ class Settings(BaseSettings):
     @field_validator("api_keys", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _csv(cls, value: object) -> list[str]:
+        return _split_csv(value)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _host_list(cls, value: object) -> list[str]:
         return _split_csv(value)
 
 
