@@ -26,6 +26,7 @@ from rag.errors import (
     PayloadTooLargeError,
     RagError,
     RateLimitError,
+    StorageFullError,
     StoreUnavailableError,
     mapped,
 )
@@ -45,6 +46,7 @@ HTTP_STATUS: dict[type[RagError], int] = {
     ModelFileError: 503,
     OverloadedError: 503,
     StoreUnavailableError: 503,
+    StorageFullError: 507,  # Insufficient Storage: the write failed, nothing was half-kept
 }
 CLIENT_CLOSED = 499  # nginx's "client closed request": logged and counted, never read
 
