@@ -30,6 +30,7 @@ from rag.errors import (
     StoreUnavailableError,
     mapped,
 )
+from rag.stores.space import is_full_disk, storage_full
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_full_disk(exc):  # a full disk outside the store (uploads, feedback, ...)
+            log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+            full = storage_full(".", None, exc)
+            return JSONResponse(error_body(full.code, full.message), status_for(full))
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal", "internal error; see the server log"), 500)
 

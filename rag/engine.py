@@ -388,12 +388,14 @@ class Engine:
         unchanged = tuple(d for d, a in latest.items() if known.get(d) == a.content_hash)
         bar = progress_bar(todo, progress)
         prepared = prepare(todo, self.embedder, self._chunker(), bar, self.settings.entities)
-        if not todo and store.info() is None:
-            store.write(info, [])  # an empty index, so that reads find one
-        while batch := take_chunks(prepared, WRITE_BATCH_CHUNKS):
-            store.write(info, assign_groups(store, batch))  # rag.duplicates
-        if bar is not None:
-            bar.close()  # type: ignore[attr-defined]
+        try:
+            if not todo and store.info() is None:
+                store.write(info, [])  # an empty index, so that reads find one
+            while batch := take_chunks(prepared, WRITE_BATCH_CHUNKS):
+                store.write(info, assign_groups(store, batch))  # rag.duplicates
+        finally:
+            if bar is not None:  # before an error's message, not after it
+                bar.close()  # type: ignore[attr-defined]
         return IngestReport(
             added=tuple(a.doc_id for a in todo if a.doc_id not in known),
             replaced=tuple(a.doc_id for a in todo if a.doc_id in known),

@@ -166,7 +166,7 @@ class PostgresStore:
     ) -> WriteResult:
         ids = sorted({p.article.doc_id for p in add} | set(delete))
         self._remove_abandoned_rebuild()
-        full = full_disk_as_error("the database server's disk", lambda: _write_bytes(add))
+        full = full_disk_as_error("the database", lambda: _write_bytes(add))
         with full, self.pool.connection() as con, con.transaction():
             self._ensure_content(con, info)
             for doc_id in ids:  # sorted: two writers never wait on each other in a cycle

@@ -1,7 +1,8 @@
 """A full disk as one clear error: which path is full, how much the write needed.
 
 Stores wrap their writes in :func:`full_disk_as_error`; an ``OSError`` with ``ENOSPC`` or
-``EDQUOT`` (a segment file), SQLite's "database or disk is full" (the catalog) or
+``EDQUOT`` (a segment file; numpy reports a short write as "N requested and M written"
+without an errno), SQLite's "database or disk is full" (the catalog) or
 PostgreSQL's ``disk_full`` becomes a :class:`~rag.errors.StorageFullError` whose message
 names the path, the space left there and about how many bytes the write needed.
 """
@@ -9,6 +10,7 @@ names the path, the space left there and about how many bytes the write needed.
 from __future__ import annotations
 
 import errno
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -20,26 +22,33 @@ from rag.errors import StorageFullError
 FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 SQLITE_FULL = 13  # SQLite's result code for "database or disk is full"
 PG_DISK_FULL = "53100"  # PostgreSQL's SQLSTATE disk_full
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")  # numpy's ndarray.tofile
 
 
 def is_full_disk(exc: BaseException) -> bool:
     """Whether ``exc`` says the disk (or the quota) ran out of space."""
-    if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
-        return True
+    if isinstance(exc, OSError):
+        return exc.errno in FULL_ERRNOS or (
+            exc.errno is None and bool(_SHORT_WRITE.search(str(exc)))
+        )
     if isinstance(exc, sqlite3.OperationalError):
         code = getattr(exc, "sqlite_errorcode", None)
         return code == SQLITE_FULL or "disk is full" in str(exc)
     return getattr(exc, "sqlstate", None) == PG_DISK_FULL
 
 
-def storage_full(where: Path | str, needed: int, exc: BaseException) -> StorageFullError:
-    """The error for a write of about ``needed`` bytes that found ``where`` full."""
-    path = Path(getattr(exc, "filename", None) or where)
-    free = _free_bytes(path)
-    left = f" ({human(free)} left)" if free is not None else ""
+def storage_full(where: Path | str, needed: int | None, exc: BaseException) -> StorageFullError:
+    """The error for a write of about ``needed`` bytes (None: unknown) that found ``where``
+    full; ``where`` is a path, or words for a disk elsewhere (the database server's)."""
+    if isinstance(where, str) and not where.startswith(("/", ".")):
+        path, left = where, ""
+    else:
+        path = str(getattr(exc, "filename", None) or where)
+        free = _free_bytes(Path(path))
+        left = f" ({human(free)} left)" if free is not None else ""
+    size = f"; this write needed about {human(needed)}" if needed is not None else ""
     return StorageFullError(
-        f"no space left on the disk holding {path}{left}; this write needed about "
-        f"{human(needed)}: free some space and run it again (nothing of it was kept)"
+        f"no space left on the disk holding {path}{left}{size}: free some space and run it again"
     )
 
 
