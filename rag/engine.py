@@ -199,8 +199,17 @@ class Engine:
     def _read(
         self, data: View, question: str, vector: Any, k: int, filters: Filters, mode: Mode
     ) -> Reading:
-        pool = retrieve(data, question, vector, max(k, POOL_DEPTH), filters, mode)
-        return read(analyse(question, data), data, pool, vector, self.scorer, k, self.reranker)
+        for _ in range(2):
+            pool = retrieve(data, question, vector, max(k, POOL_DEPTH), filters, mode)
+            reading = read(
+                analyse(question, data), data, pool, vector, self.scorer, k, self.reranker
+            )
+            if not data.lost:
+                break
+            # the store changed under the question (a rebuild swapped in, an article went):
+            # read it once more from the new state rather than answer from what is left
+            data.renew(self.store.reader())
+        return reading
 
     def ask(
         self,

@@ -17,6 +17,7 @@ straddles the swap.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from rag.stores.pg_schema import MIGRATIONS
@@ -27,7 +28,11 @@ SCHEMA = "rag_rebuild"
 REBUILD_LOCK = 7_314_023  # session advisory lock held by the process rebuilding
 # every table of a store, dependants first (the order they are dropped in)
 TABLES = ("bands", "postings", "sentences", "chunks", "articles", "rag_meta", "rag_stats")
-SWAP_TRIES = 3  # a reader locking tables in the other order can deadlock the swap: retry
+# The swap takes every table's lock before it changes anything, waiting at most this long
+# for each (below PostgreSQL's 1 s deadlock_timeout: a reader that holds one table and wants
+# another the swap holds is never the one aborted; the swap lets go and tries again).
+SWAP_LOCK_TIMEOUT = "200ms"
+SWAP_TRIES = 100  # about 20 s of tries while readers keep the tables busy
 
 
 def create_schema(con: Any) -> None:
@@ -58,13 +63,15 @@ def swap(con: Any) -> None:
     for attempt in range(SWAP_TRIES):
         try:
             with con.transaction():
+                con.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
                 _swap_tables(con)
             log.info("swapped in the rebuilt store")
             return
-        except psycopg.errors.DeadlockDetected:
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
             if attempt == SWAP_TRIES - 1:
                 raise
-            log.info("the swap met a reader's locks; trying again")
+            log.info("the swap waited for readers' locks; trying again")
+            time.sleep(0.01 * (1 + attempt % 10))
 
 
 def _swap_tables(con: Any) -> None:
