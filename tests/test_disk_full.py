@@ -165,3 +165,23 @@ def test_the_api_answers_507_with_a_json_body(small_disk: Callable[[], Path]) ->
     error = response.json()["error"]
     assert error["code"] == "storage_full" and str(engine.root) in error["message"]
     assert _stored(engine.root) == {"old000", "old001", "old002"}
+
+
+def test_a_rebuild_that_fills_the_disk_leaves_the_old_index(
+    small_disk: Callable[[], Path], seven_writes: Path
+) -> None:
+    """The rebuilt index is written aside, so a disk too small for both is an error while
+    the old index answers on, and the rebuild's folder is removed at once."""
+    disk = small_disk()
+    index = disk / "index"
+    shutil.copytree(seven_writes, index)
+    before = _stored(index)
+    filler = _fill(disk, 300_000)
+    with pytest.raises(StorageFullError, match="needed about"):
+        _engine(index).ingest(_articles("new", 30), rebuild=True)
+    assert _stored(index) == before
+    assert not (index / ".rebuild").exists()
+    filler.unlink()
+    report = _engine(index).ingest(_articles("new", 30), rebuild=True)
+    assert len(report.added) == 30 and _stored(index) == {a.doc_id for a in _articles("new", 30)}
+    _assert_no_leftovers(index)

@@ -381,6 +381,7 @@ class LocalStore:
         with open(self.root / REBUILD_LOCK, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released by the kernel if this process dies
             self._replace_damaged_catalog()
+            started = self.catalog.version()
             aside = self.root / REBUILD_DIR
             shutil.rmtree(aside, ignore_errors=True)  # an earlier rebuild that did not finish
             fresh = LocalStore(aside, keys_from=self)
@@ -390,6 +391,12 @@ class LocalStore:
                 yield fresh
                 fresh.close()
                 with self._writing():
+                    if self.catalog.version() != started:
+                        log.warning(
+                            "the index at %s changed while it was rebuilt; what was written "
+                            "to it meanwhile is not in the rebuilt index",
+                            self.root,
+                        )
                     local_swap.swap_in(self.root, self.catalog, aside)
                     self._remove_orphans()  # the old index's segments
             finally:
