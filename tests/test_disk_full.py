@@ -119,6 +119,7 @@ def test_a_full_disk_at_any_point_of_a_write_loses_nothing(
                 expected = before
         merges_skipped += any("not merged" in r.getMessage() for r in caplog.records)
         assert _stored(index) == expected, leave
+        _assert_no_leftovers(index)  # a failed write or merge removed what it had written
         filler.unlink()
         _engine(index).ingest(_articles("after", 1))
         assert _stored(index) == expected | {"after000"}
