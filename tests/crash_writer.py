@@ -100,13 +100,13 @@ def _arm(point: str) -> None:
     """Patch the store so that the process dies at ``point`` (see ``POINTS``)."""
     from pathlib import Path
 
-    from rag.stores import catalog, local, local_swap, pg_rebuild, segment
+    from rag.stores import catalog, local_swap, pg_rebuild, segment
 
-    merged: list[bool] = []
     if point == "merge-written":  # the merged folder is in place, the catalog not yet told
         _after(segment, "merge")
         return
     if point == "merge-committed":  # the catalog names the merged folder; old ones remain
+        merged: list[bool] = []
         _after(segment, "merge", lambda: bool(merged.append(True)))
         original = catalog.Catalog.transaction
 
@@ -124,29 +124,23 @@ def _arm(point: str) -> None:
 
         catalog.Catalog.transaction = transaction  # type: ignore[method-assign]
         return
-    if point == "swap-half-moved":  # some rebuilt segments moved in, nothing committed
-        moving: list[int] = []
-        rename = Path.rename
-
-        def counted(self: Path, target: Any) -> Any:
-            out = rename(self, target)
-            if moving and len(moving) == 1:
-                _die()
-            if moving:
-                moving.append(1)
-            return out
-
-        Path.rename = counted  # type: ignore[method-assign]
+    if point == "swap-half-moved":  # a rebuilt segment moved in, nothing committed
         swap_in = local_swap.swap_in
 
-        def tracked(*args: Any) -> None:
-            moving.append(1)
+        def moving(*args: Any) -> None:
+            rename = Path.rename
+
+            def first_then_die(self: Path, target: Any) -> Any:
+                rename(self, target)
+                _die()
+
+            Path.rename = first_then_die  # type: ignore[method-assign,assignment]
             swap_in(*args)
 
-        local.local_swap.swap_in = tracked  # type: ignore[attr-defined]
+        local_swap.swap_in = moving
         return
     if point == "swap-committed":  # the new index is committed; old segments and .rebuild remain
-        _after(local.local_swap, "swap_in")
+        _after(local_swap, "swap_in")
         return
     if point == "pg-swap-uncommitted":  # inside the swap transaction, before its COMMIT
         _after(pg_rebuild, "_swap_tables")
