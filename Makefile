@@ -16,12 +16,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m rag.runtime.export
 	touch $@
 
-# every lane (what CI runs): fast, model, server, browser, train, postgres
+# every lane (what CI runs): fast, model, server, browser, train, postgres, crash
 test: install
 	$(PY) -m pytest -q
 
 # the unmarked lane: hash embedder, no servers or browsers, under a minute
-FAST := not model and not server and not browser and not train and not postgres
+FAST := not model and not server and not browser and not train and not postgres and not crash
 test-fast: install
 	$(PY) -m pytest -q -m "$(FAST)"
 

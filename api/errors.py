@@ -27,9 +27,11 @@ from rag.errors import (
     PayloadTooLargeError,
     RagError,
     RateLimitError,
+    StorageFullError,
     StoreUnavailableError,
     mapped,
 )
+from rag.stores.space import is_full_disk, storage_full
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ HTTP_STATUS: dict[type[RagError], int] = {
     ModelFileError: 503,
     OverloadedError: 503,
     StoreUnavailableError: 503,
+    StorageFullError: 507,  # Insufficient Storage: the write failed, nothing was half-kept
 }
 CLIENT_CLOSED = 499  # nginx's "client closed request": logged and counted, never read
 
@@ -87,6 +90,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_full_disk(exc):  # a full disk outside the store (uploads, feedback, ...)
+            log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+            full = storage_full(".", None, exc)
+            return JSONResponse(error_body(full.code, full.message), status_for(full))
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal", "internal error; see the server log"), 500)
 

@@ -51,6 +51,8 @@ router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)
 }
+# writes may also find the index's disk full (507 Insufficient Storage)
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {**ERRORS, 507: {"model": ErrorOut}}
 
 
 def _filters(f: FiltersIn | None) -> Filters:
@@ -201,7 +203,7 @@ async def search(
 @router.post(
     "/documents",
     response_model=IngestOut,
-    responses=ERRORS,
+    responses=WRITE_ERRORS,
     tags=["documents"],
     summary='Ingest articles: a JSON list, {"url": page or feed}, or a multipart '
     "upload (field 'files')",
@@ -296,7 +298,10 @@ def get_document(engine: EngineDep, doc_id: str) -> dict[str, Any]:
 
 
 @router.delete(
-    "/documents/{doc_id:path}", responses=ERRORS, tags=["documents"], dependencies=[WriteAccess]
+    "/documents/{doc_id:path}",
+    responses=WRITE_ERRORS,
+    tags=["documents"],
+    dependencies=[WriteAccess],
 )
 def delete_document(engine: EngineDep, doc_id: str) -> dict[str, Any]:
     engine.delete(doc_id)

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -200,8 +201,17 @@ class Engine:
     def _read(
         self, data: View, question: str, vector: Any, k: int, filters: Filters, mode: Mode
     ) -> Reading:
-        pool = retrieve(data, question, vector, max(k, POOL_DEPTH), filters, mode)
-        return read(analyse(question, data), data, pool, vector, self.scorer, k, self.reranker)
+        for _ in range(2):
+            pool = retrieve(data, question, vector, max(k, POOL_DEPTH), filters, mode)
+            reading = read(
+                analyse(question, data), data, pool, vector, self.scorer, k, self.reranker
+            )
+            if not data.lost:
+                break
+            # the store changed under the question (a rebuild swapped in, an article went):
+            # read it once more from the new state rather than answer from what is left
+            data.renew(self.store.reader())
+        return reading
 
     def ask(
         self,
@@ -364,38 +374,52 @@ class Engine:
     def ingest(
         self, articles: Sequence[Article], *, rebuild: bool = False, progress: bool = False
     ) -> IngestReport:
-        """Add new articles, replace changed ones (by content hash), skip unchanged ones."""
-        if rebuild:
-            if not self.settings.database_url and self._store is None:
-                from rag.stores.local import remove_old_layout
+        """Add new articles, replace changed ones (by content hash), skip unchanged ones.
 
-                remove_old_layout(self.root)  # an index of the old layout cannot be opened
-            self.store.reset()
+        ``rebuild``: build a new index of exactly ``articles`` aside and swap it in when done
+        (``Store.rebuilding``); the old index answers until then and survives a failure."""
+        if not rebuild:
+            return self._ingest_into(self.store, articles, progress)
+        if not self.settings.database_url and self._store is None:
+            from rag.stores.local import remove_old_layout
+
+            remove_old_layout(self.root)  # an index of the old layout cannot be opened
+        with self.store.rebuilding() as fresh:
+            report = self._ingest_into(fresh, articles, progress)
+        return replace(report, chunks=self.store.counts()["chunks"])
+
+    def _ingest_into(
+        self, store: Store, articles: Sequence[Article], progress: bool
+    ) -> IngestReport:
         info = self._store_info()
         latest = {a.doc_id: a for a in articles}  # the last copy of a repeated id wins
-        known = self.store.content_hashes(list(latest))
+        known = store.content_hashes(list(latest))
         todo = [a for a in latest.values() if known.get(a.doc_id) != a.content_hash]
-        self._check_compatible(info, chunking=bool(todo))
+        self._check_compatible(info, chunking=bool(todo), store=store)
         unchanged = tuple(d for d, a in latest.items() if known.get(d) == a.content_hash)
         bar = progress_bar(todo, progress)
         prepared = prepare(todo, self.embedder, self._chunker(), bar, self.settings.entities)
-        if not todo and self.store.info() is None:
-            self.store.write(info, [])  # an empty index, so that reads find one
-        while batch := take_chunks(prepared, WRITE_BATCH_CHUNKS):
-            self.store.write(info, assign_groups(self.store, batch))  # rag.duplicates
-        if bar is not None:
-            bar.close()  # type: ignore[attr-defined]
+        try:
+            if not todo and store.info() is None:
+                store.write(info, [])  # an empty index, so that reads find one
+            while batch := take_chunks(prepared, WRITE_BATCH_CHUNKS):
+                store.write(info, assign_groups(store, batch))  # rag.duplicates
+        finally:
+            if bar is not None:  # before an error's message, not after it
+                bar.close()  # type: ignore[attr-defined]
         return IngestReport(
             added=tuple(a.doc_id for a in todo if a.doc_id not in known),
             replaced=tuple(a.doc_id for a in todo if a.doc_id in known),
             unchanged=unchanged,
-            chunks=self.store.counts()["chunks"],
+            chunks=store.counts()["chunks"],
         )
 
-    def _check_compatible(self, info: StoreInfo, chunking: bool = True) -> None:
+    def _check_compatible(
+        self, info: StoreInfo, chunking: bool = True, store: Store | None = None
+    ) -> None:
         """Refuse to add articles embedded (or, when ``chunking``, chunked) otherwise than the
         stored ones."""
-        stored = self.store.info()
+        stored = (store or self.store).info()
         if stored is None:
             return
         if stored.model != info.model or stored.dimension != info.dimension:

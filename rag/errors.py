@@ -57,6 +57,13 @@ class StoreUnavailableError(RagError):
     code = "store_unavailable"
 
 
+class StorageFullError(RagError):
+    """The disk (or quota) holding the index is full: nothing of the failed write is kept,
+    and the message names the path and how much the write needed."""
+
+    code = "storage_full"
+
+
 class ModelFileError(RagError):
     """A shipped model file (the reranker's weights) is missing or damaged."""
 

@@ -184,6 +184,45 @@ class StoreConformance:
         store.reset()
         assert store.info() is None and store.list_documents(10) == []
 
+    def test_a_rebuild_answers_from_the_old_articles_until_it_is_swapped_in(
+        self, store: Store
+    ) -> None:
+        store.write(INFO, prepared(WALRUS, OTTER))
+        old_keys = {d: store.document(d).doc_key for d in ("walrus", "otter")}  # type: ignore[union-attr]
+        with store.rebuilding() as fresh:
+            fresh.write(INFO, prepared(LONG, replace(OTTER, text="Otters float on kelp.")))
+            assert [d.doc_id for d in store.list_documents(10)] == ["otter", "walrus"]
+            assert search(store, "walrus clams")[0] == "walrus"
+            assert [d.doc_id for d in fresh.list_documents(10)] == ["long", "otter"]
+        assert [d.doc_id for d in store.list_documents(10)] == ["long", "otter"]
+        assert search(store, "penguins")[0] == "long"
+        assert "walrus" not in search(store, "walrus clams arctic")
+        assert store.document("otter").text == "Otters float on kelp."  # type: ignore[union-attr]
+        new_keys = {store.document(d).doc_key for d in ("long", "otter")}  # type: ignore[union-attr]
+        assert not new_keys & set(old_keys.values())  # no key names two articles
+        assert store.info() == INFO
+        store.write(INFO, prepared(WALRUS))  # the rebuilt store takes writes
+        assert search(store, "walrus clams")[0] == "walrus"
+
+    def test_a_failed_rebuild_leaves_the_old_store_whole(self, store: Store) -> None:
+        store.write(INFO, prepared(WALRUS, OTTER))
+        with pytest.raises(RuntimeError), store.rebuilding() as fresh:
+            fresh.write(INFO, prepared(LONG))
+            raise RuntimeError("the rebuild failed")
+        assert [d.doc_id for d in store.list_documents(10)] == ["otter", "walrus"]
+        assert search(store, "walrus clams")[0] == "walrus"
+        with store.rebuilding() as fresh:  # a later rebuild works
+            fresh.write(INFO, prepared(LONG))
+        assert [d.doc_id for d in store.list_documents(10)] == ["long"]
+
+    def test_an_empty_rebuild_leaves_an_empty_store(self, store: Store) -> None:
+        store.write(INFO, prepared(WALRUS))
+        with store.rebuilding():
+            pass
+        assert store.info() is None and store.list_documents(10) == []
+        store.write(INFO, prepared(OTTER))
+        assert [d.doc_id for d in store.list_documents(10)] == ["otter"]
+
     def test_concurrent_writers_lose_nothing(self, store: Store) -> None:
         store.write(INFO, prepared(WALRUS))
         articles = [

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -276,7 +277,16 @@ class Store(Protocol):
         ...
 
     def reset(self) -> None:
-        """Remove everything (``rag ingest --rebuild``)."""
+        """Remove everything at once (benchmarks; ``rag ingest --rebuild`` uses
+        :meth:`rebuilding`, which never leaves an empty index)."""
+        ...
+
+    def rebuilding(self) -> AbstractContextManager[Store]:
+        """An empty store built aside, to fill inside the ``with`` block (``rag ingest
+        --rebuild``). This store keeps answering meanwhile; when the block ends without an
+        error the new one replaces it atomically (readers see it at their next question),
+        otherwise it is thrown away. A crash at any moment leaves the old store or the new
+        one whole, and the next writer removes what the rebuild left."""
         ...
 
     def close(self) -> None: ...

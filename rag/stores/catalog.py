@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,11 @@ CREATE TABLE IF NOT EXISTS bands (
     WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS bands_doc ON bands (doc_key);
 """
+# Every column of ``articles``, in the order rows are inserted (``LocalStore.write``)
+ARTICLE_COLUMNS = (
+    "doc_key, doc_id, title, text, url, date, source, author, content_hash, ingested_at, "
+    "segment, chunks, sentences, entities, group_id, minhash"
+)
 # Columns added after the first catalogs were written: a catalog without them gets them in
 # place (ALTER TABLE keeps every article; old ones have no entities, are their own story
 # group and, without a signature, are never offered as a near-duplicate candidate).
@@ -77,6 +83,23 @@ class Catalog:
                 ) from None
             self._local.con = con
         return con
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``), committed when the block ends.
+
+        On an error it is rolled back if still open: SQLite has already rolled back a
+        COMMIT that failed for lack of disk space, and a second ROLLBACK would raise "no
+        transaction is active" over the real error."""
+        con = self.connection()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         con = getattr(self._local, "con", None)

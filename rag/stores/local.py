@@ -5,13 +5,21 @@ Layout of the index directory::
     catalog.sqlite     articles (texts and metadata), segments, tombstones, meta (WAL)
     segments/seg-N/    immutable arrays of one batch of articles (``rag.stores.segment``)
     .lock              serialises writers across processes (fcntl)
+    .rebuild/          a store being rebuilt aside (``rag ingest --rebuild``), while it runs
+    .rebuild.lock      held by the process rebuilding (fcntl)
 
 A write costs what the change costs: it writes one small segment for the new articles and
 records replaced or deleted ones as tombstones, in one catalog transaction. When a size tier
 holds ``MERGE_FACTOR`` segments they are merged into one (dropping tombstoned rows), so the
 number of segments stays logarithmic in the archive; ``rag compact`` merges everything.
-Folders left by a crash (written but never committed, or merged away but not yet removed) are
-deleted by the next writer, so leftovers never pile up.
+Folders left by a crash (written but never committed, or merged away but not yet removed, or
+a rebuild that did not finish) are deleted by the next writer, so leftovers never pile up.
+
+A rebuild (:meth:`LocalStore.rebuilding`) writes a whole new store in ``.rebuild/`` while
+this one keeps answering, then swaps it in with one catalog transaction
+(``rag.stores.local_swap``): a crash at any moment leaves the old index or the new one whole.
+A full disk is a :class:`~rag.errors.StorageFullError` naming the path; what the failed write
+had put on disk is removed.
 """
 
 from __future__ import annotations
@@ -22,12 +30,12 @@ import math
 import shutil
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from rag.errors import IndexCorruptError
-from rag.stores import segment
+from rag.errors import IndexCorruptError, StorageFullError
+from rag.stores import local_swap, segment
 from rag.stores.base import (
     RELABEL_SQL,
     STORE_FORMAT,
@@ -40,23 +48,30 @@ from rag.stores.base import (
     group_values,
     groups_left,
 )
-from rag.stores.catalog import CATALOG, Catalog
+from rag.stores.catalog import ARTICLE_COLUMNS, CATALOG, Catalog
 from rag.stores.local_reader import LocalReader
+from rag.stores.space import full_disk_as_error
 
 log = logging.getLogger(__name__)
 
 MERGE_FACTOR = 8  # segments of one size tier merged together (Lucene's default is 10)
 TIER_BASE_ROWS = 1000  # tier 0 holds segments under this many chunks; each tier is 8x larger
 REBUILD_HINT = "rebuild it with `rag ingest --rebuild PATH...`"
+REBUILD_DIR = ".rebuild"  # the store a rebuild writes aside, inside the index folder
+REBUILD_LOCK = ".rebuild.lock"  # held (fcntl) by the process rebuilding, for its whole run
 
 
 class LocalStore:
     """``Store`` over an index directory; many processes may read and write it at once."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, keys_from: LocalStore | None = None) -> None:
+        """``keys_from``: the store whose counter hands out article keys (a rebuild's store
+        takes them from the store it will replace, so that no key ever names two articles,
+        not even for a question that straddles the swap)."""
         self.root = Path(root)
         _refuse_old_layout(self.root)
         self.catalog = Catalog(self.root / CATALOG)
+        self._keys_from = keys_from
         self._write_lock = threading.RLock()  # writers in this process, one at a time
         self._reader_lock = threading.Lock()  # never held across a write: readers never wait
         self._reader: LocalReader | None = None
@@ -165,6 +180,9 @@ class LocalStore:
             try:
                 self._remove_orphans()
                 yield
+            except BaseException:
+                self._remove_orphans_quietly()  # free what the failed write put on disk
+                raise
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
@@ -174,15 +192,24 @@ class LocalStore:
         with self._writing():
             known = self.catalog.keys_of([p.article.doc_id for p in add] + list(delete))
             meta = self.catalog.meta()
-            next_key = int(meta.get("next_doc_key", 1))
+            next_key = self._first_key(len(add), meta)
             name = None
             if add:
                 name = f"seg-{int(meta.get('next_segment', 1)):08d}"
                 items = [(next_key + i, p) for i, p in enumerate(add)]
-                self._new_folder(name, lambda f: segment.write(f, items, info.dimension))
+                self._new_folder(
+                    name,
+                    lambda f: segment.write(f, items, info.dimension),
+                    lambda: _segment_bytes(add, info.dimension),
+                )
             gone = [d for d in delete if d in known]
-            self._commit(info, add, gone, known, next_key, name)
-            self._merge_tiers(info.dimension)
+            with full_disk_as_error(self.root / CATALOG, lambda: _catalog_bytes(add)):
+                self._commit(info, add, gone, known, next_key, name)
+            try:
+                self._merge_tiers(info.dimension)
+            except StorageFullError as exc:  # the articles are committed: merge another time
+                log.warning("segments not merged this time: %s", exc.message)
+                self._remove_orphans_quietly()
         replaced = tuple(p.article.doc_id for p in add if p.article.doc_id in known)
         added = tuple(p.article.doc_id for p in add if p.article.doc_id not in known)
         return WriteResult(added, replaced, tuple(gone))
@@ -197,9 +224,7 @@ class LocalStore:
         name: str | None,
     ) -> None:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        con = self.catalog.connection()
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with self.catalog.transaction() as con:
             dropped = [known[d] for d in [p.article.doc_id for p in add] + gone if d in known]
             con.executemany(
                 "INSERT OR REPLACE INTO dead VALUES (?, ?)", [(key, seg) for key, seg, _ in dropped]
@@ -235,25 +260,54 @@ class LocalStore:
                 next_doc_key=next_key + len(add),
                 next_segment=int(meta.get("next_segment", 1)) + (1 if name else 0),
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
-    def _new_folder(self, name: str, fill: object) -> None:
+    def _first_key(self, n: int, meta: dict[str, object]) -> int:
+        """The first of ``n`` new article keys (from ``keys_from`` when rebuilding)."""
+        if self._keys_from is not None and n:
+            return self._keys_from.reserve_keys(n)
+        return int(str(meta.get("next_doc_key", 1)))
+
+    def reserve_keys(self, n: int) -> int:
+        """Set ``n`` article keys aside for a store rebuilt aside; returns the first."""
+        with self._writing(), self.catalog.transaction() as con:
+            first = int(self.catalog.meta().get("next_doc_key", 1))
+            Catalog.set_meta(con, next_doc_key=first + n)
+        return first
+
+    def _new_folder(
+        self, name: str, fill: Callable[[Path], object], needed: Callable[[], int]
+    ) -> None:
+        """Write a segment folder under a temporary name, then give it its name."""
         tmp = self.root / "segments" / f".tmp-{name}"
         shutil.rmtree(tmp, ignore_errors=True)
-        fill(tmp)  # type: ignore[operator]
-        tmp.rename(self.root / "segments" / name)
-        segment.fsync_dir(self.root / "segments")
+        with full_disk_as_error(self.root / "segments", needed):
+            fill(tmp)
+            tmp.rename(self.root / "segments" / name)
+            segment.fsync_dir(self.root / "segments")
 
     def _remove_orphans(self) -> None:
-        """Delete folders no committed state refers to (called under the writer lock)."""
+        """Delete folders no committed state refers to, and what a rebuild that did not
+        finish left (called under the writer lock)."""
         listed = {n for n, _ in self.catalog.segments()}
         for path in (self.root / "segments").iterdir():
             if path.name not in listed:
                 log.info("removing leftover segment folder %s", path.name)
                 shutil.rmtree(path, ignore_errors=True)
+        if (self.root / REBUILD_DIR).exists():
+            with open(self.root / REBUILD_LOCK, "w") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return  # a rebuild is under way in another process or thread
+                log.info("removing the folder of a rebuild that did not finish")
+                shutil.rmtree(self.root / REBUILD_DIR, ignore_errors=True)
+
+    def _remove_orphans_quietly(self) -> None:
+        """``_remove_orphans`` after a failed write, never hiding the write's own error."""
+        try:
+            self._remove_orphans()
+        except Exception as exc:  # the catalog may be unreadable too; the next writer retries
+            log.warning("leftovers of a failed write not removed yet: %s", exc)
 
     def _merge_tiers(self, dimension: int) -> None:
         tiers: dict[int, list[str]] = {}
@@ -272,11 +326,12 @@ class LocalStore:
         new = f"seg-{int(meta.get('next_segment', 1)):08d}"
         rows: list[int] = []
         self._new_folder(
-            new, lambda f: rows.append(segment.merge(f, parts, reader.dead, dimension))
+            new,
+            lambda f: rows.append(segment.merge(f, parts, reader.dead, dimension)),
+            lambda: sum(_folder_bytes(p.folder) for p in parts),
         )
-        con = self.catalog.connection()
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        catalog_full = full_disk_as_error(self.root / CATALOG, lambda: 4096 * (1 + len(names)))
+        with catalog_full, self.catalog.transaction() as con:
             marks = ",".join("?" * len(names))
             con.execute(f"DELETE FROM segments WHERE name IN ({marks})", names)
             con.execute(f"DELETE FROM dead WHERE segment IN ({marks})", names)
@@ -289,10 +344,6 @@ class LocalStore:
                 version=int(meta.get("version", 0)) + 1,
                 next_segment=int(meta.get("next_segment", 1)) + 1,
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         log.info("merged %d segments into %s (%d chunks)", len(names), new, rows[0])
         self._remove_orphans()
 
@@ -307,32 +358,82 @@ class LocalStore:
 
     def reset(self) -> None:
         """Remove everything; a damaged catalog is deleted and made anew."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._replace_damaged_catalog()
+        with self._writing():
+            with self.catalog.transaction() as con:
+                for table in ("articles", "segments", "dead", "bands"):
+                    con.execute(f"DELETE FROM {table}")
+                version = int(self.catalog.meta().get("version", 0)) + 1
+                con.execute("DELETE FROM meta")
+                Catalog.set_meta(con, version=version)
+            self._remove_orphans()
+
+    @contextmanager
+    def rebuilding(self) -> Iterator[LocalStore]:
+        """An empty store in ``.rebuild/`` to fill; when the block ends without an error it
+        replaces this one (one catalog transaction), otherwise it is removed.
+
+        This store answers and takes writes meanwhile (writes made during the rebuild are
+        replaced by it). One rebuild runs at a time: a second waits for the first. A damaged
+        catalog is replaced by an empty one first (it answered nothing anyway)."""
         self.root.mkdir(parents=True, exist_ok=True)  # `--rebuild` into a new directory
+        with open(self.root / REBUILD_LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released by the kernel if this process dies
+            self._replace_damaged_catalog()
+            started = self.catalog.version()
+            aside = self.root / REBUILD_DIR
+            shutil.rmtree(aside, ignore_errors=True)  # an earlier rebuild that did not finish
+            fresh = LocalStore(aside, keys_from=self)
+            (aside / "segments").mkdir(parents=True)
+            fresh.catalog.connection()  # an empty catalog, even if nothing is written
+            try:
+                yield fresh
+                fresh.close()
+                with self._writing():
+                    if self.catalog.version() != started:
+                        log.warning(
+                            "the index at %s changed while it was rebuilt; what was written "
+                            "to it meanwhile is not in the rebuilt index",
+                            self.root,
+                        )
+                    local_swap.swap_in(self.root, self.catalog, aside)
+                    self._remove_orphans()  # the old index's segments
+            finally:
+                fresh.close()
+                shutil.rmtree(aside, ignore_errors=True)
+
+    def _replace_damaged_catalog(self) -> None:
         try:
             self.catalog.connection()
         except IndexCorruptError:
             log.warning("replacing the damaged catalog in %s", self.root)
             for suffix in ("", "-wal", "-shm"):
                 (self.root / (CATALOG + suffix)).unlink(missing_ok=True)
-        with self._writing():
-            con = self.catalog.connection()
-            con.execute("BEGIN IMMEDIATE")
-            for table in ("articles", "segments", "dead", "bands"):
-                con.execute(f"DELETE FROM {table}")
-            version = int(self.catalog.meta().get("version", 0)) + 1
-            con.execute("DELETE FROM meta")
-            Catalog.set_meta(con, version=version)
-            con.execute("COMMIT")
-            self._remove_orphans()
 
     def close(self) -> None:
         self.catalog.close()
 
 
-_INSERTED = (
-    "doc_key, doc_id, title, text, url, date, source, author, content_hash, ingested_at, "
-    "segment, chunks, sentences, entities, group_id, minhash"
-)
+_INSERTED = ARTICLE_COLUMNS
+
+
+def _segment_bytes(add: Sequence[PreparedArticle], dimension: int) -> int:
+    """About the size of the segment files for ``add`` (vectors, spans, postings)."""
+    chunks = sum(len(p.chunk_start) for p in add)
+    sentences = sum(len(p.sent_start) for p in add)
+    terms = sum(len(t) for p in add for t in p.chunk_terms)
+    return chunks * (4 * dimension + 5 * 8 + 4) + sentences * (2 * dimension + 16) + terms * 12
+
+
+def _catalog_bytes(add: Sequence[PreparedArticle]) -> int:
+    """About what the catalog grows by for ``add`` (texts and metadata, twice: WAL, then
+    the database file)."""
+    return 2 * sum(len(p.article.text.encode()) + 512 for p in add)
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
 
 
 def _article_row(key: int, p: PreparedArticle, now: str, seg: str) -> tuple[object, ...]:

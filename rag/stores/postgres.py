@@ -13,14 +13,15 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from rag.errors import StoreUnavailableError
 from rag.models import Copy, Filters
-from rag.stores import lexical
+from rag.stores import lexical, pg_rebuild
 from rag.stores.base import (
     ARTICLE_FIELDS,
     RELABEL_SQL,
@@ -39,6 +40,7 @@ from rag.stores.base import (
 )
 from rag.stores.catalog import filter_sql
 from rag.stores.pg_schema import MIGRATION_LOCK, content_ddl, migrate
+from rag.stores.space import full_disk_as_error
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,10 @@ def _redact(url: str) -> str:
 class PostgresStore:
     """``Store`` over a PostgreSQL database with the pgvector extension."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, rebuild: bool = False) -> None:
+        """``rebuild``: the store a rebuild fills aside (``rag.stores.pg_rebuild``)."""
         self.url = url
+        self._rebuild = rebuild
         self._prepare_database()
         from pgvector.psycopg import register_vector
         from psycopg_pool import ConnectionPool
@@ -79,7 +83,8 @@ class PostgresStore:
             max_size=POOL_MAX,
             open=False,
             configure=register_vector,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True}
+            | ({"options": pg_rebuild.search_path()} if rebuild else {}),
         )
         self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
         self._info: StoreInfo | None = None
@@ -160,7 +165,9 @@ class PostgresStore:
         self, info: StoreInfo, add: Sequence[PreparedArticle], delete: Collection[str] = ()
     ) -> WriteResult:
         ids = sorted({p.article.doc_id for p in add} | set(delete))
-        with self.pool.connection() as con, con.transaction():
+        self._remove_abandoned_rebuild()
+        full = full_disk_as_error("the database", lambda: _write_bytes(add))
+        with full, self.pool.connection() as con, con.transaction():
             self._ensure_content(con, info)
             for doc_id in ids:  # sorted: two writers never wait on each other in a cycle
                 con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (doc_id,))
@@ -265,6 +272,7 @@ class PostgresStore:
         )
 
     def compact(self) -> None:
+        self._remove_abandoned_rebuild()
         with self.pool.connection() as con:
             for table in ("articles", "chunks", "sentences", "postings"):
                 con.execute(f"VACUUM (ANALYZE) {table}")
@@ -276,6 +284,31 @@ class PostgresStore:
             con.execute("DELETE FROM rag_meta")
             con.execute("UPDATE rag_stats SET chunks = 0, terms = 0")
         self._info = None
+
+    @contextmanager
+    def rebuilding(self) -> Iterator[PostgresStore]:
+        """An empty store in the schema ``rag_rebuild``, swapped in when the block ends
+        without an error (``rag.stores.pg_rebuild``); this one answers meanwhile. Writes
+        made here during the rebuild are replaced by it; a second rebuild waits."""
+        with self.pool.connection() as con:
+            con.execute("SELECT pg_advisory_lock(%s)", (pg_rebuild.REBUILD_LOCK,))
+            try:
+                pg_rebuild.create_schema(con)
+                fresh = PostgresStore(self.url, rebuild=True)
+                try:
+                    yield fresh
+                finally:
+                    fresh.close()
+                pg_rebuild.swap(con)
+                self._info = None
+            finally:
+                _quietly(pg_rebuild.drop_schema, con)  # gone already after a swap
+                _quietly(con.execute, "SELECT pg_advisory_unlock(%s)", (pg_rebuild.REBUILD_LOCK,))
+
+    def _remove_abandoned_rebuild(self) -> None:
+        if not self._rebuild:
+            with self.pool.connection() as con:
+                pg_rebuild.remove_abandoned(con)
 
 
 class PostgresReader:
@@ -430,6 +463,24 @@ class PostgresReader:
         ):
             out.setdefault(group, []).append(Copy(*fields))
         return {g: tuple(copies) for g, copies in out.items()}
+
+
+def _quietly(call: Any, *args: Any) -> None:
+    """Clean-up after a rebuild, never hiding the rebuild's own error."""
+    import psycopg
+
+    try:
+        call(*args)
+    except psycopg.Error as exc:
+        log.warning("clean-up after a rebuild failed (the next writer retries): %s", exc)
+
+
+def _write_bytes(add: Sequence[PreparedArticle]) -> int:
+    """About what a write adds to the database: texts, vectors and postings."""
+    return sum(
+        len(p.article.text.encode()) + p.chunk_vectors.nbytes + p.sentence_vectors.nbytes // 2
+        for p in add
+    )
 
 
 def _array(value: Any) -> np.ndarray:

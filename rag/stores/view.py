@@ -3,6 +3,10 @@
 Retrieval, features and the composer read through a :class:`View`: searches go to the reader;
 article texts, sentence spans and chunk ranges are fetched per article on first use (one
 round trip for a whole pool with :meth:`View.load`) and kept for the view's lifetime.
+
+Texts are read from the store's latest state, so an article found by a search may be gone by
+the time its text is fetched (deleted, replaced, or a rebuild swapped in): the view is then
+``lost`` and the engine reads the question again from a renewed view (:meth:`View.renew`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,14 @@ class View:
         self.reader = reader
         self._docs: dict[int, DocData | None] = {}
         self._groups: dict[str, tuple[Copy, ...]] = {}
+        self.lost = False  # an article found by a search was gone when its text was fetched
+
+    def renew(self, reader: StoreReader) -> None:
+        """Start over from ``reader`` (a newer state of the store)."""
+        self.reader = reader
+        self._docs.clear()
+        self._groups.clear()
+        self.lost = False
 
     # -- delegated searches ----------------------------------------------------------------
     def chunk_count(self) -> int:
@@ -52,6 +64,7 @@ class View:
             found = self.reader.documents(keys)
             for key in keys:
                 self._docs[key] = found.get(key)
+            self.lost = self.lost or len(found) < len(keys)
 
     def doc(self, key: int) -> DocData | None:
         if key not in self._docs:
