@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 from rag import models
 from rag.dates import explain_date
 from rag.stores import base as store_shapes
+from rag.text import WORD_CHAR
 
 ALBANESE = "What did Albanese say about Japan?"
 
@@ -32,10 +33,8 @@ def _encodable(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_encodable)]
 
-# a character ``str.strip()`` keeps: a question with none is "empty" (``Engine.check_question``);
-# spelled out because ECMA-262's \\s (the OpenAPI dialect) is not Python's whitespace
-NONBLANK = r"[^\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-QUESTION_SCHEMA: dict[str, Any] = {"minLength": 1, "pattern": NONBLANK}  # maxLength: per server
+# a question must hold a word character (``rag.text.WORD_CHAR``, as ``Engine.check_question``)
+QUESTION_SCHEMA: dict[str, Any] = {"minLength": 1, "pattern": WORD_CHAR}  # maxLength: per server
 # a document id (``rag.articles``): no control character, and not blank
 DOC_ID_PATTERN = (
     r"^[^\x00-\x1f]*[^\x00- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"

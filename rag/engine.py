@@ -41,6 +41,7 @@ from rag.settings import Settings
 from rag.stores import open_store
 from rag.stores.base import DocumentSummary, Store, StoreInfo
 from rag.stores.view import View
+from rag.text import has_words
 from rag.timefilter import NOTHING_DATED, narrow, prefer_latest, without_time
 from rag.timephrases import TimeFilter, find_time, today_utc
 
@@ -168,7 +169,7 @@ class Engine:
     def check_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():
             raise InputError("the question is empty")
-        if not any(ch.isalnum() for ch in question):  # "?" or "..." asks nothing
+        if not has_words(question):  # "?", "..." or "±" asks nothing
             raise InputError(f"the question {question.strip()!r} has no words")
         if len(question) > self.settings.max_question_chars:
             raise PayloadTooLargeError(

@@ -33,6 +33,18 @@ STOPWORDS = frozenset(
     said say says tell told according""".split()
 )
 
+# A character that can be part of a word: not a control, space, punctuation or symbol of ASCII and
+# Latin-1, nor of Unicode's General Punctuation block or the CJK punctuation at U+3000. Written as
+# one plain character class so that it reads the same in Python and in ECMA-262 (the OpenAPI
+# schema's dialect, where \\w and \\s are ASCII only): a question without one asks nothing.
+WORD_CHAR = "[^\\x00-/:-@\\[-`{-\\xbf\\xd7\\xf7\\u1680\\u2000-\\u206f\\u3000-\\u3003\\ufeff]"
+_WORD_CHAR = re.compile(WORD_CHAR)
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` holds a character that can be part of a word (``WORD_CHAR``)."""
+    return _WORD_CHAR.search(text) is not None
+
 
 def _is_abbreviation(text: str, dot: int) -> bool:
     """True when the period at ``dot`` closes an abbreviation or an initial, not a sentence."""
