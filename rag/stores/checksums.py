@@ -5,10 +5,12 @@ disk are still the bytes written. ``seal`` records ``{file: [bytes, digest]}`` i
 segment's ``meta.json``, plus a digest of ``meta.json``'s own content; ``verify`` compares
 sizes first (a truncated file costs nothing to find), then digests, and raises
 ``SegmentDamaged`` naming the first file that differs. The local store opens each segment
-once per process, so each file is read once per process.
+once per process, so each file is read once per process (a 100k-chunk segment, 734 MB:
+0.15-0.3 s with the files in the page cache, 0.8 s from disk; ``bench/checksum_bench.py``).
 
-Segments written before checksums existed have none: they open unverified (and get
-checksums when a merge, ``rag compact`` or ``rag ingest --rebuild`` writes them again).
+Segments written before checksums existed have none: they open unverified, and get
+checksums when a merge writes them again (a tier merge, ``rag compact`` over several
+segments) or ``rag ingest --rebuild`` replaces them.
 Writing checksums into an existing folder on open would make readers write, and segments
 are shared by every process reading the index.
 """
