@@ -5,10 +5,12 @@
 
 - only ``http`` and ``https`` URLs; redirects are followed by hand (at most 5), and every hop
   is checked again;
-- unless ``RAG_FETCH_ALLOW_PRIVATE=true``, the host name of every hop is resolved and refused
-  when any address is private, loopback, link-local, multicast, reserved or unspecified; the
-  address the connection actually reached is checked again before the body is read (so a DNS
-  answer that changes between the check and the connection is caught too);
+- unless ``RAG_FETCH_ALLOW_PRIVATE=true``, the host name of every hop is resolved once and
+  refused when any address is private, loopback, link-local, multicast, reserved or
+  unspecified; the connection then goes to the address that was checked (the request keeps
+  the host name in its ``Host`` header and TLS SNI, and certificates are verified against
+  it), so a DNS answer that changes after the check (rebinding) is never connected to; the
+  address the connection reached is checked again before the body is read;
 - a timeout for connecting and between bytes (``RAG_FETCH_TIMEOUT_S``) and an overall deadline
   of four times that; a size limit per response (``RAG_FETCH_MAX_BYTES``), checked against
   ``Content-Length`` and while streaming;
@@ -99,9 +101,12 @@ def _fetch_once(url: str, settings: Settings, headers: dict[str, str]) -> Fetche
     deadline = time.monotonic() + 4 * settings.fetch_timeout_s
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            check_url(url, settings)
+            address = check_url(url, settings)
+            target, extra, extensions = _pinned(url, address)
             try:
-                with client.stream("GET", url, headers=headers) as response:
+                with client.stream(
+                    "GET", target, headers={**headers, **extra}, extensions=extensions
+                ) as response:
                     _check_peer(response, url, settings)
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
@@ -153,8 +158,25 @@ def _read(response: httpx.Response, url: str, settings: Settings, deadline: floa
     )
 
 
-def check_url(url: str, settings: Settings) -> None:
-    """Refuse a URL that is not http(s), or whose host resolves to a non-public address."""
+def _pinned(url: str, address: str | None) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
+    """The request for ``url`` sent to ``address`` (None: to the URL's host as it resolves):
+    (URL naming the address, the Host header, the TLS server name)."""
+    original = httpx.URL(url)
+    if address is None:
+        return original, {}, {}
+    host = original.raw_host.decode("ascii")
+    host = f"[{host}]" if ":" in host else host
+    host_header = host if original.port is None else f"{host}:{original.port}"
+    return (
+        original.copy_with(host=address),
+        {"Host": host_header},
+        {"sni_hostname": original.raw_host.decode("ascii")},
+    )
+
+
+def check_url(url: str, settings: Settings) -> str | None:
+    """Refuse a URL that is not http(s), or whose host resolves to a non-public address;
+    returns the checked address to connect to (None with ``RAG_FETCH_ALLOW_PRIVATE``)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(
@@ -165,13 +187,16 @@ def check_url(url: str, settings: Settings) -> None:
     except ValueError as exc:
         raise InputError(f"{url}: {exc}", code="fetch_refused") from None
     if settings.fetch_allow_private:
-        return
+        return None
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
         raise InputError(f"{url}: host {parts.hostname!r} not found", code="fetch_failed") from None
     for info in infos:
         _refuse_private(str(info[4][0]), url)
+    if not infos:
+        raise InputError(f"{url}: host {parts.hostname!r} not found", code="fetch_failed")
+    return str(infos[0][4][0]).split("%", 1)[0]
 
 
 def _check_peer(response: httpx.Response, url: str, settings: Settings) -> None:

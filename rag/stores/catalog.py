@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rag.errors import IndexCorruptError
+from rag.errors import IndexCorruptError, StoreUnavailableError
 from rag.models import Copy, Filters
 from rag.stores.base import (
     ARTICLE_FIELDS,
@@ -59,27 +59,105 @@ ADDED_COLUMNS = (
 )
 
 
+# SQLite's result codes for a damaged file ("database disk image is malformed", "file is not
+# a database"); any other error (locked, full, I/O) is not the catalog's content.
+DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
+def damaged(path: Path, exc: sqlite3.DatabaseError) -> IndexCorruptError:
+    """The one error a damaged catalog gives, naming the file and the fix."""
+    return IndexCorruptError(
+        f"index catalog {path} is damaged ({exc}); rebuild it with "
+        "`rag ingest --rebuild PATH...` or restore the index directory from a backup"
+    )
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose damage errors, at any step of a query, are ``IndexCorruptError``
+    (SQLite finds a damaged page only when a query reads it)."""
+
+    def _guard(self, exc: sqlite3.DatabaseError) -> Exception:
+        if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in DAMAGE_CODES:
+            return damaged(Path(self.connection.catalog_path), exc)  # type: ignore[attr-defined]
+        return exc
+
+    def execute(self, *args: Any) -> _Cursor:
+        try:
+            return super().execute(*args)
+        except sqlite3.DatabaseError as exc:
+            raise self._guard(exc) from None
+
+    def executemany(self, *args: Any) -> _Cursor:
+        try:
+            return super().executemany(*args)
+        except sqlite3.DatabaseError as exc:
+            raise self._guard(exc) from None
+
+    def fetchone(self) -> Any:
+        try:
+            return super().fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise self._guard(exc) from None
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return super().fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._guard(exc) from None
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except sqlite3.DatabaseError as exc:
+            raise self._guard(exc) from None
+
+
+class _Connection(sqlite3.Connection):
+    """Runs every statement through a ``_Cursor``."""
+
+    catalog_path = ""
+
+    def cursor(self, factory: Any = _Cursor) -> Any:
+        return super().cursor(factory)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        return self.cursor().executemany(sql, parameters)
+
+
 class Catalog:
     """Thread-local SQLite connections to one catalog file."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._checked = False  # PRAGMA quick_check passed (once per process)
 
     def connection(self) -> sqlite3.Connection:
         con: sqlite3.Connection | None = getattr(self._local, "con", None)
         if con is None:
-            con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            con = sqlite3.connect(self.path, timeout=60, isolation_level=None, factory=_Connection)
+            con.catalog_path = str(self.path)
             try:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute("PRAGMA synchronous=FULL")
+                if not self._checked:
+                    _quick_check(con, self.path)
+                    self._checked = True
                 con.executescript(SCHEMA)
                 _add_columns(con)
-            except sqlite3.DatabaseError as exc:
+            except (sqlite3.DatabaseError, IndexCorruptError) as exc:
                 con.close()
-                raise IndexCorruptError(
-                    f"index catalog {self.path} is damaged ({exc}); rebuild it with "
-                    "`rag ingest --rebuild PATH...`"
+                if isinstance(exc, IndexCorruptError):
+                    raise
+                if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in DAMAGE_CODES:
+                    raise damaged(self.path, exc) from None
+                # locked past the timeout, unreadable, a full disk: not damage (and so not
+                # a reason for ``reset()`` to replace the file)
+                raise StoreUnavailableError(
+                    f"cannot open index catalog {self.path} ({exc})"
                 ) from None
             self._local.con = con
         return con
@@ -216,6 +294,15 @@ class Catalog:
             r[0]
             for r in self.connection().execute(f"SELECT doc_key FROM articles WHERE {where}", args)
         ]
+
+
+def _quick_check(con: sqlite3.Connection, path: Path) -> None:
+    """SQLite's structural check of every page (0.3 s for a 415 MB catalog of 100k articles),
+    so a damaged catalog is refused when it is opened, not by whichever query first reads the
+    damaged page, and ``reset()`` replaces it. Text changed inside a valid page is not seen."""
+    problems = [row[0] for row in con.execute("PRAGMA quick_check(3)")]
+    if problems != ["ok"]:
+        raise damaged(path, sqlite3.DatabaseError("; ".join(problems)))
 
 
 def _add_columns(con: sqlite3.Connection) -> None:

@@ -6,6 +6,12 @@ that filters do not starve the result), lexical search is BM25 in SQL over a pos
 rows are written in one transaction; concurrent writers of the same ``doc_id`` are serialised
 by an advisory lock on it, writers of different articles run side by side. Connections come
 from a pool (psycopg 3 + psycopg_pool); vectors travel as pgvector's types.
+
+A database that goes away is ``StoreUnavailableError`` (HTTP 503) within about
+``DOWN_AFTER_S``: a request that gets no pooled connection that soon asks the database
+directly, and fails at once when it does not answer (rather than waiting the pool's
+``POOL_WAIT_S``, meant for a pool that is merely busy). Pooled connections are checked
+before use, and the pool reconnects on its own once the database is back: no restart.
 """
 
 from __future__ import annotations
@@ -46,6 +52,13 @@ log = logging.getLogger(__name__)
 
 POOL_MAX = 8  # connections per process: API worker threads plus one writer
 CONNECT_TIMEOUT_S = 10
+POOL_WAIT_S = 30  # for a connection from a busy pool (psycopg_pool's default)
+DOWN_AFTER_S = 1.0  # no pooled connection this soon: ask the database whether it is up
+PROBE_TIMEOUT_S = 2  # connecting to ask (libpq's smallest connect_timeout)
+# A failing background connection attempt is given up after this long (psycopg_pool's 5
+# minutes let its backoff grow to minutes, so the pool stayed empty well after the database
+# was back); the next request that finds the pool empty starts a new attempt.
+RECONNECT_S = 2.0
 EF_SEARCH = 128  # as the local store's HNSW segments
 
 
@@ -66,6 +79,12 @@ def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
+def _reason(exc: Exception) -> str:
+    """The first line of a driver error (libpq's messages run to several)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class PostgresStore:
     """``Store`` over a PostgreSQL database with the pgvector extension."""
 
@@ -75,7 +94,7 @@ class PostgresStore:
         self._rebuild = rebuild
         self._prepare_database()
         from pgvector.psycopg import register_vector
-        from psycopg_pool import ConnectionPool
+        from psycopg_pool import ConnectionPool, PoolTimeout
 
         self.pool = ConnectionPool(
             url,
@@ -85,9 +104,19 @@ class PostgresStore:
             configure=register_vector,
             kwargs={"autocommit": True}
             | ({"options": pg_rebuild.search_path()} if rebuild else {}),
+            check=ConnectionPool.check_connection,  # a connection broken by a restart is dropped
+            timeout=POOL_WAIT_S,
+            reconnect_timeout=RECONNECT_S,
         )
-        self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+        try:
+            self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+        except PoolTimeout:
+            self.pool.close()
+            raise StoreUnavailableError(
+                f"the database at {_redact(url)} stopped answering while opening; try again"
+            ) from None
         self._info: StoreInfo | None = None
+        self._down = False  # the last probe found the database unreachable
 
     def _prepare_database(self) -> None:
         import psycopg
@@ -95,9 +124,8 @@ class PostgresStore:
         try:
             con = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
         except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StoreUnavailableError(
-                f"cannot reach the database at {_redact(self.url)} ({reason}); check "
+                f"cannot reach the database at {_redact(self.url)} ({_reason(exc)}); check "
                 "RAG_DATABASE_URL / --database-url"
             ) from None
         with con:
@@ -116,8 +144,57 @@ class PostgresStore:
     def close(self) -> None:
         self.pool.close()
 
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A pooled connection (see the module doc); a connection lost while in use is
+        ``StoreUnavailableError`` too (other errors, a deadlock say, are left as they are)."""
+        import psycopg
+
+        con = self._getconn()
+        try:
+            with con:
+                yield con
+        except psycopg.OperationalError as exc:
+            if not (con.broken or con.closed or isinstance(exc, psycopg.errors.AdminShutdown)):
+                raise
+            raise self._unavailable(exc) from None
+        finally:
+            self.pool.putconn(con)
+
+    def _getconn(self) -> Any:
+        from psycopg_pool import PoolTimeout
+
+        if self._down:  # still down? ask before waiting on the pool
+            self._probe()
+        try:
+            return self.pool.getconn(timeout=DOWN_AFTER_S)
+        except PoolTimeout:
+            self._probe()  # raises when the database does not answer
+        try:
+            return self.pool.getconn(timeout=POOL_WAIT_S)
+        except PoolTimeout:
+            raise StoreUnavailableError(
+                f"no database connection came free in {POOL_WAIT_S} s (all {POOL_MAX} busy)"
+            ) from None
+
+    def _probe(self) -> None:
+        import psycopg
+
+        try:
+            psycopg.connect(self.url, connect_timeout=PROBE_TIMEOUT_S).close()
+        except psycopg.Error as exc:
+            self._down = True
+            raise self._unavailable(exc) from None
+        self._down = False
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"the database at {_redact(self.url)} is unavailable ({_reason(exc)}); "
+            "answers resume once it is back"
+        )
+
     def _fetch(self, sql: str, args: Sequence[Any] = (), binary: bool = False) -> list[Any]:
-        with self.pool.connection() as con:
+        with self._connection() as con:
             return con.cursor(binary=binary).execute(sql, args).fetchall()
 
     def info(self) -> StoreInfo | None:
@@ -167,7 +244,7 @@ class PostgresStore:
         ids = sorted({p.article.doc_id for p in add} | set(delete))
         self._remove_abandoned_rebuild()
         full = full_disk_as_error("the database", lambda: _write_bytes(add))
-        with full, self.pool.connection() as con, con.transaction():
+        with full, self._connection() as con, con.transaction():
             self._ensure_content(con, info)
             for doc_id in ids:  # sorted: two writers never wait on each other in a cycle
                 con.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (doc_id,))
@@ -273,12 +350,12 @@ class PostgresStore:
 
     def compact(self) -> None:
         self._remove_abandoned_rebuild()
-        with self.pool.connection() as con:
+        with self._connection() as con:
             for table in ("articles", "chunks", "sentences", "postings"):
                 con.execute(f"VACUUM (ANALYZE) {table}")
 
     def reset(self) -> None:
-        with self.pool.connection() as con, con.transaction():
+        with self._connection() as con, con.transaction():
             con.execute("DROP TABLE IF EXISTS postings, sentences, chunks")
             con.execute("DELETE FROM articles")
             con.execute("DELETE FROM rag_meta")
@@ -290,7 +367,7 @@ class PostgresStore:
         """An empty store in the schema ``rag_rebuild``, swapped in when the block ends
         without an error (``rag.stores.pg_rebuild``); this one answers meanwhile. Writes
         made here during the rebuild are replaced by it; a second rebuild waits."""
-        with self.pool.connection() as con:
+        with self._connection() as con:
             con.execute("SELECT pg_advisory_lock(%s)", (pg_rebuild.REBUILD_LOCK,))
             try:
                 pg_rebuild.create_schema(con)
@@ -307,7 +384,7 @@ class PostgresStore:
 
     def _remove_abandoned_rebuild(self) -> None:
         if not self._rebuild:
-            with self.pool.connection() as con:
+            with self._connection() as con:
                 pg_rebuild.remove_abandoned(con)
 
 
@@ -335,7 +412,7 @@ class PostgresReader:
 
         join, args = self._where(filters)
         v = Vector(np.asarray(vector, dtype=np.float32))
-        with self.store.pool.connection() as con, con.transaction():
+        with self.store._connection() as con, con.transaction():
             con.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, 2 * k)}")
             con.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             rows = con.execute(
@@ -414,7 +491,7 @@ class PostgresReader:
 
     def documents(self, doc_keys: Collection[int]) -> dict[int, DocData]:
         keys = [int(k) for k in doc_keys]
-        with self.store.pool.connection() as con, con.transaction():
+        with self.store._connection() as con, con.transaction():
             # one snapshot: an article replaced meanwhile is either whole or absent
             con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             records = {

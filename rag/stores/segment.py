@@ -5,7 +5,8 @@ file opened memory-mapped, so a process holds in RAM only the pages its queries 
 HNSW graph of large segments). Article texts and metadata live in the catalog (SQLite), not
 here. Layout of ``seg-NNNNNNNN/``::
 
-    meta.json          rows, sentences, articles, dimension, whether hnsw.faiss exists
+    meta.json          rows, sentences, articles, dimension, whether ann.faiss exists, and
+                       the size and checksum of every other file (``rag.stores.checksums``)
     articles.npy       (a, 5) int64: doc_key, chunk_lo, chunk_hi, sent_lo, sent_hi (rows)
     chunks.npy         (n, 5) int64: article index, start, end, sentence ordinals [lo, hi)
     sentences.npy      (m, 2) int64: start, end
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.stores import lexical
+from rag.stores import checksums, lexical
 from rag.stores.base import ORDINAL_BITS, PreparedArticle
 from rag.stores.lexical import Postings
 
@@ -238,6 +239,7 @@ def _save(
         "dimension": int(vectors.shape[1]),
         "ann": ann,
     }
+    meta = checksums.seal(meta, folder, [p.name for p in folder.iterdir()])
     (folder / "meta.json").write_text(json.dumps(meta), "utf-8")
     for path in folder.iterdir():
         with open(path, "rb") as fh:
@@ -264,11 +266,22 @@ def _build_ann(folder: Path, vectors: np.ndarray) -> None:
 
 
 def load(folder: Path) -> Segment:
-    """Open a segment, memory-mapped; a missing or damaged file raises OSError or ValueError."""
-    meta = json.loads((folder / "meta.json").read_text("utf-8"))
+    """Open a segment, memory-mapped, after checking its files against their checksums; a
+    missing file raises FileNotFoundError, a damaged one OSError or ValueError (naming it)."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text("utf-8"))
+    except ValueError as exc:  # not JSON, not UTF-8
+        raise checksums.SegmentDamaged(f"{folder / 'meta.json'}: {exc}") from None
+    if not isinstance(meta, dict):
+        raise checksums.SegmentDamaged(f"{folder / 'meta.json'} is not a segment's meta.json")
+    if not checksums.verify(meta, folder):
+        log.info("segment %s has no checksums (written by an earlier version)", folder)
 
     def arr(name: str) -> np.ndarray:
-        return np.load(folder / name, mmap_mode="r")
+        try:
+            return np.load(folder / name, mmap_mode="r")
+        except ValueError as exc:  # a header numpy cannot read, a file shorter than it says
+            raise checksums.SegmentDamaged(f"{folder / name}: {exc}") from None
 
     def rows_at_random(name: str) -> np.ndarray:
         """Vectors are read a few rows at a time: no read-ahead (it filled memory with
@@ -283,7 +296,11 @@ def load(folder: Path) -> Segment:
     if meta.get("ann"):
         import faiss
 
-        ann = faiss.read_index(str(folder / "ann.faiss"))
+        try:
+            ann = faiss.read_index(str(folder / "ann.faiss"))
+        except RuntimeError as exc:  # faiss reports a damaged file as a RuntimeError
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
+            raise checksums.SegmentDamaged(f"{folder / 'ann.faiss'}: {reason}") from None
     seg = Segment(
         folder.name,
         folder,
