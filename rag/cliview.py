@@ -31,6 +31,7 @@ ABSTENTIONS = {
     "entity_not_found": "The articles don't say: none names what the question asks about.",
     "low_confidence": "No confident answer was found in the articles.",
 }
+_HEADING_MARK = re.compile(r"(?m)^#{1,6}[ \t]+")  # Markdown's "# ", not words to a reader
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}(?=$|[T ])")
 
 
@@ -85,7 +86,7 @@ def _abstention(answer: Answer, verbose: bool) -> str:
         lines.append("\nThe closest passages:")
         for p in answer.passages[:SHOWN_PASSAGES]:
             detail = f" ({p.doc_id} [{p.start}:{p.end}])" if verbose else ""
-            lines.append(f"- {clip(p.text)}{detail}")
+            lines.append(f"- {clip(_HEADING_MARK.sub('', p.text))}{detail}")
     return "\n".join(lines)
 
 
