@@ -317,9 +317,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rag ask ... | head`: the reader left; no message, like `cat`
+        return _reader_left()
     except (OSError, MemoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _reader_left() -> int:
+    """Point stdout at /dev/null (so that the interpreter's last flush does not fail again)
+    and exit as a process stopped by SIGPIPE does (128 + 13)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":

@@ -263,3 +263,20 @@ def test_watch_says_when_it_starts_and_when_each_poll_ran(tmp_path: Path) -> Non
     assert "1 read (1 new to this watch, 0 changed)" in polls[0]
     assert "index: 0 added, 0 replaced, 1 unchanged (already stored)" in polls[0]
     assert "not modified" in polls[1]
+
+
+def test_a_reader_that_leaves_the_pipe_early_gets_no_error(rag, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`rag documents | head -1`: the rest of the output has nowhere to go, and that is no
+    error to print (it was "error: [Errno 32] Broken pipe")."""
+    assert rag("ingest", str(SEEDS))[0] == 0
+    exe = Path(sys.executable).parent / "rag"
+    env = {**os.environ, "RAG_INDEX_DIR": str(tmp_path / "index")}
+    for _ in range(3):  # the pipe is closed before the process writes: no race to lose
+        proc = subprocess.Popen(
+            [str(exe), "documents"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 141, err
+        assert err == ""
