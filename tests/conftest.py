@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from rag import cli, runtime
 from rag.articles import load_paths
 from rag.embedding import HashEmbedder, SentenceTransformerEmbedder
 from rag.engine import Engine
@@ -80,3 +81,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     proc = start_server(index_dir, port, {"RAG_RATE_LIMIT_PER_MINUTE": "0"})
     yield f"http://127.0.0.1:{port}"
     stop_server(proc)
+
+
+@pytest.fixture
+def hash_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """`rag ...` in-process over a private index built with the hash embedder."""
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setattr(runtime, "load_embedder", lambda *a, **k: HashEmbedder())
+
+    def _run(*args: str) -> tuple[int, str, str]:
+        code = cli.main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run

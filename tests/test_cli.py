@@ -159,22 +159,6 @@ def test_console_script_runs_as_a_real_process(tmp_path: Path) -> None:
 # -- what a newcomer types (issue 23); the hash embedder keeps these in the fast lane -------
 
 
-@pytest.fixture
-def hash_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """`rag ...` in-process over a private index built with the hash embedder."""
-    from rag.embedding import HashEmbedder
-
-    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
-    monkeypatch.setattr(runtime, "load_embedder", lambda *a, **k: HashEmbedder())
-
-    def _run(*args: str) -> tuple[int, str, str]:
-        code = cli.main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
-
-
 HERALD = {
     "id": "herald-1",
     "title": "Little penguins return to Manly",

@@ -18,25 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from rag import cli, runtime
+from rag import cli
 from rag.cliview import render
-from rag.embedding import HashEmbedder
 from rag.models import Answer, Passage
 from tests.helpers import ALBANESE, ROOT, SEED_ARTICLES, SEEDS
 
 
 @pytest.fixture
-def rag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """`rag ...` in-process over a private index built with the hash embedder."""
-    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
-    monkeypatch.setattr(runtime, "load_embedder", lambda *a, **k: HashEmbedder())
-
-    def _run(*args: str) -> tuple[int, str, str]:
-        code = cli.main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
+def rag(hash_run):  # type: ignore[no-untyped-def]
+    """`rag ...` in-process over a private index built with the hash embedder (conftest)."""
+    return hash_run
 
 
 def _help(capsys: pytest.CaptureFixture[str], *args: str) -> str:

@@ -9,9 +9,7 @@ address as its peer), so nothing leaves the machine.
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -19,34 +17,11 @@ import pytest
 from rag.errors import InputError
 from rag.fetching import fetch
 from rag.settings import Settings
+from tests.localsite import LocalSite
 
 pytestmark = pytest.mark.server  # loopback HTTP servers in threads
 PUBLIC = "93.184.216.34"  # a global address; connections to it are served by the stand-in
 NAME = "news.example"
-
-
-class Site:
-    """A loopback HTTP server answering every GET with ``body``, recording (path, Host)."""
-
-    def __init__(self, body: bytes) -> None:
-        self.requests: list[tuple[str, str | None]] = []
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                site.requests.append((self.path, self.headers.get("Host")))
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 class _PeerSocket(socket.socket):
@@ -59,15 +34,17 @@ class _PeerSocket(socket.socket):
 
 
 @pytest.fixture
-def sites() -> Iterator[tuple[Site, Site]]:
-    private, public = Site(b"private data"), Site(b"public story")
+def sites() -> Iterator[tuple[LocalSite, LocalSite]]:
+    private, public = LocalSite(b"private data"), LocalSite(b"public story")
     yield private, public
-    private.server.shutdown()
-    public.server.shutdown()
+    private.close()
+    public.close()
 
 
 @pytest.fixture
-def rebinding(sites: tuple[Site, Site], monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+def rebinding(
+    sites: tuple[LocalSite, LocalSite], monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[str, int]]:
     """``NAME`` resolves to PUBLIC the first time and to 127.0.0.1 after; returns the list of
     addresses connections were opened to."""
     private, public = sites
@@ -97,7 +74,7 @@ def rebinding(sites: tuple[Site, Site], monkeypatch: pytest.MonkeyPatch) -> list
 
 
 def test_the_fetch_connects_to_the_address_it_checked(
-    sites: tuple[Site, Site], rebinding: list[tuple[str, int]]
+    sites: tuple[LocalSite, LocalSite], rebinding: list[tuple[str, int]]
 ) -> None:
     private, public = sites
     url = f"http://{NAME}:{private.port}/story"
@@ -109,7 +86,7 @@ def test_the_fetch_connects_to_the_address_it_checked(
 
 
 def test_a_name_that_is_private_when_checked_is_refused_before_connecting(
-    sites: tuple[Site, Site], rebinding: list[tuple[str, int]]
+    sites: tuple[LocalSite, LocalSite], rebinding: list[tuple[str, int]]
 ) -> None:
     private, _ = sites
     url = f"http://{NAME}:{private.port}/story"
@@ -120,7 +97,7 @@ def test_a_name_that_is_private_when_checked_is_refused_before_connecting(
 
 
 def test_allowing_private_addresses_still_fetches_loopback_by_name(
-    sites: tuple[Site, Site], rebinding: list[tuple[str, int]]
+    sites: tuple[LocalSite, LocalSite], rebinding: list[tuple[str, int]]
 ) -> None:
     """RAG_FETCH_ALLOW_PRIVATE=true: no check, the name resolves as it does when connecting."""
     private, _ = sites

@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -30,6 +29,7 @@ from rag.sandbox import run_parser
 from rag.settings import Settings
 from rag.watch import Watcher
 from tests.helpers import ALBANESE, free_port, start_server, stop_server
+from tests.localsite import LocalSite
 
 ARTICLE = {"id": "wombats", "title": "Wombat census", "text": "A census found 1,204 wombats."}
 STORY = "Wombat census\n\nRangers counted 1,204 wombats in Tasmania this year.\n"
@@ -244,33 +244,9 @@ def test_control_characters_in_an_upload_name_are_422(client: TestClient, name: 
 # --- fetched pages and feeds (loopback HTTP) -----------------------------------------------
 
 
-class HostileSite:
-    """A loopback site serving hostile pages: ``pages[path] = (content type, body)``."""
-
-    def __init__(self) -> None:
-        self.pages: dict[str, tuple[str, bytes]] = {}
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                kind, body = site.pages.get(self.path, ("text/plain", b"not found"))
-                self.send_response(200 if self.path in site.pages else 404)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def hostile_site() -> Iterator[HostileSite]:
-    site = HostileSite()
+def hostile_site() -> Iterator[LocalSite]:
+    site = LocalSite()
     site.pages["/bomb.md"] = ("text/markdown", alias_bomb().encode())
     site.pages["/huge.html"] = ("text/html", many_elements(200_000).encode())
     site.pages["/wide.html"] = ("text/html", wide_block(20_000).encode())
@@ -284,12 +260,12 @@ def hostile_site() -> Iterator[HostileSite]:
     )
     site.pages["/feed.rss"] = ("application/rss+xml", feed.encode())
     yield site
-    site.server.shutdown()
+    site.close()
 
 
 @pytest.mark.server
 def test_fetched_hostile_pages_are_refused_naming_the_limit(
-    hostile_site: HostileSite, client: TestClient, caplog: pytest.LogCaptureFixture
+    hostile_site: LocalSite, client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     base = hostile_site.base
     for path, limit in (
