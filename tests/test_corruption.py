@@ -45,9 +45,14 @@ def truncate(path: Path) -> None:
 
 
 def flip(path: Path) -> None:
-    """Invert 64 bytes in the middle of the file's data (its size stays the same)."""
+    """Invert 64 bytes in the middle of the file's data (its size stays the same); in the
+    SQLite catalog, at the start of its middle page (the page's header: text changed inside a
+    valid page is beyond what a structural check can see)."""
     data = bytearray(path.read_bytes())
     start = max(NPY_HEADER, len(data) // 2 - 32) if path.suffix == ".npy" else len(data) // 2
+    if data.startswith(b"SQLite format 3\x00"):
+        page = int.from_bytes(data[16:18], "big")
+        start = max(1, len(data) // 2 // page) * page
     start = min(start, len(data) - 64)
     for i in range(start, start + 64):
         data[i] ^= 0xFF
