@@ -37,7 +37,7 @@ ROLE_NOUNS = frozenset(
     "commissioner king queen emperor pope commander coach captain manager founder editor "
     "judge envoy speaker treasurer adviser advisor prosecutor owner general mp lawmaker "
     "cfo coo principal dean bishop archbishop sheriff negotiator mediator economist analyst "
-    "lawyer".split()
+    "lawyer member councillor councilor councilman councilwoman officer".split()
 )
 SEARCHED_ROWS = 20  # candidate sentences looked at, best first (the pool's best few chunks)
 WINDOW_WORDS = 7  # words of a title or apposition read next to a name
@@ -91,6 +91,12 @@ def _words(text: str) -> list[str]:
     for pattern, replacement in _SYNONYMS:
         text = pattern.sub(replacement, text)
     return [re.sub(r"(?:'s|\u2019s|'|\u2019)$", "", w).lower() for w in _WORD.findall(text)]
+
+
+def role_words(text: str) -> list[str]:
+    """The words of ``text`` as roles compare them: lower-cased, possessives dropped, and
+    synonyms made one ("Chief Executive's" -> "ceo")."""
+    return _words(text)
 
 
 def parse_role_question(text: str) -> RoleQuestion | None:

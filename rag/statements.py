@@ -69,10 +69,10 @@ def named_speaker(q: Question, data: View, rows: Sequence[int]) -> Question:
         return q
     role = parse_role_question(f"Who is {q.speaker.speaker}?")
     found = find_role(role, data, rows) if role is not None else None
-    if found is None:
+    if role is None or found is None:
         return q
     name = data.article(doc_of(found.row)).text[found.start : found.end]
-    return replace(q, speaker=SpeakerQuestion(name, q.speaker.topic))
+    return replace(q, speaker=SpeakerQuestion(name, q.speaker.topic, role.role))
 
 
 def newest_first(indexes: list[int], rows: Sequence[int], data: View) -> list[int]:
