@@ -15,7 +15,7 @@ from rag.models import Citation
 from rag.retrieval import Ranked
 from rag.roles import cite_name, role_answer
 from rag.scoring import Scorer
-from rag.statements import SAYS, cite_statement, named_speaker, speaker_statements
+from rag.statements import SAYS, cite_statements, named_speaker, speaker_statements
 from rag.stores.base import doc_of
 from rag.stores.view import View
 from rag.text import word_key
@@ -205,7 +205,7 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     if role is not None:
         citations = (cite_name(citations[0], role),)
     elif statements:  # the span of a statement is what was said (rag.statements)
-        citations = tuple(cite_statement(c) for c in citations)
+        citations = cite_statements(citations, data)
     answer = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return Composition(citations, answer, confidence, False, None)
 

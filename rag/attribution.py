@@ -88,7 +88,7 @@ def _subject(doc: Any, head: Any, verb: str) -> Subject:
             text += ", " + doc[child.left_edge.i : child.right_edge.i + 1].text
     if head.lower_ in PRONOUNS:
         kind = "pronoun"
-    elif head.pos_ == "PROPN":
+    elif head.pos_ == "PROPN" or (head.text[:1].isupper() and not head.is_sent_start):
         kind = "name"
     else:
         kind = "other"

@@ -28,7 +28,8 @@ _QUESTION = re.compile(
     r"(?:say|said|saying|tell|told|telling|think|thinks|state|stated|claim|claimed|announce|"
     r"announced|respond|responded|comment|commented|reply|replied|argue|argued)\b"
     r"(?:\s+(?:reporters|journalists|the\s+press|parliament|media))?"
-    r"(?:\s+(?:about|on|regarding|concerning|of|over|in\s+response\s+to|to)\s+(?P<topic>.+?))?"
+    r"(?:\s+(?:about|on|regarding|concerning|of|over|in\s+response\s+to|to|at|in|outside|"
+    r"inside|during|after|before|following)\s+(?P<topic>.+?))?"
     r"\s*[?.!]*\s*$",
     re.IGNORECASE,
 )

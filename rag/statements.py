@@ -22,6 +22,7 @@ from dataclasses import replace
 from rag.duplicates import repeats_story
 from rag.features import Question, speaker_score
 from rag.models import Citation
+from rag.quotations import whole_quotation
 from rag.roles import find_role, parse_role_question
 from rag.speakers import SPEECH, SpeakerQuestion
 from rag.stores.base import doc_of, ordinal_of
@@ -107,6 +108,25 @@ def statement_span(sentence: str) -> tuple[int, int] | None:
         r"(?:\s+(?:that|reporters|journalists|the\s+press|on\s+\w+day))*\s+", sentence[verb.end() :]
     )
     return _trimmed(sentence, verb.end() + (after.end() if after else 0), len(sentence))
+
+
+def cite_statements(citations: Sequence[Citation], data: View) -> tuple[Citation, ...]:
+    """The statements' citations, each widened to the whole quotation its sentence is part of
+    (``rag.quotations``) and given the statement as its answer span; a citation inside one
+    already given is left out and the rest renumbered."""
+    out: list[Citation] = []
+    for citation in citations:
+        key = data.key_of(citation.doc_id)
+        if key is not None:
+            text = data.article(key).text
+            start, end = whole_quotation(text, citation.start, citation.end)
+            citation = replace(citation, start=start, end=end, quote=text[start:end])
+        if not any(
+            c.doc_id == citation.doc_id and c.start <= citation.start and citation.end <= c.end
+            for c in out
+        ):
+            out.append(cite_statement(replace(citation, n=len(out) + 1)))
+    return tuple(out)
 
 
 def cite_statement(citation: Citation) -> Citation:
