@@ -182,14 +182,12 @@ def _windows(before: str, after: str) -> list[str]:
     it or before it, or what a naming verb after it says (each cut at punctuation)."""
     found = []
     title = _BREAK.split(before)[-1].split()
-    if title and (
-        _words(title[-1])[-1:] and _words(title[-1])[-1] in ROLE_NOUNS or title[-1][:1].isupper()
-    ):
+    if title and (_ends_in_role(title) or title[-1][:1].isupper()):
         found.append(" ".join(title[-WINDOW_WORDS:]))
     closes = re.match(r"^(?:'s|\u2019s)?\s*(?:[,.;)]|$)", after) is not None
     if re.search(r",\s*$", before) and closes:
         clause = _BREAK.split(before.rstrip()[:-1])[-1].split()
-        if clause and _words(clause[-1])[-1:] and _words(clause[-1])[-1] in ROLE_NOUNS:
+        if clause and _ends_in_role(clause):
             found.append(" ".join(clause[-WINDOW_WORDS:]))
     if re.match(r"^(?:'s|\u2019s)?\s*,", after):
         clause = _BREAK.split(after.split(",", 1)[1])[0].split()
@@ -199,6 +197,12 @@ def _windows(before: str, after: str) -> list[str]:
     if named:
         found.append(" ".join(_BREAK.split(after[named.end() :])[0].split()[:WINDOW_WORDS]))
     return found
+
+
+def _ends_in_role(words: list[str]) -> bool:
+    """The words end in a role noun ("... chief executive" ends in "ceo")."""
+    last = _words(" ".join(words[-3:]))[-1:]
+    return bool(last) and last[0] in ROLE_NOUNS
 
 
 def role_answer(question: str, data: View, rows: Sequence[int]) -> RoleAnswer | None:

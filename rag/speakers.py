@@ -114,11 +114,11 @@ def speaks(sentence: str, previous: list[str], speaker: SpeakerQuestion) -> floa
     if not said_by:  # no speech verb in the parse: the phrase rules
         return _by_phrases(sentence, previous, speaker, named)
     first = said_by[0]
-    if first.kind == "name" or not (first.kind == "pronoun" or _is_title(first, speaker)):
-        if name_spans(first.text, speaker):
-            return 1.0
-        return 0.8 if _names_role(first.text, speaker) else (0.3 if named else 0.0)
-    return 0.8 if _stands_for(previous, speaker) else (0.3 if named else 0.0)
+    if name_spans(first.text, speaker):  # "Ruiz", "The union's president, Carla Mendes"
+        return 1.0
+    if first.kind != "name" and (first.kind == "pronoun" or _is_title(first, speaker)):
+        return 0.8 if _stands_for(previous, speaker) else (0.3 if named else 0.0)
+    return 0.3 if named else 0.0
 
 
 _NOT_A_SPEAKER = frozenset({"i", "we", "you", "they", "it"})  # voices inside a quotation

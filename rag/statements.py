@@ -23,7 +23,7 @@ from rag.duplicates import repeats_story
 from rag.features import Question, speaker_score
 from rag.models import Citation
 from rag.quotations import whole_quotation
-from rag.roles import find_role, parse_role_question
+from rag.roles import ROLE_NOUNS, find_role, parse_role_question, role_words
 from rag.speakers import SPEECH, SpeakerQuestion
 from rag.stores.base import doc_of, ordinal_of
 from rag.stores.view import View
@@ -66,7 +66,7 @@ def named_speaker(q: Question, data: View, rows: Sequence[int]) -> Question:
     """``q`` with a speaker given by role ("the mayor", "Japan's defense minister") replaced by
     the person the candidate sentences name in that role; unchanged when it names a person or
     no sentence names one."""
-    if q.speaker is None or any(w[:1].isupper() for w in q.speaker.speaker.split()):
+    if q.speaker is None or not _by_role(q.speaker.speaker):
         return q
     role = parse_role_question(f"Who is {q.speaker.speaker}?")
     found = find_role(role, data, rows) if role is not None else None
@@ -74,6 +74,13 @@ def named_speaker(q: Question, data: View, rows: Sequence[int]) -> Question:
         return q
     name = data.article(doc_of(found.row)).text[found.start : found.end]
     return replace(q, speaker=SpeakerQuestion(name, q.speaker.topic, role.role))
+
+
+def _by_role(who: str) -> bool:
+    """ "the mayor", "the Water Authority chief executive": lower case, or ending in a role noun
+    ("Governor Thomas Hale" is a name)."""
+    last = role_words(who)[-1:]
+    return not any(w[:1].isupper() for w in who.split()) or (bool(last) and last[0] in ROLE_NOUNS)
 
 
 def newest_first(indexes: list[int], rows: Sequence[int], data: View) -> list[int]:
