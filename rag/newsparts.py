@@ -130,6 +130,21 @@ def quotable(text: str, sentences: list[Span]) -> list[Span]:
     return out
 
 
+def captions(text: str) -> list[Span]:
+    """The photo captions of ``text`` (the lines ``quotable`` drops as captions), in order:
+    who-is answers may read them as a last resort (``rag.captions``)."""
+    front = _FRONT_MATTER.match(text)
+    blocks = _blocks(text, front.end() if front else 0)
+    found: list[Span] = []
+    for b_index, block in enumerate(blocks):
+        credited = _ends_with_credit(block)
+        for l_index, line in enumerate(block):
+            kind = _kind(line, block, b_index == 0 and l_index == 0, len(blocks))
+            if credited or kind == "caption":
+                found.append(Span(line.start, line.end))
+    return found
+
+
 def _merged(ranges: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
     """Sorted, non-overlapping ranges as two lists (starts, ends) for bisection."""
     starts: list[int] = []

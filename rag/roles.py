@@ -26,7 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from rag.entities import ANSWER_LABELS, place_forms, within
+from rag.entities import ANSWER_LABELS, Entity, place_forms, within
 from rag.models import Citation
 from rag.stores.base import doc_of
 from rag.stores.view import View
@@ -140,17 +140,27 @@ def find_role(
     for index, row in enumerate(rows[:limit]):
         article = data.article(doc_of(row))
         start, end = data.sentence_span(row)
-        people = within(getattr(article, "entities", ()), start, end, ANSWER_LABELS["who"])
-        left = start  # a title or apposition before a name starts after the previous name
-        for person in people:
-            quality = _match(q, article.text[left : person[0]], article.text[person[1] : end])
-            sentence = " ".join(_words(article.text[start:end]))
-            if quality == 1 and names_place(sentence, q.place):
-                quality = 2
-            if quality and (best is None or (quality, -index) > best[:2]):
-                best = (quality, -index, RoleAnswer(index, row, person[0], person[1]))
-            left = person[1]
+        found = named_in(q, article.text, getattr(article, "entities", ()), start, end)
+        if found and (best is None or (found[0], -index) > best[:2]):
+            best = (found[0], -index, RoleAnswer(index, row, found[1], found[2]))
     return best[2] if best is not None else None
+
+
+def named_in(
+    q: RoleQuestion, text: str, entities: Sequence[Entity], start: int, end: int
+) -> tuple[int, int, int] | None:
+    """The best person named in the role in ``text[start:end]``: (quality, name start, name
+    end), quality 3 (the window names the place asked about), 2 (the passage does) or 1."""
+    best: tuple[int, int, int] | None = None
+    left = start  # a title or apposition before a name starts after the previous name
+    for person in within(entities, start, end, ANSWER_LABELS["who"]):
+        quality = _match(q, text[left : person[0]], text[person[1] : end])
+        if quality == 1 and names_place(" ".join(_words(text[start:end])), q.place):
+            quality = 2
+        if quality and (best is None or quality > best[0]):
+            best = (quality, person[0], person[1])
+        left = person[1]
+    return best
 
 
 def _match(q: RoleQuestion, before: str, after: str) -> int:
