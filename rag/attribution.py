@@ -72,12 +72,28 @@ def _parsed(sentence: str) -> tuple[tuple[Subject, ...], tuple[Subject, ...]]:
             every.append(found)
             if token.head.lower_ in SPEECH_WORDS:
                 speech.append(found)
+        elif token.lower_ in SPEECH_WORDS and token.dep_ == "conj":
+            shared = _shared_subject(token)  # "Carver welcomed the offer and said ..."
+            if shared is not None:
+                speech.append(_subject(doc, shared, token.text))
         elif token.lower_ == "according":
             for to in token.children:
                 speech.extend(
                     _subject(doc, obj, "according to") for obj in to.children if obj.dep_ == "pobj"
                 )
     return tuple(speech), tuple(every)
+
+
+def _shared_subject(verb: Any) -> Any:
+    """The subject a verb joined by "and" shares with the verb before it, if it has none."""
+    if any(child.dep_ in _SUBJECT_DEPS for child in verb.children):
+        return None  # its own subject is listed already
+    while verb.dep_ == "conj" and verb.head is not verb:
+        verb = verb.head
+        subject = next((c for c in verb.children if c.dep_ in _SUBJECT_DEPS), None)
+        if subject is not None:
+            return subject
+    return None
 
 
 def _subject(doc: Any, head: Any, verb: str) -> Subject:

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from rag.attribution import Subject, speech_subjects, subjects
+from rag.roles import ROLE_NOUNS, role_words
 
 _SPEECH_VERBS = (
     r"said|says|say|told|tells|added|adds|stated|states|noted|notes|announced|announces|"
@@ -47,6 +48,7 @@ _TITLE_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _QUOTE = re.compile(r"[\"\u201c\u201d]")
+_ROLE_WORD = re.compile(rf"\b(?:{'|'.join(sorted(ROLE_NOUNS))}|chief\s+executive)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ def speaks(sentence: str, previous: list[str], speaker: SpeakerQuestion) -> floa
     has_speech = SPEECH.search(sentence) is not None or _QUOTE.search(sentence) is not None
     named = mentions(sentence, speaker)
     refers = _PRONOUN_SUBJECT.search(sentence) or _TITLE_SUBJECT.search(sentence)
+    refers = refers or _ROLE_WORD.search(sentence)  # "the union's president said"
     if not has_speech or not (named or refers or _names_role(sentence, speaker)):
         return 0.3 if named else 0.0
     said_by = [s for s in speech_subjects(sentence) if s.text.lower() not in _NOT_A_SPEAKER]
@@ -116,16 +119,26 @@ def speaks(sentence: str, previous: list[str], speaker: SpeakerQuestion) -> floa
     first = said_by[0]
     if name_spans(first.text, speaker):  # "Ruiz", "The union's president, Carla Mendes"
         return 1.0
-    if first.kind != "name" and (first.kind == "pronoun" or _is_title(first, speaker)):
+    if first.kind == "pronoun":
         return 0.8 if _stands_for(previous, speaker) else (0.3 if named else 0.0)
+    if first.kind != "name" and _is_role(first, speaker):
+        return 0.8 if _role_of(first, previous, speaker) else (0.3 if named else 0.0)
     return 0.3 if named else 0.0
 
 
 _NOT_A_SPEAKER = frozenset({"i", "we", "you", "they", "it"})  # voices inside a quotation
 
 
-def _is_title(subject: Subject, speaker: SpeakerQuestion) -> bool:
-    return bool(_TITLE_SUBJECT.fullmatch(subject.text) or _names_role(subject.text, speaker))
+def _role_of(subject: Subject, previous: list[str], speaker: SpeakerQuestion) -> bool:
+    """A role subject ("the union's president said") stands for the speaker when it is the
+    role asked about, or when an earlier sentence names the speaker with that role's noun
+    ("Carla Mendes, the union's president, ..."); else it is someone else."""
+    if _names_role(subject.text, speaker):
+        return True
+    head = role_words(subject.text.split(",")[0])[-1:]
+    return bool(head) and any(
+        mentions(earlier, speaker) and head[0] in role_words(earlier) for earlier in previous
+    )
 
 
 def _stands_for(previous: list[str], speaker: SpeakerQuestion) -> bool:
@@ -147,8 +160,6 @@ def _stands_for(previous: list[str], speaker: SpeakerQuestion) -> bool:
 def _is_role(subject: Subject, speaker: SpeakerQuestion) -> bool:
     """A subject that is a person by role ("The general manager"): someone, the speaker or
     not (``_names_role``)."""
-    from rag.roles import ROLE_NOUNS, role_words
-
     head = role_words(subject.text.split(",")[0])[-1:]
     return bool(head and head[0] in ROLE_NOUNS) or _names_role(subject.text, speaker)
 
@@ -157,8 +168,6 @@ def _names_role(text: str, speaker: SpeakerQuestion) -> bool:
     """``text`` names the role the question asked about ("the authority's chief executive")."""
     if not speaker.role:
         return False
-    from rag.roles import role_words
-
     return set(speaker.role[-2:]) <= set(role_words(text))
 
 

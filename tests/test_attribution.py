@@ -58,3 +58,21 @@ def test_a_pronoun_stands_for_the_nearest_earlier_person() -> None:
 )
 def test_speech_subjects_name_who_speaks(sentence: str, who: str) -> None:
     assert who in speech_subjects(sentence)[0].text
+
+
+def test_a_role_subject_stands_for_the_speaker_named_in_that_role() -> None:
+    mendes = SpeakerQuestion("Carla Mendes", None)
+    previous = ["Carla Mendes, the union's president, spoke outside the depot."]
+    said = '"We will not back down," the union\'s president said.'
+    assert speaks(said, previous, mendes) == 0.8
+    # a role the speaker was not named in is someone else
+    other = ["Natarajan said the fault had been found."]
+    assert speaks("The mayor said the inquiry would go on.", other, NATARAJAN) == 0.0
+
+
+def test_a_speech_verb_joined_by_and_shares_the_subject_before_it() -> None:
+    okafor = SpeakerQuestion("Okafor", None)
+    previous = ['"The pay is moving," Okafor said.']
+    carver = 'Transport Minister Helen Carver welcomed the offer and said both sides should "act".'
+    assert speaks(carver, previous, okafor) == 0.0
+    assert speaks(carver, previous, SpeakerQuestion("Helen Carver", None)) == 1.0
