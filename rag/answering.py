@@ -8,6 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.captions import caption_answer
 from rag.duplicates import cites_before, repeated, story_order
 from rag.features import Question, sentence_features, speaker_score
 from rag.grounding import grounded
@@ -15,7 +16,7 @@ from rag.models import Citation
 from rag.retrieval import Ranked
 from rag.roles import cite_name, role_answer
 from rag.scoring import Scorer
-from rag.statements import SAYS, cite_statement, named_speaker, speaker_statements
+from rag.statements import SAYS, cite_statements, named_speaker, speaker_statements
 from rag.stores.base import doc_of
 from rag.stores.view import View
 from rag.text import word_key
@@ -24,6 +25,10 @@ from rag.text import word_key
 # fitted on SQuAD, has seen few speaker questions and underrates attributed statements
 # (docs/experiments.md, "Confidence of speaker answers")
 ATTRIBUTED_CONFIDENCE = 0.9
+# A who-is answer read from a photo caption (rag.captions): the role's words beside the name are
+# the evidence, as attribution is for a speaker answer, but a caption is the last resort: just
+# above the fitted cut-off (0.5, rag.scoring) rather than as sure as a sentence
+CAPTION_CONFIDENCE = 0.55
 EXTRA_MARGIN = 0.25  # a second or third sentence must score within this of the best one
 # chunks retrieved before reranking by their best sentence (a deeper pool: docs/experiments.md)
 POOL_DEPTH = 20
@@ -192,8 +197,12 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     if statements:  # the speaker's own words on the topic: attribution is the evidence
         confidence = max(confidence, ATTRIBUTED_CONFIDENCE)
     if confidence < threshold:
-        return Composition((), "", confidence, True, "low_confidence")
+        return _from_caption(q, data, rows, confidence) or Composition(
+            (), "", confidence, True, "low_confidence"
+        )
     role = role_answer(q.text, data, rows)  # "Who is Japan's defense minister?" (rag.roles)
+    if role is None and (caption := _from_caption(q, data, rows, confidence)) is not None:
+        return caption
     if role is not None:
         chosen = [role.index]
     else:
@@ -206,7 +215,7 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     if role is not None:
         citations = (cite_name(citations[0], role),)
     elif statements:  # the span of a statement is what was said (rag.statements)
-        citations = tuple(cite_statement(c) for c in citations)
+        citations = cite_statements(citations, data)
     answer = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     return Composition(citations, answer, confidence, False, None)
 
@@ -226,6 +235,18 @@ def choose(reading: Reading, data: View, max_sentences: int) -> list[int]:
         elif cites_before(data, rows[i], rows[chosen[at]]):  # the story's original instead
             chosen[at] = i
     return chosen
+
+
+def _from_caption(
+    q: Question, data: View, rows: list[int], confidence: float
+) -> Composition | None:
+    """A who-is answer from a photo caption (``rag.captions``), when no sentence names one,
+    with at least ``CAPTION_CONFIDENCE``; ``from_caption`` labels its citation."""
+    citation = caption_answer(q.text, data, rows) if q.speaker is None else None
+    if citation is None:
+        return None
+    confidence = max(confidence, CAPTION_CONFIDENCE)
+    return Composition((citation,), f"{citation.quote} [1]", confidence, False, None)
 
 
 def _speaker_quoted(q: Question, data: View, rows: list[int]) -> bool:

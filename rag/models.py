@@ -93,6 +93,7 @@ class Citation:
     answer_start: int | None = None
     answer_end: int | None = None
     also_in: tuple[Copy, ...] = ()  # the other articles of the same story (syndicated copies)
+    from_caption: bool = False  # the quote is a photo caption (a who-is answer's last resort)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "also_in": [asdict(c) for c in self.also_in]}  # JSON's shape

@@ -15,8 +15,9 @@ set of answer candidates shrinks. The decision is made per line of the text:
 - "Related coverage:" / "Read more" / "See also" headers and the link-like lines after them
   (lines without a closing full stop, bullets, links) are dropped;
 - a dateline that opens a sentence ("TOKYO, April 9 (Kyodo) — Japan said ...") is cut off: the
-  span returned starts after the dash, so ``text[start:end]`` is still a verbatim quote; a
-  dateline standing alone is dropped.
+  span returned starts after the dash, so ``text[start:end]`` is still a verbatim quote, also
+  when it follows the headline with no blank line between; a dateline standing alone on its
+  line is dropped (and still read by :func:`header` for the date and agency).
 
 These parts are never quoted, even when nothing else answers: a question whose only match is a
 headline or a caption gets an abstention or another sentence rather than a quote of page chrome.
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 
 from rag.models import Span
 
-QUOTABLE_VERSION = 1  # bump when the rules change: stored answer candidates change with them
+QUOTABLE_VERSION = 2  # bump when the rules change: stored answer candidates change with them
 
 # Why 150 characters / 20 words: news headlines run 6-15 words; longer first lines are prose.
 MAX_HEADLINE_CHARS = 150
@@ -129,6 +130,21 @@ def quotable(text: str, sentences: list[Span]) -> list[Span]:
     return out
 
 
+def captions(text: str) -> list[Span]:
+    """The photo captions of ``text`` (the lines ``quotable`` drops as captions), in order:
+    who-is answers may read them as a last resort (``rag.captions``)."""
+    front = _FRONT_MATTER.match(text)
+    blocks = _blocks(text, front.end() if front else 0)
+    found: list[Span] = []
+    for b_index, block in enumerate(blocks):
+        credited = _ends_with_credit(block)
+        for l_index, line in enumerate(block):
+            kind = _kind(line, block, b_index == 0 and l_index == 0, len(blocks))
+            if credited or kind == "caption":
+                found.append(Span(line.start, line.end))
+    return found
+
+
 def _merged(ranges: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
     """Sorted, non-overlapping ranges as two lists (starts, ends) for bisection."""
     starts: list[int] = []
@@ -151,6 +167,7 @@ def _line_rules(text: str) -> tuple[list[tuple[int, int]], dict[int, int]]:
     blocks = _blocks(text, begin)
     related = False
     for b_index, block in enumerate(blocks):
+        opens = True  # no quotable line before this one in its paragraph (a headline may be)
         for l_index, line in enumerate(block):
             first_line = b_index == 0 and l_index == 0
             if related and _is_link_like(line.body):
@@ -162,8 +179,10 @@ def _line_rules(text: str) -> tuple[list[tuple[int, int]], dict[int, int]]:
                 related = True
             if kind is not None:
                 dropped.append((line.start, line.end + 1))
-            elif (cut := _DATELINE.match(text, line.start, line.end)) and l_index == 0:
+                continue
+            if (cut := _DATELINE.match(text, line.start, line.end)) and opens:
                 trims[line.start] = cut.end()
+            opens = False
         if _ends_with_credit(block):
             dropped.extend((line.start, line.end + 1) for line in block)
     return dropped, trims
@@ -292,11 +311,18 @@ def header(text: str) -> Header:
             )
         elif (pub := _PUBLISHED.fullmatch(body)) and len(body.split()) <= MAX_LABEL_WORDS:
             found.setdefault("date", parse_news_date(pub["d"]))
-        elif dateline := _DATELINE.match(text, line.start, line.end):
+        elif dateline := _DATELINE.match(text, line.start, line.end) or _standalone(line):
             found.setdefault("source", dateline["agency"])
             found.setdefault("date", parse_news_date(dateline["date"] or ""))
             break
     return Header(**{k: v for k, v in found.items() if v})
+
+
+def _standalone(line: _Line) -> re.Match[str] | None:
+    """A dateline alone on its line ("MARLOW BAY, March 4, 2024 (AP) —"), with a date or an
+    agency (a bare upper-case line without either is a kicker or a section label)."""
+    match = _DATELINE_ONLY.fullmatch(line.body)
+    return match if match and (match["date"] or match["agency"]) else None
 
 
 _DATE_FORMATS = ("%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y", "%Y-%m-%d")

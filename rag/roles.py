@@ -26,7 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from rag.entities import ANSWER_LABELS, place_forms, within
+from rag.entities import ANSWER_LABELS, Entity, place_forms, within
 from rag.models import Citation
 from rag.stores.base import doc_of
 from rag.stores.view import View
@@ -37,7 +37,7 @@ ROLE_NOUNS = frozenset(
     "commissioner king queen emperor pope commander coach captain manager founder editor "
     "judge envoy speaker treasurer adviser advisor prosecutor owner general mp lawmaker "
     "cfo coo principal dean bishop archbishop sheriff negotiator mediator economist analyst "
-    "lawyer".split()
+    "lawyer member councillor councilor councilman councilwoman officer".split()
 )
 SEARCHED_ROWS = 20  # candidate sentences looked at, best first (the pool's best few chunks)
 WINDOW_WORDS = 7  # words of a title or apposition read next to a name
@@ -93,6 +93,12 @@ def _words(text: str) -> list[str]:
     return [re.sub(r"(?:'s|\u2019s|'|\u2019)$", "", w).lower() for w in _WORD.findall(text)]
 
 
+def role_words(text: str) -> list[str]:
+    """The words of ``text`` as roles compare them: lower-cased, possessives dropped, and
+    synonyms made one ("Chief Executive's" -> "ceo")."""
+    return _words(text)
+
+
 def parse_role_question(text: str) -> RoleQuestion | None:
     """The role asked about in "Who is Japan's defense minister?" and the like, else None."""
     match = _SERVES.match(text) or _QUESTION.match(text)
@@ -134,17 +140,27 @@ def find_role(
     for index, row in enumerate(rows[:limit]):
         article = data.article(doc_of(row))
         start, end = data.sentence_span(row)
-        people = within(getattr(article, "entities", ()), start, end, ANSWER_LABELS["who"])
-        left = start  # a title or apposition before a name starts after the previous name
-        for person in people:
-            quality = _match(q, article.text[left : person[0]], article.text[person[1] : end])
-            sentence = " ".join(_words(article.text[start:end]))
-            if quality == 1 and names_place(sentence, q.place):
-                quality = 2
-            if quality and (best is None or (quality, -index) > best[:2]):
-                best = (quality, -index, RoleAnswer(index, row, person[0], person[1]))
-            left = person[1]
+        found = named_in(q, article.text, getattr(article, "entities", ()), start, end)
+        if found and (best is None or (found[0], -index) > best[:2]):
+            best = (found[0], -index, RoleAnswer(index, row, found[1], found[2]))
     return best[2] if best is not None else None
+
+
+def named_in(
+    q: RoleQuestion, text: str, entities: Sequence[Entity], start: int, end: int
+) -> tuple[int, int, int] | None:
+    """The best person named in the role in ``text[start:end]``: (quality, name start, name
+    end), quality 3 (the window names the place asked about), 2 (the passage does) or 1."""
+    best: tuple[int, int, int] | None = None
+    left = start  # a title or apposition before a name starts after the previous name
+    for person in within(entities, start, end, ANSWER_LABELS["who"]):
+        quality = _match(q, text[left : person[0]], text[person[1] : end])
+        if quality == 1 and names_place(" ".join(_words(text[start:end])), q.place):
+            quality = 2
+        if quality and (best is None or quality > best[0]):
+            best = (quality, person[0], person[1])
+        left = person[1]
+    return best
 
 
 def _match(q: RoleQuestion, before: str, after: str) -> int:
@@ -176,14 +192,12 @@ def _windows(before: str, after: str) -> list[str]:
     it or before it, or what a naming verb after it says (each cut at punctuation)."""
     found = []
     title = _BREAK.split(before)[-1].split()
-    if title and (
-        _words(title[-1])[-1:] and _words(title[-1])[-1] in ROLE_NOUNS or title[-1][:1].isupper()
-    ):
+    if title and (_ends_in_role(title) or title[-1][:1].isupper()):
         found.append(" ".join(title[-WINDOW_WORDS:]))
     closes = re.match(r"^(?:'s|\u2019s)?\s*(?:[,.;)]|$)", after) is not None
     if re.search(r",\s*$", before) and closes:
         clause = _BREAK.split(before.rstrip()[:-1])[-1].split()
-        if clause and _words(clause[-1])[-1:] and _words(clause[-1])[-1] in ROLE_NOUNS:
+        if clause and _ends_in_role(clause):
             found.append(" ".join(clause[-WINDOW_WORDS:]))
     if re.match(r"^(?:'s|\u2019s)?\s*,", after):
         clause = _BREAK.split(after.split(",", 1)[1])[0].split()
@@ -193,6 +207,12 @@ def _windows(before: str, after: str) -> list[str]:
     if named:
         found.append(" ".join(_BREAK.split(after[named.end() :])[0].split()[:WINDOW_WORDS]))
     return found
+
+
+def _ends_in_role(words: list[str]) -> bool:
+    """The words end in a role noun ("... chief executive" ends in "ceo")."""
+    last = _words(" ".join(words[-3:]))[-1:]
+    return bool(last) and last[0] in ROLE_NOUNS
 
 
 def role_answer(question: str, data: View, rows: Sequence[int]) -> RoleAnswer | None:

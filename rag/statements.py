@@ -23,7 +23,8 @@ from dataclasses import replace
 from rag.duplicates import cites_before, repeated
 from rag.features import Question, speaker_score
 from rag.models import Citation
-from rag.roles import find_role, parse_role_question
+from rag.quotations import whole_quotation
+from rag.roles import ROLE_NOUNS, find_role, parse_role_question, role_words
 from rag.speakers import SPEECH, SpeakerQuestion
 from rag.stores.base import doc_of, ordinal_of
 from rag.stores.view import View
@@ -66,14 +67,21 @@ def named_speaker(q: Question, data: View, rows: Sequence[int]) -> Question:
     """``q`` with a speaker given by role ("the mayor", "Japan's defense minister") replaced by
     the person the candidate sentences name in that role; unchanged when it names a person or
     no sentence names one."""
-    if q.speaker is None or any(w[:1].isupper() for w in q.speaker.speaker.split()):
+    if q.speaker is None or not _by_role(q.speaker.speaker):
         return q
     role = parse_role_question(f"Who is {q.speaker.speaker}?")
     found = find_role(role, data, rows) if role is not None else None
-    if found is None:
+    if role is None or found is None:
         return q
     name = data.article(doc_of(found.row)).text[found.start : found.end]
-    return replace(q, speaker=SpeakerQuestion(name, q.speaker.topic))
+    return replace(q, speaker=SpeakerQuestion(name, q.speaker.topic, role.role))
+
+
+def _by_role(who: str) -> bool:
+    """ "the mayor", "the Water Authority chief executive": lower case, or ending in a role noun
+    ("Governor Thomas Hale" is a name)."""
+    last = role_words(who)[-1:]
+    return not any(w[:1].isupper() for w in who.split()) or (bool(last) and last[0] in ROLE_NOUNS)
 
 
 def newest_first(indexes: list[int], rows: Sequence[int], data: View) -> list[int]:
@@ -108,6 +116,25 @@ def statement_span(sentence: str) -> tuple[int, int] | None:
         r"(?:\s+(?:that|reporters|journalists|the\s+press|on\s+\w+day))*\s+", sentence[verb.end() :]
     )
     return _trimmed(sentence, verb.end() + (after.end() if after else 0), len(sentence))
+
+
+def cite_statements(citations: Sequence[Citation], data: View) -> tuple[Citation, ...]:
+    """The statements' citations, each widened to the whole quotation its sentence is part of
+    (``rag.quotations``) and given the statement as its answer span; a citation inside one
+    already given is left out and the rest renumbered."""
+    out: list[Citation] = []
+    for citation in citations:
+        key = data.key_of(citation.doc_id)
+        if key is not None:
+            text = data.article(key).text
+            start, end = whole_quotation(text, citation.start, citation.end)
+            citation = replace(citation, start=start, end=end, quote=text[start:end])
+        if not any(
+            c.doc_id == citation.doc_id and c.start <= citation.start and citation.end <= c.end
+            for c in out
+        ):
+            out.append(cite_statement(replace(citation, n=len(out) + 1)))
+    return tuple(out)
 
 
 def cite_statement(citation: Citation) -> Citation:
