@@ -71,8 +71,11 @@ def render(answer: Answer, marks: tuple[str, str] = PLAIN_MARKS, verbose: bool =
 
 def source_line(c: Citation, verbose: bool = False) -> str:
     """``Title (Outlet, 2024-04-12, https://...)``: where to read it; an article without a
-    URL is named by its id (``rag documents`` lists it). ``verbose`` adds the id and offsets."""
+    URL is named by its id (``rag documents`` lists it), a quote from a photo caption says so.
+    ``verbose`` adds the id and offsets."""
     where = [x for x in (c.source, day(c.date), c.url) if x] or [c.doc_id]
+    if c.from_caption:  # a who-is answer's last resort: say it is a photo caption
+        where.append("photo caption")
     if verbose:
         where += [c.doc_id, f"characters {c.start}-{c.end}"]
     return f"{c.title} ({', '.join(dict.fromkeys(where))})"  # each once: an id may be the URL

@@ -267,6 +267,10 @@ def test_demo_page_loads_cleanly_and_excerpts_start_at_a_sentence(browser, serve
     # the window opens inside a photo caption ending "... Richard Marles. (Kyodo)": it starts
     # at the next paragraph, not at the credit
     assert excerpt.startswith("\u2026While the partnership, formed in 2021"), excerpt[:80]
+    # a who-is answer found only in that caption says, under the quote, that it is one
+    caption = _ask(page, "Who is the British defence secretary?")
+    expect(caption.locator("blockquote.quote").first).to_contain_text("Grant Shapps")
+    expect(caption.locator(".attribution").first).to_contain_text("photo caption")
     assert failed == []
     context.close()
 

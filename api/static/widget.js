@@ -147,10 +147,12 @@
     return line;
   }
 
-  /* "Outlet · date" under a quote: the outlet (else the article's title) and its date. */
+  /* "Outlet · date" under a quote: the outlet (else the article's title) and its date, and
+     "photo caption" when the quote is one (a who-is answer's last resort). */
   function attribution(c) {
     var outlet = c.source || clip(String(c.title || c.doc_id || ""), 60);
-    var text = [outlet, c.date].filter(Boolean).join(" \u00b7 ");
+    var text = [outlet, c.date, c.from_caption ? "photo caption" : ""]
+      .filter(Boolean).join(" \u00b7 ");
     return text ? el("span", { "class": "attribution", text: text }) : null;
   }
 
