@@ -3,9 +3,9 @@
 spaCy's numeric library, thinc, imports torch whenever it is installed (``make install`` puts
 it in the venv for export and training). The small English model runs on numpy alone, so a
 process that answers questions would pay torch's import time and memory for nothing
-(docs/experiments.md, "spaCy without torch"), and serving is meant to import no torch at all. While the model is loaded, torch
-is hidden from imports unless the process has already imported it; thinc then records that it
-has no torch, which changes nothing for this model.
+(docs/experiments.md, "spaCy without torch"), and serving is meant to import no torch at all.
+While the model is loaded, torch is hidden from imports unless the process has already
+imported it; thinc then records that it has no torch, which changes nothing for this model.
 """
 
 from __future__ import annotations
