@@ -101,6 +101,7 @@ def test_answer_object_has_the_contract_fields(seed_engine: Engine) -> None:
         "answer_start",
         "answer_end",
         "also_in",
+        "from_caption",
     }
     assert set(data["passages"][0]) == {
         "doc_id",
