@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import random
 import tempfile
@@ -16,7 +17,12 @@ from rag.settings import Settings
 from rag.stores.base import PreparedArticle, Store, StoreInfo
 
 ROOT = Path(__file__).resolve().parent.parent
-SQUAD = ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "dev-v1.1.tune.json"
+# the SQuAD tuning file beside the checkout (BENCH_SQUAD names another copy)
+SQUAD = Path(
+    os.environ.get(
+        "BENCH_SQUAD", ROOT.parent / "shared" / "data" / "squad-v1.1-dev" / "dev-v1.1.tune.json"
+    )
+)
 CACHE = ROOT / ".cache"
 
 
@@ -106,25 +112,33 @@ def copies(
     return out
 
 
-def fill(store: Store, base: Base, chunks: int) -> None:
-    """Write about ``chunks`` chunks of copies into ``store``, in batches."""
+CORPORA = ("copies", "distinct")  # plain copies, or copies with words changed (bench.distinct)
+
+
+def fill(store: Store, base: Base, chunks: int, corpus: str = "copies") -> None:
+    """Write about ``chunks`` chunks of copies (``corpus``: one of ``CORPORA``) into
+    ``store``, in batches."""
+    from bench.distinct import distinct_copies
+
+    make = distinct_copies if corpus == "distinct" else copies
     prepared, info = base
     have, batch = 0, 0
     while have < chunks:
-        part = copies(prepared, min(WRITE_BATCH, chunks - have), start=batch * 10_000)
+        part = make(prepared, min(WRITE_BATCH, chunks - have), start=batch * 10_000)
         store.write(info, part)
         have += sum(len(p.chunk_start) for p in part)
         batch += 1
 
 
-def replicated_index(base: Base, target_chunks: int, root: Path) -> Path:
-    """A local index at ``root`` of about ``target_chunks`` chunks (built once, then reused)."""
+def replicated_index(base: Base, target_chunks: int, root: Path, corpus: str = "copies") -> Path:
+    """A local index at ``root`` of about ``target_chunks`` chunks of ``corpus`` (built once,
+    then reused)."""
     from rag.stores.local import LocalStore
 
     store = LocalStore(root)
     if store.info() is None or store.counts()["chunks"] < 0.95 * target_chunks:
         store.reset()
-        fill(store, base, target_chunks)
+        fill(store, base, target_chunks, corpus)
     store.close()
     return root
 

@@ -1,6 +1,7 @@
 """HTTP load benchmark: requests/s and p50/p95/p99 of POST /ask with 1, 8 and 32 concurrent
 clients, each a bounded loop of fixed duration against `rag serve` on loopback, on the seed
-index and on a ~10k-chunk index. Run: `python bench/http_bench.py [--seconds 15]`.
+index and on a ~10k-chunk index of distinct text (bench/distinct.py).
+Run: `python bench/http_bench.py [--seconds 15]`.
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def run(
 ) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         seed_index = Path(tmp) / "seed-index"
-        big = replicated_index(base_index(), 10_000, CACHE / "bench-index-10000")
+        big = replicated_index(
+            base_index(), 10_000, CACHE / "bench-index-distinct-10000", "distinct"
+        )
         indexes = {"seed": (seed_index, SEED_QUESTIONS), "10k chunks": (big, squad_questions(200))}
         rows = []
         for name, backend in ((n, b) for n in sizes for b in backends):

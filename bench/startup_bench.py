@@ -2,8 +2,10 @@
 
 `rag ask` (import, model load, one answer, exit), `rag stats` (no model at all) and `rag serve`
 until `/ready` answers 200, each run ``--runs`` times on an index of the seed articles, with
-``RAG_BACKEND=onnx`` and ``torch`` alternated in one run. Exported ONNX files are built before
-timing (``python -m rag.runtime.export``): a first use on a fresh machine exports them once.
+``RAG_BACKEND=onnx`` and ``torch`` alternated in one run, and ``python -c "import torch"`` in
+the same rounds as the yardstick (the ``× import torch`` column: medians divided, so a busy
+machine slows both alike). Exported ONNX files are built before timing (``python -m
+rag.runtime.export``): a first use on a fresh machine exports them once.
 Run: `python bench/startup_bench.py`.
 """
 
@@ -88,6 +90,9 @@ def run(runs: int, backends: list[str]) -> str:
             capture_output=True,
         )
         for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import torch"], check=True)
+            times.setdefault(("import torch", "-"), []).append(time.perf_counter() - t)
             for backend in backends:  # alternated, so a busy moment hits both alike
                 env = _env(index, backend)
                 measured = {
@@ -97,12 +102,15 @@ def run(runs: int, backends: list[str]) -> str:
                 }
                 for name, seconds in measured.items():
                     times.setdefault((name, backend), []).append(seconds)
+    torch_s = statistics.median(times[("import torch", "-")])
     rows: list[list[object]] = [
         [name, backend, len(ts), statistics.median(ts), min(ts), max(ts)]
+        + [round(statistics.median(ts) / torch_s, 2)]
         for (name, backend), ts in times.items()
     ]
     rows.sort(key=lambda r: (str(r[0]), str(r[1])))
-    return table(["command", "backend", "runs", "median s", "min s", "max s"], rows)
+    headers = ["command", "backend", "runs", "median s", "min s", "max s", "× import torch"]
+    return table(headers, rows)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import json
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -52,7 +53,11 @@ Entity = tuple[int, int, str]  # (start, end, label): a named entity's span in t
 
 @dataclass(frozen=True)
 class ArticleRecord:
-    """An article as stored: ``text`` is exactly what every offset refers to."""
+    """An article as stored: ``text`` is exactly what every offset refers to.
+
+    Its named entities stay as stored (``entities_json``, compact JSON) until ``entities`` is
+    first read: a question's pool holds many articles, and only the few a who-is question reads
+    are decoded (decoding every pooled article's entities was about half of an answer)."""
 
     doc_id: str
     title: str
@@ -64,8 +69,13 @@ class ArticleRecord:
     ingested_at: str
     author: str | None = None
     doc_key: int = 0
-    entities: tuple[Entity, ...] = ()
+    entities_json: str = "[]"  # ``encode_entities`` text, as stored
     group_id: str = ""  # the story group: the doc_id of a member (its own when alone)
+
+    @cached_property
+    def entities(self) -> tuple[Entity, ...]:
+        """Named entities found at ingest, decoded on first read."""
+        return decode_entities(self.entities_json)
 
 
 # The article columns every backend selects, in ArticleRecord's order (``record_from_row``);
@@ -79,7 +89,7 @@ ARTICLE_FIELDS = (
 def record_from_row(row: Sequence[Any]) -> ArticleRecord:
     """An :class:`ArticleRecord` from a row of ``ARTICLE_FIELDS``."""
     fields = list(row)
-    fields[10] = decode_entities(fields[10])
+    fields[10] = fields[10] or "[]"
     return ArticleRecord(*fields)
 
 
