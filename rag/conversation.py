@@ -184,13 +184,22 @@ _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")
 
 
 def _is_person(text: str) -> bool:
-    """A role ("the governor") or a name that is not a place or organisation."""
+    """A role ("the governor") or a name ("Mayor Calloway", "Abernathy") that is not a place
+    or a many-word organisation ("Canada", "the Water Authority")."""
     if F.noun_head_is(text, ROLE_NOUNS):
         return True
-    if not F.proper_name(text):
+    names = [w for w in text.split() if w.lower() not in ("the", "of", "and")]
+    if not names or not all(w[:1].isupper() for w in names):
         return False
+    if any(w.lower().strip(".,") in ROLE_NOUNS for w in names):
+        return True  # a title: "Mayor Calloway", "Governor Hale"
     labels = {label for _, _, label in extract([text])[0]}
-    return "PERSON" in labels or not labels & {"GPE", "LOC", "FAC", "NORP", "ORG", "EVENT"}
+    if "PERSON" in labels:
+        return True
+    return not (labels & _PLACES or ("ORG" in labels and len(names) > 1))
+
+
+_PLACES = frozenset({"GPE", "LOC", "FAC", "NORP", "EVENT"})
 
 
 def _with_referents(question: str, frame: _Frame) -> Resolution:
@@ -198,8 +207,8 @@ def _with_referents(question: str, frame: _Frame) -> Resolution:
     short = (
         frame.answer.strip(" .") if 0 < len(frame.answer.split()) <= F.SHORT_ANSWER_WORDS else ""
     )
-    thing = short if short and short != person else ""
-    group = thing or (frame.speaker.speaker if frame.speaker else "")
+    thing = short if short and short != person and F.noun_phrase(short) else ""
+    group = thing if thing and F.plural(thing) else frame.speaker.speaker if frame.speaker else ""
     rewritten, used = F.replace_pronouns(
         question, {"person": person or "", "thing": thing, "group": group}
     )
@@ -215,7 +224,7 @@ def _person(frame: _Frame) -> str | None:
         found = _people(answer)
         if found:
             return found[0]
-    if frame.speaker is not None and frame.speaker.speaker.lower() not in F.PERSON_PRONOUNS:
+    if frame.speaker is not None and _is_person(frame.speaker.speaker):
         return frame.speaker.speaker
     found = _people(frame.question)
     return found[-1] if found else None

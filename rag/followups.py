@@ -92,10 +92,32 @@ def pronouns_of(question: str) -> list[tuple[int, int, str]]:
     for t in doc:
         if t.pos_ == "PROPN" or (t.text[:1].isupper() and t.i > 0 and t.pos_ == "NOUN"):
             break  # the question names its own antecedent
-        if t.lower_ in PERSON_PRONOUNS | THING_PRONOUNS | GROUP_PRONOUNS and t.dep_ != "expl":
+        if t.lower_ in PERSON_PRONOUNS | THING_PRONOUNS | GROUP_PRONOUNS and not _expletive(t):
             kind = "poss" if t.dep_ == "poss" or t.lower_ in _POSSESSIVE else "plain"
             out.append((t.idx, t.idx + len(t.text), kind + ":" + t.lower_))
     return out
+
+
+def _expletive(token: Any) -> bool:
+    """ "it" that stands for nothing: "Is it safe to drink the water?", "Is it true that ..."."""
+    if token.dep_ == "expl":
+        return True
+    if token.lower_ != "it" or token.dep_ != "nsubj":
+        return False
+    head = token.head
+    clause = any(c.dep_ in ("xcomp", "ccomp", "csubj") for c in head.children)
+    return clause and (head.lemma_ == "be" or head.pos_ == "ADJ")
+
+
+def noun_phrase(text: str) -> bool:
+    """Whether ``text`` names something rather than says something (it has no verb)."""
+    return not any(t.pos_ in ("VERB", "AUX") for t in _parse(text))
+
+
+def plural(text: str) -> bool:
+    """Whether ``text`` is plural or a name (something "they" can stand for)."""
+    nouns = [t for t in _parse(text) if t.pos_ in ("NOUN", "PROPN", "NUM")]
+    return bool(nouns) and nouns[-1].tag_ in ("NNS", "NNPS", "NNP", "CD")
 
 
 def replace_pronouns(question: str, referents: dict[str, str]) -> tuple[str, str | None]:

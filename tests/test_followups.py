@@ -152,3 +152,14 @@ def test_cli_continue_keeps_the_conversation_beside_the_index(
     assert cli.main(["ask", "Who is the county health officer?"]) == 0
     assert cli.main(["ask", "Why?"]) != 0
     assert "earlier question" in capsys.readouterr().err
+
+
+def test_pronouns_stand_only_for_what_they_can() -> None:
+    plant = Turn("Which plant was the parasite found in?", "the Harlow Road treatment plant")
+    assert resolve("Is it safe to drink the water?", [plant]) == "Is it safe to drink the water?"
+    assert resolve("What did they say?", [plant]) == "What did they say?"  # a plant is not they
+    union = Turn("What did the union say?", "The union said it would strike on Monday.")
+    assert resolve("When will they strike?", [union]) == "When will the union strike?"
+    assert resolve("Why did he quit?", [union]) == "Why did he quit?"  # a union is not he
+    mayor = Turn("What did Mayor Calloway say about football?", "...")
+    assert resolve("What did he say?", [mayor]) == "What did Mayor Calloway say?"
