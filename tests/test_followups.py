@@ -126,6 +126,8 @@ def test_http_follow_ups_never_500(outbreak: Engine) -> None:
         assert long.status_code == 422 and "history" in long.text
         alone = client.post("/ask", json={"question": "Why?"})
         assert alone.status_code == 422 and "earlier question" in alone.json()["error"]["message"]
+        streamed = client.post("/ask/stream", json={"question": "What did he say?"})
+        assert streamed.status_code == 422 and "'he'" in streamed.json()["error"]["message"]
         ok = client.post(
             "/ask",
             json={"question": "What did he say about the children?", "history": [vars(WHO)]},
