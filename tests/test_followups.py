@@ -165,3 +165,19 @@ def test_pronouns_stand_only_for_what_they_can() -> None:
     assert resolve("Why did he quit?", [union]) == "Why did he quit?"  # a union is not he
     mayor = Turn("What did Mayor Calloway say about football?", "...")
     assert resolve("What did he say?", [mayor]) == "What did Mayor Calloway say?"
+
+
+def test_the_resolved_check_reads_the_rewrite() -> None:
+    from rag.evaluation.expectations import Expectations, Question, check
+    from rag.models import Answer
+
+    expect = Expectations(resolved=("governor",), not_resolved=("mayor",))
+    q = Question(True, (), None, expect)
+
+    def verdict(rewrite: str) -> bool:
+        answer = Answer("What about the governor?", "", True, "x", 0.0, (), (), {}, rewrite)
+        return next(c.passed for c in check(q, answer, {}, 0.5) if c.kind == "resolved")
+
+    assert verdict("What did the governor say?")
+    assert not verdict("What did the mayor say about the governor?")
+    assert not verdict("What did Hale say?")
