@@ -173,11 +173,12 @@ def _what_about(subject: str, frame: _Frame) -> str:
             f" {keep}?" if keep else "?"
         )
     names = list(_NAME.finditer(frame.question[1:]))
-    if names:
+    if names and subject[:1].isupper():  # a name for a name: "Japan's" -> "Australia's"
         last = names[-1]
         end = last.end() + 1 - (2 if re.search(r"['\u2019]s$", last.group(0)) else 0)
         return frame.question[: last.start() + 1] + subject + frame.question[end:]
-    return f"{frame.question.rstrip(' ?')} {subject}?"
+    swapped = F.replace_last_noun(frame.question, subject)  # "Who is the mayor of X?"
+    return swapped or f"{frame.question.rstrip(' ?')} {subject}?"
 
 
 _NAME = re.compile(r"\b[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*")

@@ -138,6 +138,18 @@ def replace_pronouns(question: str, referents: dict[str, str]) -> tuple[str, str
     return question, used
 
 
+def replace_last_noun(question: str, new: str) -> str | None:
+    """``question`` with its last common noun's phrase (up to the noun: "the mayor" of "the
+    mayor of Marlow Bay") replaced by ``new``; None without a common noun."""
+    doc = _parse(question)
+    nouns = [t for t in doc if t.pos_ == "NOUN" and t.dep_ != "compound"]
+    if not nouns:
+        return None
+    head = nouns[-1]
+    start = doc[head.left_edge.i].idx
+    return question[:start] + new + question[head.idx + len(head.text) :]
+
+
 def noun_head_is(text: str, nouns: frozenset[str]) -> bool:
     """Whether ``text``'s head noun is one of ``nouns`` ("the general manager": manager)."""
     doc = _parse(text)

@@ -181,3 +181,11 @@ def test_the_resolved_check_reads_the_rewrite() -> None:
     assert verdict("What did the governor say?")
     assert not verdict("What did the mayor say about the governor?")
     assert not verdict("What did Hale say?")
+
+
+def test_what_about_after_a_question_without_a_speaker_swaps_the_like_part() -> None:
+    assert resolve("What about the governor?", [Turn("Who is the mayor of Marlow Bay?")]) == (
+        "Who is the governor of Marlow Bay?"
+    )
+    fire = Turn("How many people were hurt in the fire?")
+    assert resolve("What about the flood?", [fire]) == "How many people were hurt in the flood?"
