@@ -147,13 +147,30 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise InputError("give a question, or --questions FILE.jsonl")
     filters = _filters(args)
     _check_source(engine, filters.source)
-    answer = engine.ask(question, top_k=args.top_k, filters=filters, as_of=as_of)
+    answer = _ask_in_conversation(engine, args, question, filters, as_of)
     print(
         json.dumps(answer.to_dict(), ensure_ascii=False)
         if args.json
         else render(answer, span_marks(), verbose=args.verbose)
     )
     return 0
+
+
+def _ask_in_conversation(
+    engine: Any, args: argparse.Namespace, question: str, filters: Any, as_of: Any
+) -> Any:
+    """The answer, resolved against the kept conversation with ``-c`` (``rag.chatlog``); the
+    exchange is kept for the next ``-c``, and a rewritten question is shown as read."""
+    from rag import chatlog
+
+    log_path = chatlog.conversation_file(engine.settings)
+    history = chatlog.load(log_path) if args.cont else []
+    answer = engine.ask(question, top_k=args.top_k, filters=filters, history=history, as_of=as_of)
+    turn = chatlog.Turn(answer.resolved_question or question, answer.answer)
+    chatlog.save(log_path, [*history, turn])
+    if not args.json and answer.resolved_question not in (None, question):
+        print(f"(read as: {answer.resolved_question})")
+    return answer
 
 
 def _ask_batch(engine: Any, args: argparse.Namespace, as_of: Any) -> int:

@@ -53,7 +53,8 @@ EXAMPLES = {
   rag ask "How much will the repairs cost?" --source "Radio Lowmere"
   rag ask "What was agreed?" --date-from 2026-03-01 --date-to 2026-03-31 --top-k 10
   rag ask --questions questions.jsonl > answers.jsonl     one JSON answer per line
-  rag ask "Who is the mayor?" --json | jq .citations      the answer object, with offsets""",
+  rag ask "Who is the mayor?" --json | jq .citations      the answer object, with offsets
+  rag ask -c "What did she say about the budget?"          a follow-up of the last question""",
     "search": """examples:
   rag search bridge repairs cost
   rag search "ferry terminal" --mode bm25 --top-k 10 --json""",
@@ -128,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of",
         metavar="YYYY-MM-DD",
         help='the day "now" is for time phrases such as "last week" (default: today)',
+    )
+    sp.add_argument(
+        "-c",
+        "--continue",
+        dest="cont",
+        action="store_true",
+        help='a follow-up of the last `rag ask` ("What about the governor?", "Why?")',
     )
     _add_query_options(sp)
     sp = cmd("search", "show the passages retrieval finds for a query")

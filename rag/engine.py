@@ -21,7 +21,7 @@ from typing import Any
 from rag.answering import POOL_DEPTH, Reading, Reranker, compose, read
 from rag.answerspan import with_spans
 from rag.chunking import Chunker, ChunkingParams
-from rag.conversation import Turn, resolve
+from rag.conversation import Turn, resolve_turn
 from rag.duplicates import assign_groups, collapse_passages, with_copies
 from rag.embedding import Embedder
 from rag.errors import (
@@ -248,7 +248,8 @@ class Engine:
         started = time.perf_counter()
         question = self.check_question(question)
         k = self._check_top_k(top_k)
-        resolved = resolve(question, history)
+        reading_of = resolve_turn(question, history)
+        resolved = reading_of.question
         when = find_time(resolved, as_of or today_utc())
         t_load = time.perf_counter()
         _models = (self.embedder, self.reranker)  # loaded on the first question: timed apart
@@ -279,6 +280,7 @@ class Engine:
                     "total": (t3 - started) * 1e3,
                 },
                 resolved_question=resolved if history else None,
+                refers_to=reading_of.refers_to,
                 time_filter=when.to_dict() if when is not None else None,
             ),
         )

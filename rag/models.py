@@ -114,6 +114,8 @@ class Answer:
     resolved_question: str | None = None
     # {"from", "to", "phrase", "latest"} (+ "applied", "note") when the question names a time
     time_filter: dict[str, Any] | None = None
+    # what a pronoun or "that" of a follow-up was read as ("Dr. Wei Liu"; rag.conversation)
+    refers_to: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -130,6 +132,8 @@ class Answer:
             data["resolved_question"] = self.resolved_question
         if self.time_filter is not None:
             data["time_filter"] = self.time_filter
+        if self.refers_to is not None:
+            data["refers_to"] = self.refers_to
         return data
 
 

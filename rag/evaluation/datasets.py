@@ -233,7 +233,17 @@ def load_jsonl(path: Path, corpus: Path, *, sample: int | None = None, seed: int
     return EvalSet(path.name, "jsonl", articles, _sample(items, sample, seed))
 
 
-_NEWS_KEYS = ("quotes", "not_quotes", "order", "reason", "answer_span", "time_filter", "also_in")
+_NEWS_KEYS = (
+    "quotes",
+    "not_quotes",
+    "order",
+    "reason",
+    "answer_span",
+    "time_filter",
+    "also_in",
+    "resolved",
+    "not_resolved",
+)
 
 
 def _jsonl_item(r: dict[str, Any], where: str) -> EvalItem:

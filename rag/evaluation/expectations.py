@@ -13,7 +13,9 @@ A JSONL question (``rag eval questions.jsonl --corpus articles/``) may carry, be
 - ``time_filter``: the answer's resolved range ``{"from", "to"}`` (and ``latest`` or
   ``applied`` when given); ``null`` means the answer must carry no time filter;
 - ``also_in``: the doc ids of one syndicated story: the answer quotes it from exactly one of
-  them (one or more of its sentences) and lists the others as that citation's ``also_in``.
+  them (one or more of its sentences) and lists the others as that citation's ``also_in``;
+- ``resolved``: substrings the follow-up's rewrite (the answer's ``resolved_question``, else
+  the question) must hold, case aside; ``not_resolved``: substrings it must not hold.
 
 Each expectation is one :class:`Check` of its kind; an answer counts as given only when it
 did not abstain and its confidence reaches the threshold (evaluation indexes answer at 0).
@@ -45,6 +47,7 @@ KINDS = (
     "answer_span",
     "time_filter",
     "also_in",
+    "resolved",
 )
 
 
@@ -60,6 +63,8 @@ class Expectations:
     checks_time: bool = False  # the record named time_filter (None: no filter expected)
     time_filter: dict[str, Any] | None = None
     also_in: tuple[str, ...] = ()
+    resolved: tuple[str, ...] = ()
+    not_resolved: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,8 @@ def expectations_from(record: dict[str, Any], where: str) -> Expectations:
         checks_time="time_filter" in record,
         time_filter=window,
         also_in=_texts(record, "also_in", where),
+        resolved=_texts(record, "resolved", where),
+        not_resolved=_texts(record, "not_resolved", where),
     )
 
 
@@ -151,7 +158,17 @@ def check(q: Question, answer: Answer, texts: dict[str, str], threshold: float) 
         out.append(_check_time(e.time_filter, answer.time_filter))
     if e.also_in:
         out.append(_check_copies(e.also_in, cites))
+    if e.resolved or e.not_resolved:
+        out.append(_check_resolved(e, answer.resolved_question or answer.question))
     return out
+
+
+def _check_resolved(e: Expectations, rewrite: str) -> Check:
+    """The follow-up was read as a question holding ``resolved`` and none of ``not_resolved``."""
+    low = rewrite.lower()
+    missing = [s for s in e.resolved if s.lower() not in low]
+    extra = [s for s in e.not_resolved if s.lower() in low]
+    return Check("resolved", not missing and not extra, f"read as {rewrite!r}")
 
 
 def _norm(text: str) -> str:
