@@ -114,6 +114,9 @@ class Answer:
     resolved_question: str | None = None
     # {"from", "to", "phrase", "latest"} (+ "applied", "note") when the question names a time
     time_filter: dict[str, Any] | None = None
+    # never the answer: when no article is in the question's time range (reason
+    # "no_article_in_range"), the newest matching statement from before the range
+    closest: tuple[Citation, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -130,6 +133,8 @@ class Answer:
             data["resolved_question"] = self.resolved_question
         if self.time_filter is not None:
             data["time_filter"] = self.time_filter
+        if self.closest:
+            data["closest"] = [c.to_dict() for c in self.closest]
         return data
 
 

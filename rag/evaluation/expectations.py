@@ -13,7 +13,9 @@ A JSONL question (``rag eval questions.jsonl --corpus articles/``) may carry, be
 - ``time_filter``: the answer's resolved range ``{"from", "to"}`` (and ``latest`` or
   ``applied`` when given); ``null`` means the answer must carry no time filter;
 - ``also_in``: the doc ids of one syndicated story: the answer quotes it from exactly one of
-  them (one or more of its sentences) and lists the others as that citation's ``also_in``.
+  them (one or more of its sentences) and lists the others as that citation's ``also_in``;
+- ``closest``: substrings each of which must be in the answer's ``closest`` item (shown when no
+  article is in the question's time range), which must not be among its citations.
 
 Each expectation is one :class:`Check` of its kind; an answer counts as given only when it
 did not abstain and its confidence reaches the threshold (evaluation indexes answer at 0).
@@ -45,6 +47,7 @@ KINDS = (
     "answer_span",
     "time_filter",
     "also_in",
+    "closest",
 )
 
 
@@ -60,6 +63,7 @@ class Expectations:
     checks_time: bool = False  # the record named time_filter (None: no filter expected)
     time_filter: dict[str, Any] | None = None
     also_in: tuple[str, ...] = ()
+    closest: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,7 @@ def expectations_from(record: dict[str, Any], where: str) -> Expectations:
         checks_time="time_filter" in record,
         time_filter=window,
         also_in=_texts(record, "also_in", where),
+        closest=_texts(record, "closest", where),
     )
 
 
@@ -151,6 +156,8 @@ def check(q: Question, answer: Answer, texts: dict[str, str], threshold: float) 
         out.append(_check_time(e.time_filter, answer.time_filter))
     if e.also_in:
         out.append(_check_copies(e.also_in, cites))
+    if e.closest:
+        out.append(_check_closest(e.closest, answer))
     return out
 
 
@@ -220,6 +227,15 @@ def _check_time(expected: dict[str, Any] | None, got: dict[str, Any] | None) -> 
     seen["applied"] = got.get("applied", True)
     ok = all(seen.get(k) == v for k, v in expected.items())
     return Check("time_filter", ok, f"expected {expected}, got {got}")
+
+
+def _check_closest(expected: tuple[str, ...], answer: Answer) -> Check:
+    """The closest item holds each expected text and is not quoted as the answer."""
+    shown = [_norm(c.quote) for c in getattr(answer, "closest", ())]
+    missing = [t for t in expected if not any(_norm(t) in q for q in shown)]
+    as_answer = [t for t in expected if _norm(t) in _norm(answer.answer)]
+    ok = bool(shown) and not missing and not as_answer
+    return Check("closest", ok, f"missing {missing} in closest {shown}; in the answer {as_answer}")
 
 
 def _copy_ids(citation: Citation) -> set[str]:
