@@ -126,6 +126,8 @@ def out_model(
         if f.name in exclude:
             continue
         default = ... if f.default is dataclasses.MISSING else f.default
+        if isinstance(default, tuple):  # JSON's shape: an empty list, as the field's type says
+            default = list(default)
         fields[f.name] = ((types or {}).get(f.name, hints[f.name]), default)
     model: type[BaseModel] = create_model(name, __config__=config, **fields)
     return model
@@ -161,7 +163,11 @@ PassageOut = out_model(models.Passage, "PassageOut")
 AnswerOut = out_model(
     models.Answer,
     "AnswerOut",
-    types={"citations": list[CitationOut], "passages": list[PassageOut]},  # type: ignore[valid-type]
+    types={
+        "citations": list[CitationOut],  # type: ignore[valid-type]
+        "passages": list[PassageOut],  # type: ignore[valid-type]
+        "closest": list[CitationOut],  # type: ignore[valid-type]
+    },
     config=ConfigDict(json_schema_extra={"examples": [_ANSWER_EXAMPLE]}),
 )
 

@@ -11,6 +11,7 @@ import numpy as np
 from rag.captions import caption_answer
 from rag.duplicates import cites_before, repeated, story_order
 from rag.features import Question, sentence_features, speaker_score
+from rag.figures import FIGURES_CONFIDENCE, changed_figures
 from rag.grounding import grounded
 from rag.models import Citation
 from rag.retrieval import Ranked
@@ -174,6 +175,7 @@ class Composition:
     confidence: float
     abstained: bool
     reason: str | None
+    closest: tuple[Citation, ...] = ()  # shown beside an abstention, never as the answer
 
 
 def compose(reading: Reading, data: View, threshold: float, max_sentences: int = 3) -> Composition:
@@ -182,9 +184,11 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     Steps: abstain when nothing was found, when the speaker asked about says nothing, when the
     best sentence's article lacks a name the question asks about (``rag.grounding``), or when
     the confidence is below ``threshold`` (at least ``ATTRIBUTED_CONFIDENCE`` when the speaker
-    asked about has statements on the topic, ``rag.statements``); then quote the speaker's
+    asked about has statements on the topic, ``rag.statements``, or ``FIGURES_CONFIDENCE`` when
+    a count is reported on different days, ``rag.figures``); then quote the speaker's
     statements, or for a who-is question the sentence naming the person (``rag.roles``), or
-    else the best sentences (:func:`choose`), and cite each exactly."""
+    the reports of the count newest first, or else the best sentences (:func:`choose`), and
+    cite each exactly."""
     q, rows, confidence = reading.question, reading.rows, reading.confidence
     if not rows:
         return Composition((), "", 0.0, True, "no_relevant_passage")
@@ -196,6 +200,9 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     statements = speaker_statements(q, rows, data) if q.speaker is not None else []
     if statements:  # the speaker's own words on the topic: attribution is the evidence
         confidence = max(confidence, ATTRIBUTED_CONFIDENCE)
+    figures = changed_figures(q.text, rows, data) if q.speaker is None else None
+    if figures:  # one count reported on different days (rag.figures): each answers
+        confidence = max(confidence, FIGURES_CONFIDENCE)
     if confidence < threshold:
         return _from_caption(q, data, rows, confidence) or Composition(
             (), "", confidence, True, "low_confidence"
@@ -206,7 +213,7 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     if role is not None:
         chosen = [role.index]
     else:
-        chosen = statements or choose(reading, data, max_sentences)
+        chosen = statements or figures or choose(reading, data, max_sentences)
     shares = np.exp(reading.scores - reading.scores[0])
     shares = shares / shares.sum()
     citations = tuple(

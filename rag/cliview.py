@@ -30,6 +30,7 @@ ABSTENTIONS = {
     "speaker_not_quoted": "The articles don't quote the person asked about on this.",
     "entity_not_found": "The articles don't say: none names what the question asks about.",
     "low_confidence": "No confident answer was found in the articles.",
+    "no_article_in_range": "No article is dated in the time the question names.",
 }
 _HEADING_MARK = re.compile(r"(?m)^#{1,6}[ \t]+")  # Markdown's "# ", not words to a reader
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}(?=$|[T ])")
@@ -85,6 +86,10 @@ def _abstention(answer: Answer, verbose: bool) -> str:
     lines = [ABSTENTIONS.get(answer.reason or "", "The articles don't say.")]
     if verbose:
         lines[0] += f" (reason: {answer.reason}, confidence {answer.confidence:.2f})"
+    if answer.closest:  # rag.timefilter: from before the range, never the answer
+        lines.append("\nClosest, before the range (not an answer to the question):")
+        for c in answer.closest:
+            lines.append(f"- {c.quote}\n  {source_line(c, verbose)}")
     if answer.passages:
         lines.append("\nThe closest passages:")
         for p in answer.passages[:SHOWN_PASSAGES]:

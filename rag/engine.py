@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rag.answering import POOL_DEPTH, Reading, Reranker, compose, read
+from rag.answering import POOL_DEPTH, Composition, Reading, Reranker, compose, read
 from rag.answerspan import with_spans
 from rag.chunking import Chunker, ChunkingParams
 from rag.conversation import Turn, resolve_turn
@@ -42,7 +42,18 @@ from rag.stores import open_store
 from rag.stores.base import DocumentSummary, Store, StoreInfo
 from rag.stores.view import View
 from rag.text import has_words
-from rag.timefilter import NOTHING_DATED, narrow, prefer_latest, without_time
+from rag.timefilter import (
+    NOTHING_DATED,
+    before_range,
+    dated,
+    empty_range,
+    is_empty_range,
+    narrow,
+    newest_first,
+    nothing_in_range,
+    prefer_latest,
+    without_time,
+)
 from rag.timephrases import TimeFilter, find_time, today_utc
 
 log = logging.getLogger(__name__)
@@ -255,11 +266,16 @@ class Engine:
         _models = (self.embedder, self.reranker)  # loaded on the first question: timed apart
         data = self._checked_snapshot()
         t0 = time.perf_counter()
-        reading, when, embed_ms = self._read_in_time(data, resolved, when, k, filters, mode)
+        reading, when, embed_ms, earlier = self._read_in_time(
+            data, resolved, when, k, filters, mode
+        )
         passages = tuple(collapse_passages(data, to_passages(data, reading.ranked)))
         t2 = time.perf_counter()
         yield "retrieval", passages
-        result = compose(reading, data, self.threshold, self.settings.max_answer_sentences)
+        if is_empty_range(when):  # rag.timefilter: abstain, the closest earlier item beside
+            result = nothing_in_range(self._compose(earlier, data) if earlier else None)
+        else:
+            result = self._compose(reading, data)
         result = with_spans(result, reading.question.text, self.reranker)  # rag.answerspan
         t3 = time.perf_counter()
         yield (
@@ -271,6 +287,7 @@ class Engine:
                 reason=result.reason,
                 confidence=result.confidence,
                 citations=with_copies(data, result.citations),
+                closest=with_copies(data, result.closest),
                 passages=passages,
                 timings_ms={
                     "load_models": (t0 - t_load) * 1e3,
@@ -285,6 +302,9 @@ class Engine:
             ),
         )
 
+    def _compose(self, reading: Reading, data: View) -> Composition:
+        return compose(reading, data, self.threshold, self.settings.max_answer_sentences)
+
     def _read_in_time(
         self,
         data: View,
@@ -293,21 +313,32 @@ class Engine:
         k: int,
         filters: Filters,
         mode: Mode,
-    ) -> tuple[Reading, TimeFilter | None, float]:
+    ) -> tuple[Reading, TimeFilter | None, float, Reading | None]:
         """The reading of the question, without the time phrase its date filter stands for,
-        within the phrase's dates; from the caller's filters alone when no article is dated in
-        them (the returned time filter then says so). Also the milliseconds spent embedding."""
+        within the phrase's dates. When no article is in them: in a dated archive the empty
+        reading, the time filter marked so (``rag.timefilter.empty_range``) and the reading
+        from before the range, newest first; in an undated one the reading from the caller's
+        filters alone (the returned time filter then says so). Also the milliseconds spent
+        embedding."""
         t0 = time.perf_counter()
         asked = without_time(resolved, when)
         vector = self.embedder.embed([asked])[0]
         embed_ms = (time.perf_counter() - t0) * 1e3
         reading = self._read(data, asked, vector, k, narrow(filters, when), mode)
         if when is not None and when.applied and when.has_range and not reading.rows:
-            when = when.unapplied(NOTHING_DATED)
-            if (unfiltered := without_time(resolved, when)) != asked:
-                asked, vector = unfiltered, self.embedder.embed([unfiltered])[0]
-            reading = self._read(data, asked, vector, k, filters, mode)
-        return prefer_latest(reading, data, when), when, embed_ms
+            unapplied = when.unapplied(NOTHING_DATED)
+            unfiltered, every = without_time(resolved, unapplied), vector
+            if unfiltered != asked:
+                every = self.embedder.embed([unfiltered])[0]
+            everything = self._read(data, unfiltered, every, k, filters, mode)
+            if not dated(everything, data):
+                return prefer_latest(everything, data, unapplied), unapplied, embed_ms, None
+            when, earlier = empty_range(when), before_range(filters, when)
+            if earlier is None:
+                return reading, when, embed_ms, None
+            before = self._read(data, asked, vector, k, earlier, mode)
+            return reading, when, embed_ms, prefer_latest(before, data, newest_first(when))
+        return prefer_latest(reading, data, when), when, embed_ms, None
 
     def documents(
         self,

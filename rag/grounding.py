@@ -11,7 +11,8 @@ Design. Questions are capitalised at their start, and often name things otherwis
 text does, so the test is lenient where it can be and strict where it matters:
 
 - the first word never counts, nor question and function words, nor two-letter capitals
-  ("TV", "US": often spelt out), nor a four-digit year;
+  ("TV", "US": often spelt out), nor a four-digit year, nor a month in a time phrase ("in
+  May 2024": the question's date, which ``rag.timefilter`` applies to publication dates);
 - a run is cut at punctuation, at "and" and after a possessive ("Tesla's AC motor": Tesla);
 - each word of a run must be in the text, as a word, in any place: "Victoria and Albert
   Museum" and "US President" are found where the words are written apart; a word is also
@@ -39,6 +40,7 @@ from functools import lru_cache
 
 from rag.entities import place_forms
 from rag.stores.base import ArticleRecord
+from rag.timephrases import without_dates
 
 # Capitalised words that open questions or requests, and function words: not names.
 _NOT_NAMES = frozenset(
@@ -65,7 +67,9 @@ class KeyTerm:
 
 
 def key_terms(question: str) -> tuple[KeyTerm, ...]:
-    """The names the question is about, in order, without repeats."""
+    """The names the question is about, in order, without repeats (a month in a time phrase,
+    "in May 2024", is a date: ``rag.timephrases.without_dates``)."""
+    question = without_dates(question)
     runs: list[list[str]] = []
     current: list[str] = []
     last_end = 0

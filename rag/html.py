@@ -1,9 +1,16 @@
 """Main text and metadata of a news web page, through trafilatura (and htmldate for dates).
 
 trafilatura is made for this job: it finds the article body of a page, drops navigation,
-headers, footers, related-story boxes, comments and figure captions, and reads the title, author,
-publication date (htmldate) and site name from the page's metadata (Open Graph, JSON-LD,
-``<meta>``, ``<time>``). Everything runs offline on the given HTML string.
+headers, footers, related-story boxes and comments, and reads the title, author, publication
+date (htmldate) and site name from the page's metadata (Open Graph, JSON-LD, ``<meta>``,
+``<time>``). Everything runs offline on the given HTML string.
+
+Figure captions, which trafilatura drops, are kept (:func:`captions_as_paragraphs`): each
+``<figcaption>`` becomes a paragraph of its own after its figure, so that the caption stays in
+the stored text, searchable, and ``rag.newsparts`` marks it as a caption (never quoted as an
+answer; a who-is answer's last resort, ``rag.captions``). A caption that does not already read
+as one there (a start like "Photo:" or an "(AP Photo/Jane Doe)" credit) is labelled
+``CAPTION_LABEL``: the page's markup said it is a caption, plain text cannot.
 
 The returned text is the headline (when trafilatura keeps it) and the paragraphs, separated by
 blank lines, which is the layout ``rag.newsparts`` reads: the headline stays searchable but is
@@ -22,6 +29,10 @@ from dataclasses import dataclass
 
 from rag.errors import InputError
 from rag.limits import Limits, check_html
+
+# The label of a figure caption that does not read as one by itself ("Photo:" is a caption's
+# start in rag.newsparts): what the page's <figcaption> said, kept in plain text
+CAPTION_LABEL = "Photo: "
 
 log = logging.getLogger(__name__)
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
@@ -58,7 +69,7 @@ def parse_page(html: str, url: str | None = None) -> Page:
     import trafilatura
 
     doc = trafilatura.bare_extraction(
-        html,
+        captions_as_paragraphs(html),
         url=url,
         with_metadata=True,
         include_comments=False,
@@ -81,6 +92,32 @@ def parse_page(html: str, url: str | None = None) -> Page:
         sitename=_clean(data.get("sitename")),
         url=_clean(data.get("url")) or url,
     )
+
+
+def captions_as_paragraphs(html: str) -> str:
+    """``html`` with each ``<figcaption>`` moved out of its figure into a ``<p>`` right after
+    it, its words labelled as a caption where they do not read as one; ``html`` unchanged
+    when it has none or does not parse."""
+    if "figcaption" not in html.lower():
+        return html
+    import lxml.etree
+    import lxml.html
+
+    from rag.newsparts import captions
+
+    try:
+        tree = lxml.html.document_fromstring(html)
+    except (ValueError, lxml.etree.ParserError):
+        return html
+    for caption in list(tree.iter("figcaption")):
+        words = " ".join(caption.text_content().split())
+        figure = next((a for a in caption.iterancestors("figure")), caption)
+        if words:
+            paragraph = lxml.html.Element("p")
+            paragraph.text = words if captions(words) else f"{CAPTION_LABEL}{words}"
+            figure.addnext(paragraph)
+        caption.drop_tree()
+    return str(lxml.html.tostring(tree, encoding="unicode"))
 
 
 def _paragraphs(text: str) -> str:

@@ -116,6 +116,9 @@ class Answer:
     time_filter: dict[str, Any] | None = None
     # what a pronoun or "that" of a follow-up was read as ("Dr. Wei Liu"; rag.conversation)
     refers_to: str | None = None
+    # never the answer: when no article is in the question's time range (reason
+    # "no_article_in_range"), the newest matching statement from before the range
+    closest: tuple[Citation, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -134,6 +137,8 @@ class Answer:
             data["time_filter"] = self.time_filter
         if self.refers_to is not None:
             data["refers_to"] = self.refers_to
+        if self.closest:
+            data["closest"] = [c.to_dict() for c in self.closest]
         return data
 
 

@@ -26,10 +26,11 @@ What the grammar means (``as_of`` is "now"):
   that starts after as_of ("next year", "in 2030") filters nothing and says so in ``note``
   (``applied`` False): it is about plans and forecasts, which articles report before the day
   ("What did Kenya reveal in 2030?" is a SQuAD question about a plan), not an error. The
-  engine does the same when no article is dated in the range (``timefilter.NOTHING_DATED``):
+  engine does the same when no article of the archive is dated (``timefilter.NOTHING_DATED``):
   undated archives (SQuAD, Wikipedia-style text) answer as before, their years being event
-  years.
-- "latest", "most recent", "newest" set ``latest``; alone they filter nothing.
+  years. A dated archive with no article in the range abstains instead
+  (``timefilter.NO_ARTICLE_IN_RANGE``), showing the closest statement before the range.
+- "latest", "most recent", "newest" and "now" set ``latest``; alone they filter nothing.
 - Only the first time phrase counts. A question with no words besides a time phrase ("March
   2024?") is an ``InputError``: there is nothing to look for; so is a range that ends before
   it starts ("between May 2024 and March 2024") or a day not in the calendar ("30 February 2024").
@@ -83,7 +84,12 @@ _PARTS = re.compile(
     rf"|(?P<m3>{_MONTH})(?:,?\s+(?P<y3>{_YEAR}))?|(?P<y4>{_YEAR})",
     re.IGNORECASE,
 )
-_LATEST = re.compile(r"\b(?:latest|most\s+recent(?:ly)?|newest)\b", re.IGNORECASE)
+# "now" asks for the current state ("Who is the union's president now?"), not after "until",
+# "by", "right" or before "that", where it is a turn of phrase
+_LATEST = re.compile(
+    r"\b(?:latest|most\s+recent(?:ly)?|newest|(?<!until\s)(?<!by\s)(?<!right\s)now(?!\s+that))\b",
+    re.IGNORECASE,
+)
 _POSSESSIVE = re.compile(r"\b(?:its|his|her|their|our|my|your)\s+$", re.IGNORECASE)
 # words that carry no question on their own: "in March 2024?" asks nothing
 _FILLER = {
@@ -105,6 +111,7 @@ _FILLER = {
     "most",
     "recent",
     "newest",
+    "now",
 }
 
 Range = tuple[date | None, date | None]
@@ -132,6 +139,8 @@ class TimeFilter:
         }
         if not self.applied:
             out.update(applied=False, note=self.note)
+        elif self.note:  # applied, and no article is in the range (rag.timefilter)
+            out["note"] = self.note
         return out
 
     @property
@@ -355,6 +364,12 @@ def parse_as_of(value: str | None, where: str) -> date | None:
 
     checked = check_date(value, where)
     return None if checked is None else date.fromisoformat(checked[:10])
+
+
+def without_dates(text: str) -> str:
+    """``text`` with each time phrase of the grammar ("in May 2024", "this month") blanked out
+    (commas and spaces of the same length): a month there is a date, not a name."""
+    return _PHRASE.sub(lambda m: "," + " " * (len(m.group(0)) - 1), text)
 
 
 def names_date(phrase: str) -> bool:

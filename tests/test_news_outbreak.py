@@ -35,7 +35,7 @@ def test_the_set_is_well_formed(name: str) -> None:
     suffixes = {p.suffix for p in (NEWS / name / "articles").iterdir()}
     assert {".txt", ".md", ".html", ".jsonl"} <= suffixes  # outlets in every format
     texts = [" ".join(a.text.split()) for a in evalset.articles]
-    # an HTML caption is in the page, not in the stored text (trafilatura drops figcaption)
+    # the raw files too: a figure caption is stored as its own "Photo: ..." paragraph (rag.html)
     texts += [" ".join(p.read_text("utf-8").split()) for p in (NEWS / name / "articles").iterdir()]
     for item in evalset.items:
         e = item.expect or Expectations()

@@ -185,6 +185,7 @@
     speaker_not_quoted: "The articles don't quote that person on this.",
     entity_not_found: "The articles don't mention everything your question names.",
     low_confidence: "No confident answer was found in the articles.",
+    no_article_in_range: "No article is dated in the time your question names.",
   };
 
   function abstention(reason) {
@@ -512,6 +513,14 @@
     if (result.abstained) {
       view.answer.appendChild(el("p", { "class": "abstain", "data-reason": result.reason || "",
                                         text: abstention(result.reason) }));
+      var closest = result.closest || [];  // from before the question's dates: not the answer
+      if (closest.length) {
+        view.answer.appendChild(el("p", { "class": "hint closest-label",
+          text: "Closest, before the dates you asked about (not an answer):" }));
+        var before = el("ul", { "class": "cards closest", "aria-label": "Closest, before the range" });
+        closest.forEach(function (c) { before.appendChild(self.closestCard(c)); });
+        view.answer.appendChild(before);
+      }
       var passages = (result.passages || []).slice(0, 3);
       if (passages.length) {
         view.answer.appendChild(el("p", { "class": "hint", text: result.reason === "low_confidence"
@@ -563,6 +572,13 @@
     var copies = alsoIn(copiesOf(citations));
     if (copies) item.appendChild(copies);
     return item;
+  };
+
+  /* A closest item (no article in the question's dates): its quote, title and date, labelled
+     by the list it is in; never drawn as a quote of the answer. */
+  Widget.prototype.closestCard = function (c) {
+    return this.card("li", { "class": "card closest", "data-doc": c.doc_id }, c,
+                     clip(tidy(c.quote), CARD_CHARS));
   };
 
   Widget.prototype.passageCard = function (p) {

@@ -16,6 +16,8 @@ A JSONL question (``rag eval questions.jsonl --corpus articles/``) may carry, be
   them (one or more of its sentences) and lists the others as that citation's ``also_in``;
 - ``resolved``: substrings the follow-up's rewrite (the answer's ``resolved_question``, else
   the question) must hold, case aside; ``not_resolved``: substrings it must not hold.
+- ``closest``: substrings each of which must be in the answer's ``closest`` item (shown when no
+  article is in the question's time range), which must not be among its citations.
 
 Each expectation is one :class:`Check` of its kind; an answer counts as given only when it
 did not abstain and its confidence reaches the threshold (evaluation indexes answer at 0).
@@ -48,6 +50,7 @@ KINDS = (
     "time_filter",
     "also_in",
     "resolved",
+    "closest",
 )
 
 
@@ -65,6 +68,7 @@ class Expectations:
     also_in: tuple[str, ...] = ()
     resolved: tuple[str, ...] = ()
     not_resolved: tuple[str, ...] = ()
+    closest: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,7 @@ def expectations_from(record: dict[str, Any], where: str) -> Expectations:
         also_in=_texts(record, "also_in", where),
         resolved=_texts(record, "resolved", where),
         not_resolved=_texts(record, "not_resolved", where),
+        closest=_texts(record, "closest", where),
     )
 
 
@@ -160,6 +165,8 @@ def check(q: Question, answer: Answer, texts: dict[str, str], threshold: float) 
         out.append(_check_copies(e.also_in, cites))
     if e.resolved or e.not_resolved:
         out.append(_check_resolved(e, answer.resolved_question or answer.question))
+    if e.closest:
+        out.append(_check_closest(e.closest, answer))
     return out
 
 
@@ -237,6 +244,15 @@ def _check_time(expected: dict[str, Any] | None, got: dict[str, Any] | None) -> 
     seen["applied"] = got.get("applied", True)
     ok = all(seen.get(k) == v for k, v in expected.items())
     return Check("time_filter", ok, f"expected {expected}, got {got}")
+
+
+def _check_closest(expected: tuple[str, ...], answer: Answer) -> Check:
+    """The closest item holds each expected text and is not quoted as the answer."""
+    shown = [_norm(c.quote) for c in getattr(answer, "closest", ())]
+    missing = [t for t in expected if not any(_norm(t) in q for q in shown)]
+    as_answer = [t for t in expected if _norm(t) in _norm(answer.answer)]
+    ok = bool(shown) and not missing and not as_answer
+    return Check("closest", ok, f"missing {missing} in closest {shown}; in the answer {as_answer}")
 
 
 def _copy_ids(citation: Citation) -> set[str]:
