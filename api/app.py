@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if not settings.api_keys:
             log.warning("RAG_API_KEYS is not set: document writes are allowed from loopback only")
         await run_in_threadpool(_warm, app.state.engine)
-        from rag.watch import start_background
+        from rag.articles.watch import start_background
 
         polling = start_background(settings, app.state.engine.ingest)  # RAG_FEEDS, if any
         yield

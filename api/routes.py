@@ -39,13 +39,13 @@ from api.schemas import (
 )
 from api.uploads import articles_from_request
 from rag import jsonio
-from rag.conversation import Turn
-from rag.dates import normalize_date
+from rag.answering.conversation import Turn
 from rag.engine import Engine
 from rag.errors import InputError, RagError
 from rag.models import Filters
 from rag.settings import Settings
-from rag.timephrases import parse_as_of
+from rag.time.dates import normalize_date
+from rag.time.phrases import parse_as_of
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -214,8 +214,9 @@ async def add_documents(
     request: Request, engine: EngineDep, settings: SettingsDep
 ) -> dict[str, Any]:
     url = await _url_in(request)
-    if url is not None:  # fetched within rag.fetching's rules (no private addresses, limits)
-        from rag.remote import load_url
+    # fetched within rag.articles.fetching's rules (no private addresses, limits)
+    if url is not None:
+        from rag.articles.remote import load_url
 
         skipped: list[str] = []
         articles = await run_in_threadpool(load_url, url, settings, skipped)

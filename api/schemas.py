@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
 from rag import models
-from rag.dates import explain_date
 from rag.stores import base as store_shapes
 from rag.text import WORD_CHAR
+from rag.time.dates import explain_date
 
 ALBANESE = "What did Albanese say about Japan?"
 
@@ -35,7 +35,7 @@ Text = Annotated[str, AfterValidator(_encodable)]
 
 # a question must hold a word character (``rag.text.WORD_CHAR``, as ``Engine.check_question``)
 QUESTION_SCHEMA: dict[str, Any] = {"minLength": 1, "pattern": WORD_CHAR}  # maxLength: per server
-# a document id (``rag.articles``): no control character, and not blank
+# a document id (``rag.articles.loading``): no control character, and not blank
 DOC_ID_PATTERN = (
     r"^[^\x00-\x1f]*[^\x00- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
     r"[^\x00-\x1f]*$"
@@ -194,7 +194,7 @@ class UrlIn(BaseModel):
     url: Text = Field(
         min_length=8,
         max_length=2000,
-        # described, not enforced here: rag.fetching refuses other schemes (fetch_refused)
+        # described, not enforced here: rag.articles.fetching refuses other schemes (fetch_refused)
         json_schema_extra={"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]"},
         examples=["https://example.org/feed.xml"],
     )

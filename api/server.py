@@ -12,7 +12,7 @@ import uvicorn
 
 from api.app import create_app
 from api.security import check_settings
-from rag.articles import load_paths
+from rag.articles.loading import load_paths
 from rag.engine import Engine
 from rag.errors import RagError
 from rag.settings import Settings, load_settings

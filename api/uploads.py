@@ -1,7 +1,7 @@
 """Reading articles from a POST /documents request: a JSON list, or uploaded files.
 
 Files come in the form field ``files``; a file in another field is skipped with a reason, and
-a form without ``files`` is a 422. Every article is loaded within ``rag.limits`` (pages are
+a form without ``files`` is a 422. Every article is loaded within ``rag.articles.limits`` (pages are
 parsed in a worker process with a deadline), in a worker thread: the event loop never parses.
 """
 
@@ -20,9 +20,9 @@ from starlette.datastructures import UploadFile
 
 from api.schemas import ArticleIn
 from rag import jsonio
-from rag.articles import SUPPORTED_SUFFIXES, article_from_record, load_file
+from rag.articles.limits import Limits
+from rag.articles.loading import SUPPORTED_SUFFIXES, article_from_record, load_file
 from rag.errors import InputError, RagError
-from rag.limits import Limits
 from rag.models import Article
 
 MAX_ARTICLES_PER_REQUEST = 1000

@@ -74,7 +74,7 @@ def base_index(embedder: Any = None) -> Base:
         return base
     from rag.engine import Engine
     from rag.evaluation.datasets import load_dataset
-    from rag.ingest import prepare
+    from rag.ingest.indexing import prepare
 
     evalset = load_dataset(SQUAD, holdout=0, sample=None)
     engine = Engine(Settings(index_dir=Path(tempfile.mkdtemp())), embedder)
@@ -192,7 +192,7 @@ def _current(info: StoreInfo) -> StoreInfo:
     sentence or quotable rules."""
     import json
 
-    from rag.chunking import ChunkingParams
+    from rag.ingest.chunking import ChunkingParams
 
     params = ChunkingParams(
         int(info.chunking["chunk_tokens"]), int(info.chunking["overlap_tokens"])

@@ -15,7 +15,7 @@ other sentences), such a run with one or two paragraphs of the other inserted (a
 repeats background from an earlier story), the independent reports on one event in
 tests/news/syndicated, and random pairs of bases. A pair is grouped when the two share an LSH
 band key and their estimated containment reaches the threshold, as
-``rag.duplicates.assign_groups`` decides.
+``rag.answering.duplicates.assign_groups`` decides.
 
     python bench/duplicates_bench.py [--squad PATH] [--shingles 3 4 5] [--per-title 4] [--cost]
 
@@ -35,8 +35,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, SQUAD, table  # noqa: E402
-from rag import duplicates  # noqa: E402
-from rag.articles import load_paths  # noqa: E402
+from rag.answering import duplicates  # noqa: E402
+from rag.articles.loading import load_paths  # noqa: E402
 from rag.models import Article  # noqa: E402
 from rag.text import split_sentences  # noqa: E402
 
@@ -178,9 +178,9 @@ def cost(pairs: list[tuple[str, Article, Article]]) -> None:
     import tempfile
     import time
 
-    from rag.chunking import Chunker, ChunkingParams
-    from rag.embedding import HashEmbedder
-    from rag.ingest import prepare
+    from rag.ingest.chunking import Chunker, ChunkingParams
+    from rag.ingest.indexing import prepare
+    from rag.runtime.embedding import HashEmbedder
     from rag.stores.base import StoreInfo
     from rag.stores.local import LocalStore
 

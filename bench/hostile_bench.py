@@ -2,7 +2,7 @@
 
     PYTHONPATH=. .venv/bin/python -m bench.hostile_bench [--timeout 90] [CASE ...]
 
-Each case writes one file and loads it with ``rag.articles.load_file`` in a fresh Python
+Each case writes one file and loads it with ``rag.articles.loading.load_file`` in a fresh Python
 process (so the peak RSS is that article's alone), and prints the wall time, the child's peak
 RSS (``VmHWM``: its own, or its parser worker's when larger), and what came of it: the
 article's size, or the one-line refusal. A child still running after ``--timeout`` seconds is
@@ -51,7 +51,7 @@ CASES: dict[str, tuple[str, Callable[[], str]]] = {
 CHILD = """
 import sys
 from pathlib import Path
-from rag.articles import load_file
+from rag.articles.loading import load_file
 from rag.errors import RagError
 
 def peak_mb(pid="self"):
@@ -66,7 +66,7 @@ try:
     outcome = f"loaded: {len(a.text):,} chars of text, author {len(a.author or ''):,} chars"
 except RagError as exc:
     outcome = f"refused: {exc.message}"
-sandbox = sys.modules.get("rag.sandbox")
+sandbox = sys.modules.get("rag.articles.sandbox")
 workers = [w.proc.pid for w in sandbox._pool.idle] if sandbox else []
 print(f"{max([peak_mb()] + [peak_mb(pid) for pid in workers]):.0f}")
 print(outcome)

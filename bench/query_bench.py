@@ -34,7 +34,7 @@ from bench.common import (  # noqa: E402
     squad_questions,
     table,
 )
-from rag.answering import POOL_DEPTH  # noqa: E402
+from rag.answering.compose import POOL_DEPTH  # noqa: E402
 from rag.engine import Engine  # noqa: E402
 from rag.evaluation.metrics import percentile  # noqa: E402
 from rag.retrieval import retrieve  # noqa: E402

@@ -18,12 +18,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from rag.answering import POOL_DEPTH, Composition, Reading, Reranker, compose, read
-from rag.answerspan import with_spans
-from rag.chunking import Chunker, ChunkingParams
-from rag.conversation import Turn, resolve_turn
-from rag.duplicates import assign_groups, collapse_passages, with_copies
-from rag.embedding import Embedder
+from rag.answering.compose import POOL_DEPTH, Composition, Reading, Reranker, compose, read
+from rag.answering.conversation import Turn, resolve_turn
+from rag.answering.duplicates import assign_groups, collapse_passages, with_copies
+from rag.answering.features import analyse
+from rag.answering.latest import dated, nothing_in_range, prefer_latest
+from rag.answering.scoring import Scorer, load_scorer
+from rag.answering.span import with_spans
 from rag.errors import (
     IndexCorruptError,
     IndexMismatchError,
@@ -32,29 +33,26 @@ from rag.errors import (
     NotFoundError,
     PayloadTooLargeError,
 )
-from rag.features import analyse
-from rag.ingest import prepare, progress_bar, take_chunks
+from rag.ingest.chunking import Chunker, ChunkingParams
+from rag.ingest.indexing import prepare, progress_bar, take_chunks
 from rag.models import NO_FILTERS, Answer, Article, Filters, IngestReport, Passage
 from rag.retrieval import Mode, retrieve, to_passages
-from rag.scoring import Scorer, load_scorer
+from rag.runtime.embedding import Embedder
 from rag.settings import Settings
 from rag.stores import open_store
 from rag.stores.base import DocumentSummary, Store, StoreInfo
 from rag.stores.view import View
 from rag.text import has_words
-from rag.timefilter import (
+from rag.time.filter import (
     NOTHING_DATED,
     before_range,
-    dated,
     empty_range,
     is_empty_range,
     narrow,
     newest_first,
-    nothing_in_range,
-    prefer_latest,
     without_time,
 )
-from rag.timephrases import TimeFilter, find_time, today_utc
+from rag.time.phrases import TimeFilter, find_time, today_utc
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +252,7 @@ class Engine:
     ) -> Iterator[tuple[str, Any]]:
         """The answer in stages: ``("retrieval", passages)``, then ``("done", Answer)``.
 
-        A time phrase narrows the date filters (``rag.timephrases``); when no article is dated
+        A time phrase narrows the date filters (``rag.time.phrases``); when no article is dated
         in its range the answer comes from the caller's filters, and ``time_filter`` says so."""
         started = time.perf_counter()
         question = self.check_question(question)
@@ -272,11 +270,11 @@ class Engine:
         passages = tuple(collapse_passages(data, to_passages(data, reading.ranked)))
         t2 = time.perf_counter()
         yield "retrieval", passages
-        if is_empty_range(when):  # rag.timefilter: abstain, the closest earlier item beside
+        if is_empty_range(when):  # rag.time.filter: abstain, the closest earlier item beside
             result = nothing_in_range(self._compose(earlier, data) if earlier else None)
         else:
             result = self._compose(reading, data)
-        result = with_spans(result, reading.question.text, self.reranker)  # rag.answerspan
+        result = with_spans(result, reading.question.text, self.reranker)  # rag.answering.span
         t3 = time.perf_counter()
         yield (
             "done",
@@ -316,7 +314,7 @@ class Engine:
     ) -> tuple[Reading, TimeFilter | None, float, Reading | None]:
         """The reading of the question, without the time phrase its date filter stands for,
         within the phrase's dates. When no article is in them: in a dated archive the empty
-        reading, the time filter marked so (``rag.timefilter.empty_range``) and the reading
+        reading, the time filter marked so (``rag.time.filter.empty_range``) and the reading
         from before the range, newest first; in an undated one the reading from the caller's
         filters alone (the returned time filter then says so). Also the milliseconds spent
         embedding."""
@@ -437,7 +435,7 @@ class Engine:
             if not todo and store.info() is None:
                 store.write(info, [])  # an empty index, so that reads find one
             while batch := take_chunks(prepared, WRITE_BATCH_CHUNKS):
-                store.write(info, assign_groups(store, batch))  # rag.duplicates
+                store.write(info, assign_groups(store, batch))  # rag.answering.duplicates
         finally:
             if bar is not None:  # before an error's message, not after it
                 bar.close()  # type: ignore[attr-defined]

@@ -2,7 +2,7 @@
 
 Each error carries a stable ``code`` (used in HTTP error bodies) and belongs to one of a few
 families. The families are mapped once to HTTP status codes (``api.errors``) and once to CLI
-exit codes (``rag.cli``).
+exit codes (``rag.cli.commands``).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class PayloadTooLargeError(InputError):
 
 
 class ArticleLimitError(InputError):
-    """An article over a bound on the work it may cost (``rag.limits``): too many HTML
+    """An article over a bound on the work it may cost (``rag.articles.limits``): too many HTML
     elements, too wide a block, too long a text, YAML aliases, a parse past its deadline."""
 
     code = "article_over_limit"

@@ -114,7 +114,8 @@ class Answer:
     resolved_question: str | None = None
     # {"from", "to", "phrase", "latest"} (+ "applied", "note") when the question names a time
     time_filter: dict[str, Any] | None = None
-    # what a pronoun or "that" of a follow-up was read as ("Dr. Wei Liu"; rag.conversation)
+    # what a pronoun or "that" of a follow-up was read as ("Dr. Wei Liu";
+    # rag.answering.conversation)
     refers_to: str | None = None
     # never the answer: when no article is in the question's time range (reason
     # "no_article_in_range"), the newest matching statement from before the range

@@ -132,7 +132,7 @@ def quotable(text: str, sentences: list[Span]) -> list[Span]:
 
 def captions(text: str) -> list[Span]:
     """The photo captions of ``text`` (the lines ``quotable`` drops as captions), in order:
-    who-is answers may read them as a last resort (``rag.captions``)."""
+    who-is answers may read them as a last resort (``rag.answering.captions``)."""
     front = _FRONT_MATTER.match(text)
     blocks = _blocks(text, front.end() if front else 0)
     found: list[Span] = []

@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     # "news.example.org", ".example.org" (the domain and its subdomains), "*" (any)
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    # fetching pages and feeds (rag.fetching, rag.feeds, rag.watch)
+    # fetching pages and feeds (rag.articles.fetching, rag.articles.feeds, rag.articles.watch)
     feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)  # polled by the server
     feed_interval: float = Field(default=600.0, ge=1.0)  # seconds between polls, or "10m"
     fetch_allow_private: bool = False  # let fetches reach loopback/private/link-local addresses
@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     fetch_retries: int = Field(default=2, ge=0, le=5)  # after timeouts, 429 and 5xx, with backoff
     feed_max_items: int = Field(default=100, ge=1, le=1000)  # newest items read per feed poll
 
-    # bounds on the work one article may cost, checked before parsing (rag/limits.py: why)
+    # bounds on the work one article may cost, checked before parsing (rag/articles/limits.py: why)
     max_html_elements: int = Field(default=30_000, ge=100)  # start tags in a page
     max_block_chars: int = Field(default=50_000, ge=1_000)  # widest run of HTML, no block break
     max_article_chars: int = Field(default=200_000, ge=1_000)  # text per article
@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     @field_validator("feed_interval", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
-        from rag.dates import parse_interval
+        from rag.time.dates import parse_interval
 
         return parse_interval(value) if isinstance(value, str) else value
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from rag import cli, runtime
-from rag.articles import load_paths
-from rag.embedding import HashEmbedder, SentenceTransformerEmbedder
+from rag import runtime
+from rag.articles.loading import load_paths
+from rag.cli import commands as cli
 from rag.engine import Engine
+from rag.runtime.embedding import HashEmbedder, SentenceTransformerEmbedder
 from rag.settings import Settings
 from tests.helpers import (  # noqa: F401  (re-exported for test modules not yet moved)
     ALBANESE,

@@ -163,8 +163,8 @@ POINTS = (
 
 def main(op: str, seed: int) -> None:
     from rag import engine as engine_module
-    from rag.embedding import HashEmbedder
     from rag.engine import Engine
+    from rag.runtime.embedding import HashEmbedder
     from rag.settings import Settings
 
     engine_module.WRITE_BATCH_CHUNKS = 10  # a rebuild makes many writes and merges

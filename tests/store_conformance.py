@@ -14,10 +14,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from rag.chunking import Chunker, ChunkingParams
-from rag.embedding import HashEmbedder
-from rag.ingest import prepare
+from rag.ingest.chunking import Chunker, ChunkingParams
+from rag.ingest.indexing import prepare
 from rag.models import NO_FILTERS, Article, Filters
+from rag.runtime.embedding import HashEmbedder
 from rag.stores.base import PreparedArticle, Store, StoreInfo, doc_of
 from rag.stores.view import View
 from rag.text import content_terms
@@ -330,7 +330,7 @@ class StoreConformance:
         """Signatures round-trip: copies ingested one by one join the stored story."""
         from pathlib import Path
 
-        from rag.articles import load_paths
+        from rag.articles.loading import load_paths
         from rag.engine import Engine
         from rag.settings import Settings
 

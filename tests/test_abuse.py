@@ -21,11 +21,11 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from api.admission import ClientGone, ComputeGate
-from rag import cli
-from rag.articles import article_from_record
-from rag.embedding import HashEmbedder
+from rag.articles.loading import article_from_record
+from rag.cli import commands as cli
 from rag.engine import Engine
 from rag.errors import InputError, OverloadedError
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
 from tests.helpers import ALBANESE, SEEDS, free_port, stop_server
 

@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from rag.answerspan import MAX_ANSWER_TOKENS, attach_spans, best_span, read_text, whole_words
-from rag.embedding import SentenceTransformerEmbedder
+from rag.answering.span import MAX_ANSWER_TOKENS, attach_spans, best_span, read_text, whole_words
 from rag.engine import Engine
 from rag.evaluation.datasets import load_dataset
 from rag.evaluation.metrics import exact_match, squad_normalize, token_f1
 from rag.evaluation.runner import ItemResult, summarize
 from rag.models import Citation
+from rag.runtime.embedding import SentenceTransformerEmbedder
 from rag.settings import Settings
 from tests.helpers import SQUAD_MINI
 
@@ -72,7 +72,7 @@ def test_no_reranker_means_no_span(hash_seed_engine: Engine) -> None:
 
 
 def test_the_cli_marks_each_span_inside_its_quote() -> None:
-    from rag.cli import BOLD, render
+    from rag.cli.commands import BOLD, render
     from rag.models import Answer
 
     first = _citation("Rangers counted 42 penguins.", answer_start=116, answer_end=118)

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.articles import load_paths
+from rag.articles.loading import load_paths
 from rag.errors import InputError, NotFoundError
 
 

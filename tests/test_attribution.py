@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.attribution import speech_subjects
-from rag.speakers import SpeakerQuestion, speaks
+from rag.answering.attribution import speech_subjects
+from rag.answering.speakers import SpeakerQuestion, speaks
 
 LIU = SpeakerQuestion("Liu", None)
 NATARAJAN = SpeakerQuestion("Natarajan", None)

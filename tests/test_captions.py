@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rag.articles import load_paths
-from rag.cliview import render
+from rag.articles.loading import load_paths
+from rag.cli.view import render
 from rag.engine import Engine
 from rag.models import Article
 from rag.newsparts import captions

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from rag import cli, runtime
-from rag.embedding import SentenceTransformerEmbedder
+from rag import runtime
+from rag.cli import commands as cli
+from rag.runtime.embedding import SentenceTransformerEmbedder
 from tests.conftest import ALBANESE, SEEDS
 from tests.helpers import SEED_ARTICLES
 

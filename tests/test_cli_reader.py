@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from rag import cli
-from rag.cliview import render
+from rag.cli import commands as cli
+from rag.cli.view import render
 from rag.models import Answer, Passage
 from tests.helpers import ALBANESE, ROOT, SEED_ARTICLES, SEEDS
 
@@ -233,7 +233,7 @@ def test_watch_says_when_it_starts_and_when_each_poll_ran(tmp_path: Path) -> Non
         "RAG_FETCH_RETRIES": "0",
     }
     feed = site.url("feed.atom")
-    rag = [sys.executable, "-m", "rag.cli"]
+    rag = [sys.executable, "-m", "rag.cli.commands"]
     try:
         subprocess.run([*rag, "ingest", feed], env=env, check=True, capture_output=True)
         done = subprocess.run(

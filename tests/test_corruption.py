@@ -14,10 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from rag import cli, runtime
-from rag.articles import load_paths
-from rag.embedding import HashEmbedder
+from rag import runtime
+from rag.articles.loading import load_paths
+from rag.cli import commands as cli
 from rag.engine import Engine
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
 from rag.stores import segment
 from rag.stores.catalog import CATALOG

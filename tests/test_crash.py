@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.embedding import HashEmbedder
 from rag.engine import Engine
 from rag.models import Article
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
 from rag.stores.local import LocalStore
 from tests.crash_writer import plan, state_after

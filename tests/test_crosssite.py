@@ -14,10 +14,10 @@ from api import create_app
 from api.crosssite import host_allowed, same_origin
 from api.security import check_settings
 from api.server import with_bound_name
-from rag.embedding import HashEmbedder
 from rag.engine import Engine
 from rag.errors import InputError
 from rag.models import Article
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
 
 EVIL = "https://evil.example"

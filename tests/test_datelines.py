@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.articles import load_paths
+from rag.articles.loading import load_paths
 from rag.newsparts import header, quotable
 from rag.text import split_sentences
 

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from rag import cli, runtime
-from rag.embedding import HashEmbedder
+from rag import runtime
+from rag.cli import commands as cli
 from rag.engine import Engine
 from rag.errors import StorageFullError
 from rag.models import Article
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
 
 DISK = "8m"  # room for an index of 80 articles and a merge of its 8 segments

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from bench.duplicates_bench import variants
-from rag.articles import load_paths
-from rag.cli import render
-from rag.duplicates import assign_groups, repeats_story
+from rag.answering.duplicates import assign_groups, repeats_story
+from rag.articles.loading import load_paths
+from rag.cli.commands import render
 from rag.engine import Engine
 from rag.models import Article
 from rag.stores.base import handle

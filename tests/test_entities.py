@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from rag.embedding import HashEmbedder
 from rag.engine import Engine
-from rag.entities import extract, place_forms, within
 from rag.models import Article
+from rag.runtime.embedding import HashEmbedder
+from rag.runtime.entities import extract, place_forms, within
 from rag.settings import Settings
 
 KIHARA = (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import cli
+from rag.cli import commands as cli
 from rag.errors import InputError
 from rag.evaluation.datasets import load_squad
 from rag.evaluation.report import table, write_reports

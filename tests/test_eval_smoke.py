@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import cli
+from rag.cli import commands as cli
 from tests.helpers import ROOT, SQUAD_MINI
 
 pytestmark = pytest.mark.model

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from rag import cli
-from rag.embedding import SentenceTransformerEmbedder
+from rag.cli import commands as cli
 from rag.errors import InputError
 from rag.evaluation import metrics as M
 from rag.evaluation import significance as S
 from rag.evaluation.datasets import load_beir, load_jsonl, load_squad
+from rag.runtime.embedding import SentenceTransformerEmbedder
 from rag.settings import SHIPPED_RERANKER, SHIPPED_SCORER
 from tests.helpers import SQUAD_MINI as MINI
 
@@ -189,7 +189,9 @@ def test_eval_end_to_end_writes_reports(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # the session's model, instead of loading it once more
-    monkeypatch.setattr("rag.embedding.SentenceTransformerEmbedder", lambda *a, **k: embedder)
+    monkeypatch.setattr(
+        "rag.runtime.embedding.SentenceTransformerEmbedder", lambda *a, **k: embedder
+    )
     out = tmp_path / "out"
     args = [
         "eval",

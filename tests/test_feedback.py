@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from rag import cli
+from rag.cli import commands as cli
 from rag.engine import Engine
 from rag.errors import InputError
 from rag.feedback import FeedbackStore, feedback_file

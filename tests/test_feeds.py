@@ -13,14 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from rag.dates import parse_interval
+from rag.articles.fetching import check_url, fetch
+from rag.articles.remote import load_urls
+from rag.articles.watch import Watcher
 from rag.engine import Engine
 from rag.errors import InputError
-from rag.fetching import check_url, fetch
 from rag.models import Article
-from rag.remote import load_urls
 from rag.settings import Settings
-from rag.watch import Watcher
+from rag.time.dates import parse_interval
 
 pytestmark = pytest.mark.server  # a loopback HTTP server in a thread
 SITE = Path(__file__).parent / "news" / "site"
@@ -203,9 +203,9 @@ def test_the_connected_address_is_checked_too(
     site: NewsSite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DNS rebinding: the name looked public when checked, the connection reached loopback."""
-    import rag.fetching
+    import rag.articles.fetching
 
-    monkeypatch.setattr(rag.fetching, "check_url", lambda url, settings: None)
+    monkeypatch.setattr(rag.articles.fetching, "check_url", lambda url, settings: None)
     with pytest.raises(InputError, match="non-public address 127.0.0.1"):
         fetch(site.url("news/night-markets.html"), Settings(fetch_retries=0))
 
@@ -224,7 +224,7 @@ def test_watch_uses_conditional_get_and_ingests_only_new_or_changed_items(
 ) -> None:
     batches: list[list[Article]] = []
     watcher = Watcher([site.url("feed.rss")], allowing(), batches.append)
-    caplog.set_level("INFO", logger="rag.watch")
+    caplog.set_level("INFO", logger="rag.articles.watch")
     first = watcher.poll()[0]
     assert (first.status, first.new, len(batches[0])) == ("ok", 3, 3)
     assert watcher.poll()[0].status == "not modified" and len(batches) == 1
@@ -239,7 +239,7 @@ def test_watch_uses_conditional_get_and_ingests_only_new_or_changed_items(
     assert (third.new, third.changed, third.unchanged) == (0, 1, 2)
     assert [a.title for a in batches[1]] == ["Water restrictions lifted after wet autumn"]
     assert "/news/riverbend-school.html" not in site.requests  # unchanged: not fetched again
-    lines = [r.getMessage() for r in caplog.records if r.name == "rag.watch"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "rag.articles.watch"]
     assert len(lines) == 3 and all(line.startswith("poll http://127.0.0.1") for line in lines)
     assert "not modified" in lines[1] and "1 changed" in lines[2]
 
@@ -320,7 +320,7 @@ def test_cli_ingests_urls_and_watches_a_feed(
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from rag.cli import main
+    from rag.cli.commands import main
 
     monkeypatch.setenv("RAG_FETCH_ALLOW_PRIVATE", "true")
     monkeypatch.setenv("RAG_FETCH_RETRIES", "0")
@@ -330,9 +330,9 @@ def test_cli_ingests_urls_and_watches_a_feed(
     assert "1 added" in out
     [warning] = err.strip().splitlines()
     assert warning.startswith("warning: skipped") and "gone.html: answered 404" in warning
-    caplog.set_level("INFO", logger="rag.watch")
+    caplog.set_level("INFO", logger="rag.articles.watch")
     assert main(["watch", site.url("feed.atom"), "--every", "1s", "--polls", "2", *index]) == 0
-    polls = [r.getMessage() for r in caplog.records if r.name == "rag.watch"]
+    polls = [r.getMessage() for r in caplog.records if r.name == "rag.articles.watch"]
     assert len(polls) == 2 and "1 new" in polls[0] and "1 unchanged" in polls[0]
     assert "not modified" in polls[1]
     with pytest.raises(SystemExit) as usage:

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from rag.articles.fetching import fetch
 from rag.errors import InputError
-from rag.fetching import fetch
 from rag.settings import Settings
 from tests.localsite import LocalSite
 

@@ -10,9 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from rag import cli, runtime
-from rag.articles import load_paths
-from rag.conversation import Turn, resolve, resolve_turn
+from rag import runtime
+from rag.answering.conversation import Turn, resolve, resolve_turn
+from rag.articles.loading import load_paths
+from rag.cli import commands as cli
 from rag.engine import Engine
 from rag.errors import InputError
 

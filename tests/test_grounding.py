@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.embedding import HashEmbedder
+from rag.answering.grounding import key_terms, missing_terms
 from rag.engine import Engine
 from rag.evaluation.datasets import load_squad
-from rag.grounding import key_terms, missing_terms
 from rag.models import Article
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
 from tests.helpers import SQUAD_MINI
 

@@ -18,16 +18,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from rag import cli, runtime
-from rag.articles import article_from_record, load_paths
-from rag.embedding import HashEmbedder
+from rag import runtime
+from rag.articles.limits import Limits, check_html
+from rag.articles.loading import article_from_record, load_paths
+from rag.articles.remote import load_urls
+from rag.articles.sandbox import run_parser
+from rag.articles.watch import Watcher
+from rag.cli import commands as cli
 from rag.engine import Engine
 from rag.errors import ArticleLimitError
-from rag.limits import Limits, check_html
-from rag.remote import load_urls
-from rag.sandbox import run_parser
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
-from rag.watch import Watcher
 from tests.helpers import ALBANESE, free_port, start_server, stop_server
 from tests.localsite import LocalSite
 
@@ -286,7 +287,7 @@ def test_fetched_hostile_pages_are_refused_naming_the_limit(
     watcher = Watcher(
         [f"{base}/feed.rss"], settings, lambda arts: fed.extend(a.doc_id for a in arts)
     )
-    with caplog.at_level(logging.WARNING, logger="rag.watch"):
+    with caplog.at_level(logging.WARNING, logger="rag.articles.watch"):
         (result,) = watcher.poll()
     assert result.skipped == 3 and fed == [f"{base}/census.txt"]
     lines = [r.getMessage() for r in caplog.records if "skipped item" in r.getMessage()]

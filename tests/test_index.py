@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.embedding import HashEmbedder
 from rag.engine import Engine
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, NotFoundError
 from rag.models import Article, Filters
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
 from rag.stores import lexical
 from rag.stores.base import doc_of
@@ -243,7 +243,7 @@ def test_small_writes_merge_so_segments_stay_few(hash_engine: Engine) -> None:
 _WRITER = """
 import sys
 from pathlib import Path
-from rag.embedding import HashEmbedder
+from rag.runtime.embedding import HashEmbedder
 from rag.engine import Engine
 from rag.models import Article
 from rag.settings import Settings

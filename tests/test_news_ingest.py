@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.articles import html_article, load_paths
+from rag.articles.loading import html_article, load_paths
 from rag.engine import Engine
 from rag.models import Article
 from rag.newsparts import quotable

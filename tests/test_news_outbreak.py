@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.embedding import SentenceTransformerEmbedder
 from rag.evaluation.datasets import EvalItem, EvalSet, load_jsonl
 from rag.evaluation.expectations import Expectations
 from rag.evaluation.runner import ItemResult, cached_engine, evaluate
+from rag.runtime.embedding import SentenceTransformerEmbedder
 from rag.settings import Settings
 
 NEWS = Path(__file__).parent / "news"
@@ -35,7 +35,8 @@ def test_the_set_is_well_formed(name: str) -> None:
     suffixes = {p.suffix for p in (NEWS / name / "articles").iterdir()}
     assert {".txt", ".md", ".html", ".jsonl"} <= suffixes  # outlets in every format
     texts = [" ".join(a.text.split()) for a in evalset.articles]
-    # the raw files too: a figure caption is stored as its own "Photo: ..." paragraph (rag.html)
+    # the raw files too: a figure caption is stored as its own "Photo: ..." paragraph
+    # (rag.articles.html)
     texts += [" ".join(p.read_text("utf-8").split()) for p in (NEWS / name / "articles").iterdir()]
     for item in evalset.items:
         e = item.expect or Expectations()

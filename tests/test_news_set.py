@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from rag import cli
-from rag.embedding import HashEmbedder, SentenceTransformerEmbedder
+from rag.cli import commands as cli
 from rag.evaluation.datasets import EvalItem, EvalSet, load_jsonl
 from rag.evaluation.expectations import Check, Expectations, Question, check, summarize_checks
 from rag.evaluation.runner import ItemResult, cached_engine, evaluate, summarize
 from rag.models import Answer, Citation, Copy
+from rag.runtime.embedding import HashEmbedder, SentenceTransformerEmbedder
 from rag.settings import Settings
 
 STORY = Path(__file__).parent / "news" / "story"

@@ -30,9 +30,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api import create_app
-from rag.articles import article_from_record
-from rag.embedding import HashEmbedder
+from rag.articles.loading import article_from_record
 from rag.engine import Engine
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
 
 EXAMPLES_PER_OPERATION = 30  # ~15 s in all on 2 cores; 150 (60 s) found nothing more

@@ -18,10 +18,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from rag import cli, runtime
-from rag.embedding import HashEmbedder
+from rag import runtime
+from rag.cli import commands as cli
 from rag.engine import Engine
 from rag.models import Article
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
 from tests.pgserver import database_url
 

@@ -10,10 +10,10 @@ import httpx
 import psycopg
 import pytest
 
-from rag.embedding import HashEmbedder
 from rag.engine import Engine
 from rag.errors import StoreUnavailableError
 from rag.models import Article
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
 from rag.stores.postgres import PostgresStore
 from tests.helpers import ALBANESE, free_port, start_server, stop_server

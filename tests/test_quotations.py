@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from rag.answering.quotations import whole_quotation
 from rag.engine import Engine
 from rag.models import Article
-from rag.quotations import whole_quotation
 
 GAZETTE = (
     "Mayor Elena Ruiz apologised on Tuesday to the families hit by the outbreak.\n\n"

@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedding import SentenceTransformerEmbedder
+from rag.answering.scoring import SCORER_FILE, load_scorer
 from rag.engine import Engine
 from rag.errors import ModelFileError
-from rag.scoring import SCORER_FILE, load_scorer
+from rag.runtime.embedding import SentenceTransformerEmbedder
 from rag.settings import Settings
 from tests.conftest import ALBANESE
 
 
 @pytest.fixture(scope="module")
 def reranker(embedder: SentenceTransformerEmbedder):  # type: ignore[no-untyped-def]
-    from rag.reranking import CrossEncoderReranker
+    from rag.runtime.reranking import CrossEncoderReranker
 
     return CrossEncoderReranker(embedder)
 
@@ -67,7 +67,7 @@ def test_reranker_reads_a_question_longer_than_its_window(reranker) -> None:  # 
 def test_training_moves_the_logits_towards_the_labels(
     embedder: SentenceTransformerEmbedder,
 ) -> None:
-    from rag.reranking import PairModel
+    from rag.runtime.reranking import PairModel
     from rag.training.reranker_training import PairGroup, train
 
     groups = [
@@ -96,7 +96,7 @@ def test_the_copied_layers_train_even_when_the_shared_model_is_frozen(
     that once trained only the heads, and the cross-encoder learned next to nothing."""
     import copy
 
-    from rag.reranking import PairModel
+    from rag.runtime.reranking import PairModel
     from rag.training.reranker_training import PairGroup, train
 
     bert = copy.deepcopy(embedder.model[0].auto_model).requires_grad_(False)
@@ -113,7 +113,7 @@ def test_the_copied_layers_train_even_when_the_shared_model_is_frozen(
 
 @pytest.mark.model
 def test_span_targets_point_at_the_answer_tokens(embedder: SentenceTransformerEmbedder) -> None:
-    from rag.reranking import PairModel, encode_pairs
+    from rag.runtime.reranking import PairModel, encode_pairs
     from rag.training.reranker_training import IGNORE, _lower, training_group
 
     group = training_group(
@@ -136,7 +136,7 @@ def test_span_targets_point_at_the_answer_tokens(embedder: SentenceTransformerEm
 def test_span_evidence_favours_the_sentence_holding_the_answer_tokens() -> None:
     import torch
 
-    from rag.reranking import NOT_IN_SENTENCE, span_evidence
+    from rag.runtime.reranking import NOT_IN_SENTENCE, span_evidence
 
     logits = torch.full((3, 4, 2), 0.0)
     logits[1, 2] = torch.tensor([6.0, 6.0])  # the middle pair has a sure start and end
@@ -167,7 +167,7 @@ def test_global_span_loss_is_low_only_when_the_gold_tokens_win_across_candidates
 
 @pytest.mark.model
 def test_span_evidence_changes_the_shipped_score(embedder: SentenceTransformerEmbedder) -> None:
-    from rag.reranking import PairModel, encode_pairs
+    from rag.runtime.reranking import PairModel, encode_pairs
 
     model = PairModel(embedder.model[0].auto_model, trained_layers=1).eval()
     enc = encode_pairs(embedder.tokenizer, "When?", ["In 1815.", "Later, in Vienna."])
@@ -181,7 +181,7 @@ def test_span_evidence_changes_the_shipped_score(embedder: SentenceTransformerEm
 def test_trained_state_round_trips(embedder: SentenceTransformerEmbedder, tmp_path: Path) -> None:
     import torch
 
-    from rag.reranking import CrossEncoderReranker, PairModel
+    from rag.runtime.reranking import CrossEncoderReranker, PairModel
 
     model = PairModel(embedder.model[0].auto_model, trained_layers=1)
     path = tmp_path / "reranker.pt"
@@ -210,7 +210,7 @@ def test_trained_state_round_trips(embedder: SentenceTransformerEmbedder, tmp_pa
 
 
 def test_cascade_asks_the_reranker_only_when_the_top_two_are_close() -> None:
-    from rag.scoring import Logistic, RerankBlend
+    from rag.answering.scoring import Logistic, RerankBlend
 
     blend = RerankBlend(8, 1.0, 1.0, Logistic((), 0.0))
     assert blend.wanted(np.array([2.0, 1.5, 0.0]))
@@ -219,7 +219,7 @@ def test_cascade_asks_the_reranker_only_when_the_top_two_are_close() -> None:
 
 
 def test_shifted_confidence_puts_the_cut_off_at_one_half() -> None:
-    from rag.scoring import Logistic
+    from rag.answering.scoring import Logistic
 
     model = Logistic((2.0,), -1.0)
     x = np.array([0.3])
@@ -262,11 +262,16 @@ class _PrefersVienna:
 def test_reranker_logits_reorder_the_best_candidates(hash_engine: Engine) -> None:
     from dataclasses import replace
 
-    from rag.answering import read
-    from rag.features import analyse, sentence_text
+    from rag.answering.compose import read
+    from rag.answering.features import analyse, sentence_text
+    from rag.answering.scoring import (
+        CONFIDENCE_FEATURES,
+        RERANK_CONFIDENCE_FEATURES,
+        Logistic,
+        RerankBlend,
+    )
     from rag.models import Article
     from rag.retrieval import retrieve
-    from rag.scoring import CONFIDENCE_FEATURES, RERANK_CONFIDENCE_FEATURES, Logistic, RerankBlend
 
     text = (
         "The treaty was signed after long talks. The treaty talks were held in Vienna. "

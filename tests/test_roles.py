@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from rag.articles import load_paths
-from rag.embedding import HashEmbedder
+from rag.answering.roles import parse_role_question
+from rag.articles.loading import load_paths
 from rag.engine import Engine
 from rag.models import Answer, Article
-from rag.roles import parse_role_question
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
 from tests.helpers import SEEDS
 

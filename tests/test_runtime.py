@@ -112,8 +112,8 @@ def test_an_unloadable_file_is_exported_again_and_a_second_failure_is_one_line(
 
 
 def test_the_hash_embedder_gets_no_reranker() -> None:
-    from rag.embedding import HashEmbedder
     from rag.runtime import load_reranker
+    from rag.runtime.embedding import HashEmbedder
 
     assert load_reranker(Settings(), HashEmbedder()) is None
 
@@ -148,7 +148,7 @@ def test_onnx_encoder_matches_sentence_transformers(embedder, onnx_fp32) -> None
 
 @pytest.mark.model
 def test_onnx_cross_encoder_matches_torch(embedder, onnx_fp32) -> None:  # type: ignore[no-untyped-def]
-    from rag.reranking import CrossEncoderReranker
+    from rag.runtime.reranking import CrossEncoderReranker
 
     question = "In what year was the treaty signed?"
     sentences = [
@@ -193,9 +193,9 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
 def test_rag_ask_on_onnx_imports_neither_torch_nor_sentence_transformers(tmp_path: Path) -> None:
     index = str(tmp_path / "index")
     env = {"RAG_BACKEND": "onnx", "RAG_INDEX_DIR": index}
-    assert _run(["-m", "rag.cli", "ingest", str(SEEDS)], env).returncode == 0
+    assert _run(["-m", "rag.cli.commands", "ingest", str(SEEDS)], env).returncode == 0
     probe = (
-        "import sys; from rag.cli import main; rc = main(['ask', sys.argv[1]]); "
+        "import sys; from rag.cli.commands import main; rc = main(['ask', sys.argv[1]]); "
         "print('LOADED', sorted(m for m in ('torch', 'sentence_transformers', "
         "'transformers') if m in sys.modules)); sys.exit(rc)"
     )
@@ -215,11 +215,11 @@ def test_a_damaged_exported_file_is_rebuilt_by_rag_ask(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     shutil.copytree(default_cache_dir(), cache)
     env = {"RAG_INDEX_DIR": str(tmp_path / "index"), "RAG_MODEL_CACHE_DIR": str(cache)}
-    assert _run(["-m", "rag.cli", "ingest", str(SEEDS)], env).returncode == 0
+    assert _run(["-m", "rag.cli.commands", "ingest", str(SEEDS)], env).returncode == 0
     files = ModelFiles.from_settings(Settings(model_cache_dir=cache))
     encoder = files.encoder(Settings().onnx_int8_encoder)
     encoder.write_bytes(encoder.read_bytes()[:5000])
-    done = _run(["-m", "rag.cli", "ask", ALBANESE], env)
+    done = _run(["-m", "rag.cli.commands", "ask", ALBANESE], env)
     assert done.returncode == 0, done.stderr
     assert "natural candidate" in done.stdout and "Traceback" not in done.stderr
     assert encoder.stat().st_size > 5000

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from api.ratelimit import SharedRateLimiter
-from rag.embedding import HashEmbedder
 from rag.engine import Engine
 from rag.errors import RateLimitError
 from rag.models import Article
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
 from tests.pgserver import postgres_server, postgres_url  # noqa: F401
 

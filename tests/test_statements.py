@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answering.statements import statement_span
 from rag.engine import Engine
 from rag.models import Article
-from rag.statements import statement_span
 
 DAY_ONE = (
     "Port workers walked out in Harwick on Monday. "
@@ -64,7 +64,7 @@ def test_the_same_quote_in_two_outlets_is_quoted_once(hash_engine: Engine) -> No
 
 
 def test_a_follow_up_asks_about_another_speaker(hash_engine: Engine) -> None:
-    from rag.conversation import Turn
+    from rag.answering.conversation import Turn
 
     engine = _engine(hash_engine)
     first = engine.ask("What did Ruiz say about the ferry timetable?")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.articles import load_paths
-from rag.duplicates import story_order
+from rag.answering.duplicates import story_order
+from rag.articles.loading import load_paths
 from rag.engine import Engine
 from rag.stores.base import ArticleRecord
 from tests.helpers import SEEDS

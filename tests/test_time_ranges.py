@@ -14,14 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from rag.cliview import render
+from rag.answering.grounding import key_terms
+from rag.articles.html import parse_page
+from rag.cli.view import render
 from rag.engine import Engine
-from rag.grounding import key_terms
-from rag.html import parse_page
 from rag.models import Article
 from rag.newsparts import captions, quotable
 from rag.text import split_sentences
-from rag.timephrases import find_time
+from rag.time.phrases import find_time
 
 AS_OF = date(2024, 4, 20)
 OUTBREAK = [

@@ -8,12 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from rag.cli import main
+from rag.cli.commands import main
 from rag.engine import Engine
 from rag.errors import InputError
 from rag.models import Article, Filters
-from rag.timefilter import describe_time, narrow, without_time
-from rag.timephrases import TimeFilter, find_time, parse_as_of
+from rag.time.filter import describe_time, narrow, without_time
+from rag.time.phrases import TimeFilter, find_time, parse_as_of
 
 AS_OF = date(2026, 12, 1)  # a Tuesday
 MONDAY = date(2026, 11, 30)
@@ -292,7 +292,7 @@ def test_as_of_decides_what_last_month_is(dated_engine: Engine) -> None:
 
 
 def test_a_range_with_no_dated_article_abstains_in_a_dated_archive(dated_engine: Engine) -> None:
-    """Issue #30 item 6: not answered from other dates (rag.timefilter); nothing is before
+    """Issue #30 item 6: not answered from other dates (rag.time.filter); nothing is before
     2019 here, so there is no closest item either (tests/test_time_ranges.py has one)."""
     answer = dated_engine.ask("What did Kihara say about defense cooperation in 2019?", as_of=AS_OF)
     assert answer.abstained and answer.reason == "no_article_in_range"
@@ -328,7 +328,7 @@ def test_cli_as_of(dated_engine: Engine, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_cli_shows_the_range_in_one_line(dated_engine: Engine) -> None:
-    from rag.cli import render
+    from rag.cli.commands import render
 
     answer = dated_engine.ask(
         "What did Kihara say about defense cooperation last month?", as_of=date(2024, 4, 2)

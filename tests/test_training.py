@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import cli
-from rag.embedding import HashEmbedder, SentenceTransformerEmbedder
+from rag.answering.features import SENTENCE_SCHEMA
+from rag.answering.scoring import CONFIDENCE_SCHEMA, Scorer, load_scorer
+from rag.cli import commands as cli
 from rag.engine import Engine
 from rag.errors import ModelFileError
 from rag.evaluation.datasets import EvalItem, load_dataset
 from rag.evaluation.runner import cached_engine
-from rag.features import SENTENCE_SCHEMA
-from rag.scoring import CONFIDENCE_SCHEMA, Scorer, load_scorer
+from rag.runtime.embedding import HashEmbedder, SentenceTransformerEmbedder
 from rag.settings import SHIPPED_RERANKER, SHIPPED_SCORER, Settings
 from rag.training.candidates import collect, fold_of
 from rag.training.scorer_fitting import choose_threshold, fit_linear
@@ -204,7 +204,9 @@ def test_rag_train_writes_only_to_out_and_the_service_reads_what_it_wrote(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # the session's model, instead of loading it once more
-    monkeypatch.setattr("rag.embedding.SentenceTransformerEmbedder", lambda *a, **k: embedder)
+    monkeypatch.setattr(
+        "rag.runtime.embedding.SentenceTransformerEmbedder", lambda *a, **k: embedder
+    )
     before = SHIPPED_SCORER.stat().st_mtime_ns, SHIPPED_RERANKER.stat().st_mtime_ns
     out = tmp_path / "models"
     assert (

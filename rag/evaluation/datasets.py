@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from rag import jsonio
-from rag.articles import load_paths
-from rag.conversation import Turn
+from rag.answering.conversation import Turn
+from rag.articles.loading import load_paths
 from rag.errors import InputError, NotFoundError
 from rag.evaluation.expectations import Expectations, Question, expectations_from
 from rag.models import Article
@@ -273,7 +273,7 @@ def _jsonl_item(r: dict[str, Any], where: str) -> EvalItem:
 
 
 def _as_of(value: Any, where: str) -> date | None:
-    from rag.timephrases import parse_as_of
+    from rag.time.phrases import parse_as_of
 
     if value is not None and not isinstance(value, str):
         raise InputError(f"{where}: 'as_of' must be an ISO date text")

@@ -11,7 +11,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from rag.embedding import Embedder
 from rag.engine import Engine
 from rag.errors import InputError
 from rag.evaluation import metrics as M
@@ -21,6 +20,7 @@ from rag.evaluation.significance import OUTCOMES, counts
 from rag.models import Answer, Citation, Passage
 from rag.newsparts import QUOTABLE_VERSION
 from rag.retrieval import Mode
+from rag.runtime.embedding import Embedder
 from rag.settings import Settings
 from rag.stores.base import STORE_FORMAT
 from rag.text import SPLITTER_VERSION
@@ -286,7 +286,7 @@ def _answers_summary(inside: list[ItemResult], threshold: float) -> dict[str, fl
         "answered_accuracy": _share([r for r in answered if r.graded], lambda r: r.correct_first),
         "any_citation_accuracy": _share(graded, lambda r: r.correct_any),
         "mean_answer_words": _mean(answered, "words"),
-        # the first citation's answer span (rag.answerspan), SQuAD-normalised, over the
+        # the first citation's answer span (rag.answering.span), SQuAD-normalised, over the
         # questions accuracy@1 counts (no citation: 0) and the answered ones among them
         "span_em": _mean(graded, "span_em"),
         "span_f1": _mean(graded, "span_f1"),

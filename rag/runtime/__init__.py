@@ -3,7 +3,7 @@
 ``onnx`` (default): all-MiniLM-L6-v2 and the fine-tuned cross-encoder on onnxruntime, from
 files exported once from the torch weights (``rag.runtime.export``; cached by the weights'
 hash, see ``rag.runtime.files``), int8 where quality held; answering never imports torch or
-sentence-transformers. ``torch``: sentence-transformers and ``rag.reranking`` (training uses
+sentence-transformers. ``torch``: sentence-transformers and ``rag.runtime.reranking`` (training uses
 these). Importing this package is cheap: the runtimes load on first use.
 """
 
@@ -41,7 +41,7 @@ def configure_process() -> None:
 def load_embedder(settings: Any) -> Any:
     """The embedder ``settings.backend`` asks for."""
     if settings.backend == "torch":
-        from rag.embedding import SentenceTransformerEmbedder
+        from rag.runtime.embedding import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(settings.model_path)
     from rag.runtime.encoder import OnnxEmbedder
@@ -58,7 +58,7 @@ def load_reranker(settings: Any, embedder: Any) -> Any | None:
     """The cross-encoder over the bundled model; None when switched off (``RAG_RERANK``),
     with an embedder that is not the bundled model (the hash embedder), or without its
     weights file."""
-    from rag.embedding import MODEL_NAME
+    from rag.runtime.embedding import MODEL_NAME
 
     if not settings.rerank or getattr(embedder, "name", None) != MODEL_NAME:
         return None
@@ -69,7 +69,7 @@ def load_reranker(settings: Any, embedder: Any) -> Any | None:
     if settings.backend == "torch":
         if not callable(getattr(embedder, "run", None)):  # it shares the torch model's thread
             return None
-        from rag.reranking import CrossEncoderReranker
+        from rag.runtime.reranking import CrossEncoderReranker
 
         return CrossEncoderReranker(embedder, weights)
     from rag.runtime.crossencoder import OUTPUTS, OnnxReranker

@@ -1,4 +1,4 @@
-"""The fine-tuned cross-encoder (``rag.reranking``) on onnxruntime.
+"""The fine-tuned cross-encoder (``rag.runtime.reranking``) on onnxruntime.
 
 The exported graph gives, per (question, sentence) pair, the head's logit and the log-sum-exp
 of the span head's start and end logits over the sentence's tokens. A question's score for a
@@ -7,7 +7,7 @@ the answer starts, plus that it ends, in this sentence rather than in the questi
 candidates: that normalisation is done here in numpy, per question, so pairs from concurrent
 questions can share one forward pass (:class:`MicroBatcher`; identical pairs are scored once).
 The same pass gives the span head's start and end logits per token, kept as rows with the
-tokens' character offsets for a while (``rag.answerspan``), so the answer span of a sentence
+tokens' character offsets for a while (``rag.answering.span``), so the answer span of a sentence
 the reranker has just read costs no second pass.
 """
 
@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from rag.answerspan import RecentPairs, token_rows
 from rag.runtime.batching import MicroBatcher
 from rag.runtime.encoder import load_tokenizer, model_inputs
+from rag.runtime.pairs import RecentPairs, token_rows
 
 log = logging.getLogger(__name__)
 
-MAX_PAIR_TOKENS = 128  # as in rag.reranking: the window the head was trained on
+MAX_PAIR_TOKENS = 128  # as in rag.runtime.reranking: the window the head was trained on
 MAX_BATCH_PAIRS = 64  # pairs per forward pass: 8 questions of 8 candidates
 OUTPUTS = ("logit", "span_lse", "span_logits")  # what the exported graph gives (export.py)
 
@@ -64,7 +64,7 @@ class OnnxReranker:
 
     def token_logits(self, question: str, texts: Sequence[str]) -> list[np.ndarray]:
         """Per text, the span head's ``[char_start, char_end, start_logit, end_logit]`` rows
-        of its tokens (``rag.answerspan``); pairs read by a recent ``rerank`` are not read
+        of its tokens (``rag.answering.span``); pairs read by a recent ``rerank`` are not read
         again."""
         return self.recent.token_logits(question, list(texts), self._token_logits)
 

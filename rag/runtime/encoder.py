@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from rag.embedding import MODEL_NAME, PROGRESS_MIN, pool_spans
 from rag.models import Span
 from rag.runtime.batching import MicroBatcher, run_locked
+from rag.runtime.embedding import MODEL_NAME, PROGRESS_MIN, pool_spans
 
 log = logging.getLogger(__name__)
 

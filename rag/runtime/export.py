@@ -7,11 +7,12 @@ batch x tokens, both axes dynamic):
 * the encoder: all-MiniLM-L6-v2's token states (``tokens``, batch x tokens x 384); mean
   pooling and normalisation happen in numpy, so sentence vectors can be pooled from the same
   pass (``embed_spans``);
-* the cross-encoder (``rag.reranking.PairModel`` over the same token embeddings): per pair the
+* the cross-encoder (``rag.runtime.reranking.PairModel`` over the same token embeddings): per pair
+the
   head's ``logit``, ``span_lse``, the log-sum-exp of the start and end logits over the
   sentence's tokens, and ``span_logits`` (batch x tokens x 2), those start and end logits per
   token (``NOT_IN_SENTENCE`` outside the sentence), from which the answer span is decoded
-  (``rag.answerspan``). The span evidence is normalised across a question's candidates in
+  (``rag.answering.span``). The span evidence is normalised across a question's candidates in
   numpy (``rag.runtime.crossencoder``), so pairs of several questions can share one batch.
 
 The int8 files are ``onnxruntime.quantization.quantize_dynamic`` of the fp32 ones (the weights
@@ -53,12 +54,12 @@ class _EncoderGraph(torch.nn.Module):
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
     ) -> torch.Tensor:
-        from rag.reranking import _additive_mask, _run_layer
+        from rag.runtime.reranking import additive_mask, run_layer
 
         hidden = self.bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
-        mask = _additive_mask(attention_mask)
+        mask = additive_mask(attention_mask)
         for layer in self.bert.encoder.layer:
-            hidden = _run_layer(layer, hidden, mask)
+            hidden = run_layer(layer, hidden, mask)
         return hidden
 
 
@@ -74,7 +75,7 @@ class _PairGraph(torch.nn.Module):
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        from rag.reranking import sentence_mask
+        from rag.runtime.reranking import sentence_mask
 
         enc = {
             "input_ids": input_ids,
@@ -175,7 +176,7 @@ def export_encoder(files: ModelFiles, int8: bool) -> Path:
 
 def export_reranker(files: ModelFiles, int8: bool) -> Path:
     """Write the cross-encoder file (fp32, or int8 from the fp32 one); returns its path."""
-    from rag.reranking import PairModel
+    from rag.runtime.reranking import PairModel
 
     fp32 = files.reranker(int8=False)
     if not fp32.exists():
@@ -184,7 +185,7 @@ def export_reranker(files: ModelFiles, int8: bool) -> Path:
             state = torch.load(files.reranker_weights, map_location="cpu", weights_only=True)
             model = PairModel(_bert(files.model_dir), int(state["trained_layers"]))
             model.load_trained(state)
-        except Exception as exc:  # the same meaning as in rag.reranking: not usable
+        except Exception as exc:  # the same meaning as in rag.runtime.reranking: not usable
             raise ModelFileError(
                 f"cannot read the reranker weights {files.reranker_weights} "
                 f"({type(exc).__name__}); reinstall the package or set RAG_RERANK=false"

@@ -110,7 +110,7 @@ class DuplicateCandidate:
 
     doc_id: str
     group_id: str
-    signature: bytes  # its MinHash signature (``rag.duplicates``)
+    signature: bytes  # its MinHash signature (``rag.answering.duplicates``)
 
 
 @dataclass(frozen=True)

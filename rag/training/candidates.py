@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.answering import POOL_DEPTH, pool_features
+from rag.answering.compose import POOL_DEPTH, pool_features
+from rag.answering.features import Question, analyse
 from rag.engine import Engine
 from rag.evaluation.datasets import EvalItem
 from rag.evaluation.metrics import quote_contains_answer
-from rag.features import Question, analyse
 from rag.retrieval import retrieve
 from rag.stores.base import doc_of
 

@@ -40,9 +40,9 @@ def add_train_parser(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from rag.embedding import SentenceTransformerEmbedder
     from rag.evaluation.datasets import dataset_from_args
     from rag.evaluation.runner import cached_engine
+    from rag.runtime.embedding import SentenceTransformerEmbedder
     from rag.settings import load_settings
     from rag.training.procedure import check_options, train_models
 

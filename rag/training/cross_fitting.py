@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answering import Reranker, rerank_scores, reranker_text
+from rag.answering.compose import Reranker, rerank_scores, reranker_text
+from rag.answering.scoring import Scorer
 from rag.engine import Engine
 from rag.errors import InputError
-from rag.scoring import Scorer
 from rag.stores.view import View
 from rag.training.candidates import Candidates, fold_of
 from rag.training.scorer_fitting import RERANK_DEPTH
@@ -49,7 +49,7 @@ def train_reranker(
     ``out`` (replaced atomically: readers see the old file or the new one)."""
     import torch
 
-    from rag.reranking import PairModel
+    from rag.runtime.reranking import PairModel
     from rag.training import reranker_training
 
     data = engine.snapshot()
@@ -95,7 +95,7 @@ def cross_fitted_logits(
 ) -> tuple[list[Candidates], list[np.ndarray]]:
     """Every question of ``groups`` with its reranker logits, each read by a reranker trained
     on the other folds' questions only (fold files live in a scratch folder)."""
-    from rag.reranking import CrossEncoderReranker
+    from rag.runtime.reranking import CrossEncoderReranker
 
     if folds < 2:
         raise InputError("cross-fitting needs 2 folds or more")

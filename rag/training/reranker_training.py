@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
-from rag.reranking import PairModel, encode_pairs, sentence_mask
+from rag.runtime.reranking import PairModel, encode_pairs, sentence_mask
 
 TRAIN_DEPTH = 8  # candidates per question: what the reranker reads when answering
 LEARNING_RATE = 6e-5  # the copied layers start trained: small steps (twice this scored lower)

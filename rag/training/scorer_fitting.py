@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
+from rag.answering.features import SENTENCE_SCHEMA
+from rag.answering.scoring import Logistic, RerankBlend, Scorer, confidence_features
 from rag.errors import InputError
-from rag.features import SENTENCE_SCHEMA
-from rag.scoring import Logistic, RerankBlend, Scorer, confidence_features
 from rag.training.candidates import Candidates
 
 TARGET_ANSWER_RATE = 0.95  # of in-corpus questions, at least (the service's quality target)
