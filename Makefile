@@ -3,18 +3,36 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 
-.PHONY: install test test-fast lint bench eval serve ask clean
+.PHONY: install torch-cpu test test-fast lint bench eval serve ask clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
+	$(MAKE) --no-print-directory torch-cpu VENV=$(VENV)
 	$(PY) -m pip install -q -e '.[dev]'
 	# the ONNX files the default backend answers with (~/.cache/newsqa; about a minute, once)
 	$(PY) -m rag.runtime.export
 	touch $@
+
+# torch's CPU-only build, asked for by name: on Linux, PyPI's torch is the CUDA build (it pulls
+# gigabytes of nvidia-* wheels); PyTorch's CPU index serves the `+cpu` one. Where that index is out
+# of reach, pip's own indexes and find-links (a mirror, a wheel folder) must serve `+cpu`: never
+# a CUDA build. `pip install .` then finds torch==2.13.0 satisfied. Elsewhere (macOS) the plain
+# torch==2.13.0 is asked for: no CUDA build exists there.
+TORCH := torch==2.13.0$(if $(filter Linux,$(shell uname -s)),+cpu)
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+REACHABLE = $(PY) -c "import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], \
+	method='HEAD'), timeout=10)" $(TORCH_INDEX)/torch/ 2>/dev/null
+torch-cpu:
+	@if $(REACHABLE); then \
+		echo "$(TORCH) from $(TORCH_INDEX)"; \
+		$(PY) -m pip install -q --index-url $(TORCH_INDEX) '$(TORCH)'; \
+	else \
+		echo "$(TORCH_INDEX) is out of reach: $(TORCH) from pip's configured indexes"; \
+		$(PY) -m pip install -q '$(TORCH)'; \
+	fi
 
 # every lane (what CI runs): fast, model, server, browser, train, postgres, crash
 test: install
