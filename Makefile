@@ -5,7 +5,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 
 .PHONY: install torch-cpu test test-fast lint bench eval serve ask clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed node_modules/.installed
+
+# the JavaScript linter (biome, pinned in package-lock.json), for `make lint`
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,12 +48,14 @@ FAST := not model and not server and not browser and not train and not postgres 
 test-fast: install
 	$(PY) -m pytest -q -m "$(FAST)"
 
-# style, formatting, types, and the import contracts in pyproject.toml (no cycles)
+# style, formatting, types, and the import contracts in pyproject.toml (no cycles); the
+# widget's JavaScript with biome (biome.jsonc; warnings fail too)
 lint: install
 	$(VENV)/bin/ruff check rag api tests bench
 	$(VENV)/bin/ruff format --check rag api tests bench
 	$(VENV)/bin/mypy rag api
 	$(VENV)/bin/lint-imports
+	node_modules/.bin/biome lint --error-on-warnings api/static
 
 bench: install
 	$(PY) bench/ingest_bench.py
@@ -70,4 +77,4 @@ ask: install
 	$(VENV)/bin/rag ask "$(Q)"
 
 clean:
-	rm -rf $(VENV) index build *.egg-info
+	rm -rf $(VENV) index build *.egg-info node_modules
