@@ -102,6 +102,13 @@ class OverloadedError(RagError):
         self.retry_after = retry_after
 
 
+class ModelTimeoutError(OverloadedError):
+    """A model call did not answer in time (``rag.runtime.batching``): the caller gets this
+    instead of waiting forever; the server answers 503 with ``Retry-After``."""
+
+    code = "model_timeout"
+
+
 class PayloadTooLargeError(InputError):
     """A request body, upload or question is larger than the configured limit."""
 

@@ -48,15 +48,15 @@
 
   function safeUrl(url) {
     try {
-      var parsed = new URL(url, window.location.href);
+      const parsed = new URL(url, window.location.href);
       return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
-    } catch (e) {
+    } catch {
       return null;
     }
   }
 
   function originOf(url) {
-    try { return new URL(url, window.location.href).origin; } catch (e) { return ""; }
+    try { return new URL(url, window.location.href).origin; } catch { return ""; }
   }
 
   /* Where an excerpt may start at or after `pos`: the next sentence start before `stop`,
@@ -76,7 +76,9 @@
     if (pos >= text.length || /\s/.test(text.charAt(pos))) return Math.min(pos, text.length);
     var part = text.slice(from, pos), best = -1, m;
     SENTENCE_END.lastIndex = 0;
-    while ((m = SENTENCE_END.exec(part)) !== null) best = m.index + m[0].length;
+    for (m = SENTENCE_END.exec(part); m !== null; m = SENTENCE_END.exec(part)) {
+      best = m.index + m[0].length;
+    }
     if (best > 0) return from + best;
     var space = part.search(/\s\S*$/);
     return space < 0 ? pos : from + space;
@@ -251,9 +253,9 @@
 
   Widget.prototype.load = function () {
     try {
-      var saved = JSON.parse(window.sessionStorage.getItem(STORAGE_KEY) || "[]");
+      const saved = JSON.parse(window.sessionStorage.getItem(STORAGE_KEY) || "[]");
       return Array.isArray(saved) ? saved : [];
-    } catch (e) {
+    } catch {
       return [];
     }
   };
@@ -261,7 +263,7 @@
   Widget.prototype.save = function () {
     try {
       window.sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.turns.slice(-20)));
-    } catch (e) { /* storage full or disabled: the conversation still works */ }
+    } catch { /* storage full or disabled: the conversation still works */ }
   };
 
   Widget.prototype.build = function (container) {
@@ -322,7 +324,7 @@
     if (!accent || !bg || !quoteBg) return;
     var toward = relativeLuminance(bg) < 0.18 ? [255, 255, 255] : [0, 0, 0];
     var text = accent;
-    for (var step = 1; step <= 20 && Math.min(contrast(text, bg), contrast(text, quoteBg)) <
+    for (let step = 1; step <= 20 && Math.min(contrast(text, bg), contrast(text, quoteBg)) <
          MIN_CONTRAST; step++) {
       text = accent.map(function (v, i) { return v + (toward[i] - v) * step / 20; });
     }
@@ -350,7 +352,7 @@
                       "from them, with its sources; when they don't say, you are told so." }),
     ]);
     if (this.suggestions.length) {
-      var list = el("ul", { "class": "suggestions", "aria-label": "Suggested questions" });
+      const list = el("ul", { "class": "suggestions", "aria-label": "Suggested questions" });
       this.suggestions.forEach(function (text) {
         var button = el("button", { type: "button", "class": "suggestion", text: text });
         button.addEventListener("click", function () { self.ask(text); });
@@ -388,7 +390,7 @@
     };
     pick();
     if (this.theme === "auto" && window.matchMedia) {
-      var query = window.matchMedia("(prefers-color-scheme: dark)");
+      const query = window.matchMedia("(prefers-color-scheme: dark)");
       if (query.addEventListener) query.addEventListener("change", pick);
     }
   };
@@ -447,7 +449,7 @@
     if (!this.docs[docId]) {
       this.docs[docId] = fetch(this.api + "/documents/" + encodeURIComponent(docId))
         .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); });
-      var self = this;
+      const self = this;
       this.docs[docId].catch(function () { delete self.docs[docId]; });
     }
     return this.docs[docId];
@@ -513,25 +515,25 @@
     if (result.abstained) {
       view.answer.appendChild(el("p", { "class": "abstain", "data-reason": result.reason || "",
                                         text: abstention(result.reason) }));
-      var closest = result.closest || [];  // from before the question's dates: not the answer
+      const closest = result.closest || [];  // from before the question's dates: not the answer
       if (closest.length) {
         view.answer.appendChild(el("p", { "class": "hint closest-label",
           text: "Closest, before the dates you asked about (not an answer):" }));
-        var before = el("ul", { "class": "cards closest", "aria-label": "Closest, before the range" });
+        const before = el("ul", { "class": "cards closest", "aria-label": "Closest, before the range" });
         closest.forEach(function (c) { before.appendChild(self.closestCard(c)); });
         view.answer.appendChild(before);
       }
-      var passages = (result.passages || []).slice(0, 3);
+      const passages = (result.passages || []).slice(0, 3);
       if (passages.length) {
         view.answer.appendChild(el("p", { "class": "hint", text: result.reason === "low_confidence"
           ? "The closest passages, which may hold the answer:" : "Closest passages:" }));
-        var cards = el("ul", { "class": "cards passages", "aria-label": "Closest passages" });
+        const cards = el("ul", { "class": "cards passages", "aria-label": "Closest passages" });
         passages.forEach(function (p) { cards.appendChild(self.passageCard(p)); });
         view.answer.appendChild(cards);
       }
     } else {
       (result.citations || []).forEach(function (c) { self.renderQuote(view, c); });
-      var sources = el("ul", { "class": "cards sources", "aria-label": "Sources" });
+      const sources = el("ul", { "class": "cards sources", "aria-label": "Sources" });
       byArticle(result.citations).forEach(function (group) {
         sources.appendChild(self.sourceCard(group));
       });
@@ -603,7 +605,7 @@
     var bar = el("div", { "class": "actions" });
     var status = el("span", { "class": "action-status", role: "status" });
     if (!turn.result.abstained) {
-      var copy = el("button", { type: "button", "class": "copy", text: "Copy answer" });
+      const copy = el("button", { type: "button", "class": "copy", text: "Copy answer" });
       copy.addEventListener("click", function () { self.copy(turn, status); });
       bar.appendChild(copy);
     }
@@ -636,7 +638,7 @@
     var text = this.answerText(turn.result);
     var done = function () { status.textContent = "Copied."; };
     var fail = function () { status.textContent = "Could not copy: select the text instead."; };
-    if (navigator.clipboard && navigator.clipboard.writeText) {
+    if (navigator.clipboard?.writeText) {
       navigator.clipboard.writeText(text).then(done, fail);
     } else {
       fail();
@@ -649,7 +651,7 @@
     fetch(this.api + "/feedback", {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ question: turn.question, rating: rating,
-                             answer: (turn.result && turn.result.answer) || "" }),
+                             answer: turn.result?.answer || "" }),
     }).then(function (r) {
       if (!r.ok) throw new Error("HTTP " + r.status);
       turn.rating = rating;
@@ -785,7 +787,7 @@
   /* A failed fetch says nothing about why. When the service is on another origin and still
      answers a no-cors probe, the reason is CORS: this page's origin is not allowed. */
   Widget.prototype.explain = function (error) {
-    var network = !error || !error.message || error instanceof TypeError;
+    var network = !error?.message || error instanceof TypeError;
     if (!network) return Promise.resolve(error.message);
     var unreachable = "The service is not reachable. Please try again.";
     var api = this.api || window.location.origin;
@@ -799,7 +801,7 @@
 
   Widget.prototype.describe = function (status, data) {
     if (status === 429) return "Too many questions at once. Please wait a moment and retry.";
-    var detail = data && data.error && data.error.message;
+    var detail = data?.error?.message;
     return detail ? "Sorry: " + detail : "The service answered with an error (" + status + ").";
   };
 
@@ -817,7 +819,7 @@
       if (!data) return;
       var payload = JSON.parse(data);
       if (name === "retrieval") {
-        var n = (payload.passages || payload || []).length;
+        const n = (payload.passages || payload || []).length;
         self.status.textContent = "Reading " + n + " passage" + (n === 1 ? "" : "s") + "\u2026";
       } else if (name === "quote") {
         self.renderQuote(view, payload);
@@ -851,10 +853,10 @@
     mount: function (options) { return new Widget(options || {}); },
   };
 
-  if (script && script.src) {
-    var attr = function (name) { return script.getAttribute("data-" + name); };
-    var scriptUrl = script.src || window.location.href;
-    var start = function () {
+  if (script?.src) {
+    const attr = function (name) { return script.getAttribute("data-" + name); };
+    const scriptUrl = script.src || window.location.href;
+    const start = function () {
       window.NewsQAWidget.instance = window.NewsQAWidget.mount({
         api: attr("api") || originOf(scriptUrl),
         cssHref: new URL("widget.css", scriptUrl).href,
