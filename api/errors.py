@@ -24,6 +24,7 @@ from rag.errors import (
     ModelFileError,
     NotFoundError,
     OverloadedError,
+    ParserUnavailableError,
     PayloadTooLargeError,
     RagError,
     RateLimitError,
@@ -47,6 +48,7 @@ HTTP_STATUS: dict[type[RagError], int] = {
     IndexCorruptError: 503,
     IndexMismatchError: 409,
     ModelFileError: 503,
+    ParserUnavailableError: 503,
     OverloadedError: 503,
     StoreUnavailableError: 503,
     StorageFullError: 507,  # Insufficient Storage: the write failed, nothing was half-kept

@@ -70,6 +70,13 @@ class ModelFileError(RagError):
     code = "model_invalid"
 
 
+class ParserUnavailableError(RagError):
+    """Pages cannot be parsed here: the parser's worker process does not start, or a library
+    the parser needs is not installed (an install problem, not the page's)."""
+
+    code = "parser_unavailable"
+
+
 class AuthError(RagError):
     """Missing or wrong credentials for a protected operation."""
 

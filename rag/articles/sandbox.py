@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
-from rag.errors import ArticleLimitError
+from rag.errors import ArticleLimitError, ParserUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,9 @@ class _Worker:
             ready = b""
         if ready != _READY:
             self.kill()
-            raise RuntimeError(f"the parser worker did not start (exit code {self.proc.poll()})")
+            raise ParserUnavailableError(
+                f"the page parser's worker did not start (exit code {self.proc.poll()})"
+            )
 
     @property
     def _out(self) -> int:
@@ -169,6 +171,11 @@ def run_parser(fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
         )
     _pool.give(worker)
     if status == "error":
+        if isinstance(value, ImportError):  # the parser's libraries, not the page
+            raise ParserUnavailableError(
+                f"parsing pages needs a library that is not installed ({value}); "
+                "reinstall the project: pip install ."
+            ) from value
         raise value
     result: T = value
     return result

@@ -30,6 +30,7 @@ from rag.errors import (
     InputError,
     ModelFileError,
     NotFoundError,
+    ParserUnavailableError,
     RagError,
     mapped,
 )
@@ -42,6 +43,7 @@ EXIT_CODES: dict[type[RagError], int] = {
     IndexMissingError: 1,
     IndexCorruptError: 1,
     ModelFileError: 1,
+    ParserUnavailableError: 1,
 }
 
 
