@@ -20,7 +20,7 @@ from typing import Any
 
 from rag.answering.compose import POOL_DEPTH, Composition, Reading, Reranker, compose, read
 from rag.answering.conversation import Turn, resolve_turn
-from rag.answering.duplicates import assign_groups, collapse_passages, with_copies
+from rag.answering.duplicates import assign_groups, collapse_passages, stories_of, with_copies
 from rag.answering.features import analyse
 from rag.answering.latest import dated, nothing_in_range, prefer_latest
 from rag.answering.scoring import Scorer, load_scorer
@@ -206,7 +206,8 @@ class Engine:
         data = self._checked_snapshot()
         vector = self.embedder.embed([query])[0]
         reading = self._read(data, query, vector, k, filters, mode)
-        return collapse_passages(data, to_passages(data, reading.ranked))
+        stories = stories_of(data, reading.ranked.rows)  # rag.answering.duplicates
+        return collapse_passages(data, to_passages(data, reading.ranked), stories)
 
     def _read(
         self, data: View, question: str, vector: Any, k: int, filters: Filters, mode: Mode
@@ -267,14 +268,19 @@ class Engine:
         reading, when, embed_ms, earlier = self._read_in_time(
             data, resolved, when, k, filters, mode
         )
-        passages = tuple(collapse_passages(data, to_passages(data, reading.ranked)))
+        # the story groups of all the answer can show, fetched once (rag.answering.duplicates)
+        stories = stories_of(
+            data, reading.ranked.rows, reading.rows, earlier.rows if earlier else ()
+        )
+        passages = tuple(collapse_passages(data, to_passages(data, reading.ranked), stories))
         t2 = time.perf_counter()
         yield "retrieval", passages
         if is_empty_range(when):  # rag.time.filter: abstain, the closest earlier item beside
             result = nothing_in_range(self._compose(earlier, data) if earlier else None)
         else:
             result = self._compose(reading, data)
-        result = with_spans(result, reading.question.text, self.reranker)  # rag.answering.span
+        # rag.answering.span: the spans of the sentences the reranker read come with the reading
+        result = with_spans(result, reading.question.text, self.reranker, reading.pairs)
         t3 = time.perf_counter()
         yield (
             "done",
@@ -284,8 +290,8 @@ class Engine:
                 abstained=result.abstained,
                 reason=result.reason,
                 confidence=result.confidence,
-                citations=with_copies(data, result.citations),
-                closest=with_copies(data, result.closest),
+                citations=with_copies(stories, result.citations),
+                closest=with_copies(stories, result.closest),
                 passages=passages,
                 timings_ms={
                     "load_models": (t0 - t_load) * 1e3,

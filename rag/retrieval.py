@@ -12,7 +12,6 @@ from typing import Literal
 import numpy as np
 
 from rag.models import NO_FILTERS, Filters, Passage
-from rag.stores.base import doc_of
 from rag.stores.view import View
 from rag.text import content_terms
 
@@ -70,12 +69,12 @@ def to_passages(data: View, ranked: Ranked) -> list[Passage]:
     data.load(int(r) for r in ranked.rows)
     out = []
     for r, s in zip(ranked.rows, ranked.scores, strict=True):
-        if not data.has_doc(doc_of(int(r))):
+        if not data.has_article_of(int(r)):
             continue  # deleted since the search
         start, end = data.chunk_span(int(r))
         out.append(
             Passage(
-                doc_id=data.article(doc_of(int(r))).doc_id,
+                doc_id=data.article_of(int(r)).doc_id,
                 chunk_id=data.chunk_id(int(r)),
                 start=start,
                 end=end,

@@ -11,6 +11,7 @@ from rag.answering.scoring import SCORER_FILE, load_scorer
 from rag.engine import Engine
 from rag.errors import ModelFileError
 from rag.runtime.embedding import SentenceTransformerEmbedder
+from rag.runtime.pairs import PairReading, scores_of
 from rag.settings import Settings
 from tests.conftest import ALBANESE
 
@@ -46,19 +47,19 @@ def reranker(embedder: SentenceTransformerEmbedder):  # type: ignore[no-untyped-
 def test_shipped_reranker_prefers_the_sentence_that_answers(
     reranker, question: str, answer: str, distractor: str
 ) -> None:  # type: ignore[no-untyped-def]
-    logits = reranker.rerank(question, [distractor, answer])
+    logits = scores_of(reranker.rerank(question, [distractor, answer]))
     assert logits[1] > logits[0]
 
 
 @pytest.mark.model
 def test_reranker_with_no_sentences(reranker) -> None:  # type: ignore[no-untyped-def]
-    assert reranker.rerank("Anything?", []).shape == (0,)
+    assert len(reranker.rerank("Anything?", [])) == 0
 
 
 @pytest.mark.model
 def test_reranker_reads_a_question_longer_than_its_window(reranker) -> None:  # type: ignore[no-untyped-def]
     question = "What did Albanese say about " + "AUKUS defence pillar cooperation " * 28
-    logits = reranker.rerank(question, ["Japan is a natural candidate.", "x" * 5000])
+    logits = scores_of(reranker.rerank(question, ["Japan is a natural candidate.", "x" * 5000]))
     assert logits.shape == (2,) and np.isfinite(logits).all()
 
 
@@ -254,9 +255,11 @@ class _PrefersVienna:
     def __init__(self) -> None:
         self.read: list[str] = []
 
-    def rerank(self, question: str, sentences: list[str]) -> np.ndarray:
+    def rerank(self, question: str, sentences: list[str]) -> tuple[PairReading, ...]:
         self.read.extend(sentences)
-        return np.array([5.0 if "Vienna" in s else -5.0 for s in sentences])
+        return tuple(
+            PairReading(s, 5.0 if "Vienna" in s else -5.0, np.zeros((0, 4))) for s in sentences
+        )
 
 
 def test_reranker_logits_reorder_the_best_candidates(hash_engine: Engine) -> None:

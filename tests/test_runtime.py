@@ -16,6 +16,7 @@ import pytest
 from rag.errors import ModelFileError
 from rag.runtime.batching import MicroBatcher
 from rag.runtime.files import ModelFiles, file_hash
+from rag.runtime.pairs import scores_of
 from rag.settings import Settings
 from tests.helpers import ALBANESE, SEEDS
 
@@ -156,13 +157,13 @@ def test_onnx_cross_encoder_matches_torch(embedder, onnx_fp32) -> None:  # type:
         "Treaty: The talks in Vienna were attended by diplomats from many countries.",
         "Treaty: " + "long " * 300,
     ]
-    want = CrossEncoderReranker(embedder).rerank(question, sentences)
-    got = onnx_fp32[1].rerank(question, sentences)
+    want = scores_of(CrossEncoderReranker(embedder).rerank(question, sentences))
+    got = scores_of(onnx_fp32[1].rerank(question, sentences))
     assert np.allclose(want, got, atol=1e-3)
     # scored alone or together with another question's pairs: the same numbers
     other = threading.Thread(target=onnx_fp32[1].rerank, args=("Who?", sentences[:2]))
     other.start()
-    assert np.allclose(onnx_fp32[1].rerank(question, sentences), got, atol=1e-4)
+    assert np.allclose(scores_of(onnx_fp32[1].rerank(question, sentences)), got, atol=1e-4)
     other.join()
 
 
@@ -176,7 +177,7 @@ def test_int8_files_stay_close_to_fp32(onnx_fp32) -> None:  # type: ignore[no-un
     assert (int8.embed(texts) * onnx_fp32[0].embed(texts)).sum(1).min() > 0.98
     question = "In what year was the treaty signed?"
     sentences = ["The treaty was signed in 1815.", "Diplomats from many countries attended."]
-    assert load_reranker(settings, int8).rerank(question, sentences).argmax() == 0
+    assert scores_of(load_reranker(settings, int8).rerank(question, sentences)).argmax() == 0
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from rag.answering.roles import SEARCHED_ROWS, named_in, parse_role_question
 from rag.models import Citation
 from rag.newsparts import captions
-from rag.stores.base import doc_of
 from rag.stores.view import View
 
 
@@ -29,7 +28,7 @@ def caption_answer(question: str, data: View, rows: Sequence[int]) -> Citation |
     if q is None:
         return None
     best: tuple[int, int, Citation] | None = None
-    keys = list(dict.fromkeys(doc_of(row) for row in rows[:SEARCHED_ROWS]))
+    keys = list(dict.fromkeys(data.article_key(row) for row in rows[:SEARCHED_ROWS]))
     for rank, key in enumerate(keys):
         article = data.article(key)
         entities = getattr(article, "entities", ())

@@ -18,7 +18,7 @@ from rag.answering.scoring import Scorer
 from rag.answering.statements import SAYS, cite_statements, named_speaker, speaker_statements
 from rag.models import Citation
 from rag.retrieval import Ranked
-from rag.stores.base import doc_of
+from rag.runtime.pairs import PairReading, scores_of
 from rag.stores.view import View
 from rag.text import word_key
 
@@ -37,9 +37,10 @@ TITLE_WORDS = 12  # of the article title, put before each sentence the cross-enc
 
 
 class Reranker(Protocol):
-    """Scores (question, sentence) pairs read together; higher answers better."""
+    """Reads (question, sentence) pairs together: per pair a score (higher answers better) and
+    the span head's token rows (``rag.runtime.pairs.PairReading``), from one pass."""
 
-    def rerank(self, question: str, sentences: Sequence[str]) -> np.ndarray: ...
+    def rerank(self, question: str, sentences: Sequence[str]) -> Sequence[PairReading]: ...
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class Reading:
     scores: np.ndarray  # their scores, best first
     confidence: float  # that the articles answer the question
     reranked: bool = False  # whether the cross-encoder read the best candidates
+    # what it read: per pair its score and token rows, for the answer span (rag.answering.span)
+    pairs: tuple[PairReading, ...] = ()
 
 
 def candidate_rows(
@@ -96,12 +99,13 @@ def read(
     if not rows:
         return Reading(q, pool, [], np.zeros(0), 0.0)
     scores = scorer.scores(features)
-    cross = None
+    cross: np.ndarray | None = None
+    pairs: tuple[PairReading, ...] = ()
     if reranker is not None and scorer.rerank is not None and scorer.rerank.wanted(scores):
-        scores, cross = rerank_scores(
+        scores, cross, pairs = rerank_scores(
             q, data, rows, scores, reranker, scorer.rerank.depth, scorer.rerank.weight
         )
-    confidence = scorer.confidence(features, scores, doc_of(np.asarray(rows, np.int64)), cross)
+    confidence = scorer.confidence(features, scores, data.article_keys(rows), cross)
     score_of = dict(zip(rows, scores.tolist(), strict=True))
     best = {}
     for i, chunk in enumerate(pool.rows):
@@ -112,7 +116,13 @@ def read(
     ranked = Ranked(pool.rows[order], pool.scores[order], pool.dense[order])
     by_score = copies_in_citation_order(rows, scores, data)
     return Reading(
-        q, ranked, [rows[i] for i in by_score], -np.sort(-scores), confidence, cross is not None
+        q,
+        ranked,
+        [rows[i] for i in by_score],
+        -np.sort(-scores),
+        confidence,
+        cross is not None,
+        pairs,
     )
 
 
@@ -129,7 +139,7 @@ def copies_in_citation_order(rows: list[int], scores: np.ndarray, data: View) ->
     for group in places.values():
         if len(group) > 1:
             members = [order[p] for p in group]
-            cited = story_order([data.article(doc_of(rows[i])) for i in members])
+            cited = story_order([data.article_of(rows[i]) for i in members])
             for place, at in zip(group, cited, strict=True):
                 out[place] = members[at]
     return np.array(out, dtype=np.int64)
@@ -143,22 +153,24 @@ def rerank_scores(
     reranker: Reranker,
     depth: int,
     weight: float,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, tuple[PairReading, ...]]:
     """Blend the reranker's logits into the ``depth`` best linear scores.
 
     Candidates it did not read get the lowest logit it gave, so they keep their linear order
-    below the ones it read. Returns the blended scores and the logits of every candidate."""
+    below the ones it read. Returns the blended scores, the logits of every candidate and what
+    the reranker read (carried to the answer span)."""
     top = np.argsort(-scores, kind="stable")[:depth]
-    logits = reranker.rerank(q.text, [reranker_text(data, rows[i]) for i in top])
+    pairs = tuple(reranker.rerank(q.text, [reranker_text(data, rows[i]) for i in top]))
+    logits = scores_of(pairs)
     cross = np.full(len(rows), float(logits.min()))
     cross[top] = logits
-    return scores + weight * cross, cross
+    return scores + weight * cross, cross, pairs
 
 
 def reranker_text(data: View, row: int) -> str:
     """What the cross-encoder reads for a sentence: the start of its article's title, then the
     sentence (the title tells it who "he" or "the company" in the sentence is)."""
-    return pair_text(data.article(doc_of(row)).title, data.sentence_text(row))
+    return pair_text(data.article_of(row).title, data.sentence_text(row))
 
 
 def pair_text(title: str, sentence: str) -> str:
@@ -195,7 +207,7 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     q = named_speaker(q, data, rows)  # "the mayor" -> the person named as mayor
     if q.speaker is not None and not _speaker_quoted(q, data, rows[:10]):
         return Composition((), "", confidence, True, "speaker_not_quoted")
-    if not grounded(q.text, data.article(doc_of(rows[0]))):  # rag.answering.grounding
+    if not grounded(q.text, data.article_of(rows[0])):  # rag.answering.grounding
         return Composition((), "", confidence, True, "entity_not_found")
     statements = speaker_statements(q, rows, data) if q.speaker is not None else []
     if statements:  # the speaker's own words on the topic: attribution is the evidence
@@ -263,7 +275,7 @@ def _speaker_quoted(q: Question, data: View, rows: list[int]) -> bool:
 
 
 def _citation(n: int, data: View, row: int, score: float) -> Citation:
-    article = data.article(doc_of(row))
+    article = data.article_of(row)
     start, end = data.sentence_span(row)
     return Citation(
         n=n,

@@ -14,30 +14,31 @@ the same moment do not see each other's uncommitted articles and may leave them 
 groups (re-ingesting one of them later, or ``rag ingest --rebuild``, groups them). Articles
 stored before signatures existed are never candidates until they are ingested again.
 
-Answers use the groups: a cited article lists its group's other members (``also_in``), search
-passages keep one copy of a story, and :func:`repeats_story` lets the composer skip a sentence
-that repeats a story it already quotes. Which copy is cited (:func:`story_order`): within one
-story the original, the copy the others credit (a reprint's author or dateline names the
-original's source: the wire's own copy), else the earliest dated, because that is the source a
-reader trusts and the reprints are listed beside it; copies of a sentence in different stories
-(a later article repeating it) go to the newest story. Changing ``NUM_PERM``, ``SEED``,
-``SHINGLE_WORDS`` or the band layout makes stored signatures incomparable: rebuild the index
-after such a change.
+Answers use the groups, fetched once per question for every article its answer can show
+(:func:`stories_of`, carried as :class:`Stories`): a cited article lists its group's other
+members (``also_in``), search passages keep one copy of a story, and :func:`repeats_story` lets
+the composer skip a sentence that repeats a story it already quotes. Which copy is cited
+(:func:`story_order`): within one story the original, the copy the others credit (a reprint's
+author or dateline names the original's source: the wire's own copy), else the earliest dated,
+because that is the source a reader trusts and the reprints are listed beside it; copies of a
+sentence in different stories (a later article repeating it) go to the newest story. Changing
+``NUM_PERM``, ``SEED``, ``SHINGLE_WORDS`` or the band layout makes stored signatures
+incomparable: rebuild the index after such a change.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
-from rag.models import Article, Citation, Passage
+from rag.models import Article, Citation, Copy, Passage
 from rag.newsparts import quotable
-from rag.stores.base import ArticleRecord, PreparedArticle, Store, doc_of
+from rag.stores.base import ArticleRecord, PreparedArticle, Store
 from rag.stores.view import View
 from rag.text import split_sentences
 
@@ -160,30 +161,49 @@ def _signed(p: PreparedArticle) -> PreparedArticle:
 
 
 # -- answers ----------------------------------------------------------------------------------
-def with_copies(data: View, citations: Sequence[Citation]) -> tuple[Citation, ...]:
+@dataclass(frozen=True)
+class Stories:
+    """The other articles of the story of each article a question's answer can show, by
+    doc_id (:func:`stories_of`)."""
+
+    copies: Mapping[str, tuple[Copy, ...]]
+
+    def of(self, doc_id: str) -> tuple[Copy, ...]:
+        """The other articles of ``doc_id``'s story (none when it was not asked for)."""
+        return self.copies.get(doc_id, ())
+
+
+def stories_of(data: View, *handles: Iterable[int]) -> Stories:
+    """The story groups of the articles of ``handles`` (sentence or chunk handles: the
+    passages, the candidates the answer quotes from), fetched in one round trip (once per
+    question); articles gone since the search are left out."""
+    wanted = [int(h) for hs in handles for h in hs]
+    data.load(wanted)
+    keys = sorted({data.article_key(h) for h in wanted})
+    articles = [data.article(k) for k in keys if data.has_doc(k)]
+    groups = data.group_members(a.group_id for a in articles)
+    return Stories(
+        {a.doc_id: tuple(c for c in groups[a.group_id] if c.doc_id != a.doc_id) for a in articles}
+    )
+
+
+def with_copies(stories: Stories, citations: Sequence[Citation]) -> tuple[Citation, ...]:
     """Each citation with the other articles of its story (``also_in``)."""
-    keys = {c.doc_id: data.key_of(c.doc_id) for c in citations}
-    data.group_members(data.article(k).group_id for k in keys.values() if k is not None)
-    out = []
-    for c in citations:
-        key = keys[c.doc_id]
-        out.append(replace(c, also_in=data.copies(key)) if key is not None else c)
-    return tuple(out)
+    return tuple(replace(c, also_in=stories.of(c.doc_id)) for c in citations)
 
 
-def collapse_passages(data: View, passages: Sequence[Passage]) -> list[Passage]:
+def collapse_passages(data: View, passages: Sequence[Passage], stories: Stories) -> list[Passage]:
     """One article per story: of a story's copies among ``passages``, the passages of the copy
     cited first (:func:`story_order`) fill the places of the story's best passages, in order,
     and the other copies' passages are dropped; the kept ones list the other copies
-    (``also_in``)."""
+    (``also_in``, from ``stories``)."""
     keys = {p.doc_id: k for p in passages if (k := data.key_of(p.doc_id)) is not None}
-    data.group_members(data.article(k).group_id for k in keys.values())
-    stories: dict[str, list[Passage]] = {}  # group -> its passages, best first
+    by_story: dict[str, list[Passage]] = {}  # group -> its passages, best first
     for p in passages:
         if p.doc_id in keys:
-            stories.setdefault(data.article(keys[p.doc_id]).group_id, []).append(p)
+            by_story.setdefault(data.article(keys[p.doc_id]).group_id, []).append(p)
     kept: dict[str, list[Passage]] = {}  # group -> the cited copy's passages, not yet placed
-    for group, story in stories.items():
+    for group, story in by_story.items():
         docs = list(dict.fromkeys(p.doc_id for p in story))
         cited = docs[story_order([data.article(keys[d]) for d in docs])[0]]
         kept[group] = [p for p in story if p.doc_id == cited]
@@ -193,7 +213,7 @@ def collapse_passages(data: View, passages: Sequence[Passage]) -> list[Passage]:
             out.append(p)
         elif queue := kept[data.article(keys[p.doc_id]).group_id]:
             placed = queue.pop(0)
-            out.append(replace(placed, also_in=data.copies(keys[placed.doc_id])))
+            out.append(replace(placed, also_in=stories.of(placed.doc_id)))
     return out
 
 
@@ -228,7 +248,7 @@ def _credits(copy: ArticleRecord, original: ArticleRecord) -> bool:
 def cites_before(data: View, row: int, other: int) -> bool:
     """Whether sentence ``row`` is cited rather than ``other``, a copy of it
     (:func:`story_order`)."""
-    return story_order([data.article(doc_of(other)), data.article(doc_of(row))])[0] == 1
+    return story_order([data.article_of(other), data.article_of(row)])[0] == 1
 
 
 def repeated(data: View, row: int, chosen: Sequence[int]) -> int | None:
@@ -236,15 +256,12 @@ def repeated(data: View, row: int, chosen: Sequence[int]) -> int | None:
     words anywhere, or nearly the same words (``SAME_SENTENCE``) in another copy of the same
     story; None when it repeats none."""
     words = _WORD.findall(data.sentence_text(row).lower())
-    group = data.article(doc_of(row)).group_id
+    group = data.article_of(row).group_id
     for at, other in enumerate(chosen):
         theirs = _WORD.findall(data.sentence_text(other).lower())
         if words == theirs:
             return at
-        if (
-            data.article(doc_of(other)).group_id == group
-            and _overlap(words, theirs) >= SAME_SENTENCE
-        ):
+        if data.article_of(other).group_id == group and _overlap(words, theirs) >= SAME_SENTENCE:
             return at
     return None
 

@@ -10,7 +10,6 @@ import numpy as np
 
 from rag.answering.feature_schema import FeatureSchema
 from rag.answering.speakers import SpeakerQuestion, parse_speaker_question, speaks
-from rag.stores.base import doc_of
 from rag.stores.view import View
 from rag.text import content_terms
 
@@ -184,8 +183,9 @@ def _context_dense(data: View, rows: list[int], dense: np.ndarray) -> np.ndarray
     by_row = dict(zip(rows, out.tolist(), strict=True))
     for i, row in enumerate(rows):
         values = [by_row[row]]
-        for other in (row - 1, row + 1):
-            if other in by_row and doc_of(other) == doc_of(row):
+        for step in (-1, 1):
+            other = data.neighbour(row, step)
+            if other is not None and other in by_row:
                 values.append(by_row[other])
         out[i] = sum(values) / len(values)
     return out
@@ -195,10 +195,10 @@ def speaker_score(q: Question, data: View, row: int, text: str) -> float:
     if q.speaker is None:
         return 0.0
     previous: list[str] = []
-    prev = row - 1
-    while doc_of(prev) == doc_of(row) and data.has_sentence(prev) and len(previous) < 4:
+    prev = data.neighbour(row, -1)
+    while prev is not None and len(previous) < 4:
         previous.insert(0, data.sentence_text(prev))
-        prev -= 1
+        prev = data.neighbour(prev, -1)
     return speaks(text, previous, q.speaker)
 
 
@@ -207,11 +207,7 @@ def sentence_text(data: View, row: int) -> str:
 
 
 def _neighbour_rows(data: View, row: int) -> list[int]:
-    return [
-        other
-        for other in (row - 1, row + 1)
-        if doc_of(other) == doc_of(row) and data.has_sentence(other)
-    ]
+    return [other for step in (-1, 1) if (other := data.neighbour(row, step)) is not None]
 
 
 def _neighbours(data: View, row: int) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 
-from rag.stores.base import doc_of
 from rag.stores.view import View
 from rag.text import content_terms
 
@@ -45,7 +44,7 @@ def changed_figures(question: str, rows: list[int], data: View) -> list[int] | N
     for i, row in enumerate(rows[:FIGURE_DEPTH]):
         text = data.sentence_text(row)
         numbers = frozenset(n.lower() for n in _NUMBER.findall(text))
-        day = data.article(doc_of(row)).date
+        day = data.article_of(row).date
         if not day or not numbers or not counted <= set(content_terms(text)):
             continue
         reports.setdefault(day[:10], (i, numbers))

@@ -15,7 +15,6 @@ import numpy as np
 
 from rag.answering.compose import EXTRA_MARGIN, Composition, Reading
 from rag.models import Citation
-from rag.stores.base import doc_of
 from rag.stores.view import View
 from rag.text import content_terms
 from rag.time.filter import NO_ARTICLE_IN_RANGE, topic_terms
@@ -55,7 +54,7 @@ def prefer_latest(reading: Reading, data: View, time: TimeFilter | None) -> Read
     day: dict[str, int] = {}  # the best answering sentence of each day
     for i, s in enumerate(reading.scores):
         if float(s) >= best - LATEST_MARGIN or (most > 0 and cover[i] == most):
-            day.setdefault(data.article(doc_of(reading.rows[i])).date or "", i)
+            day.setdefault(data.article_of(reading.rows[i]).date or "", i)
     picked = [day[d] for d in sorted(day, reverse=True)[:LATEST_DAYS]]
     order = picked + [i for i in range(len(reading.rows)) if i not in set(picked)]
     scores = reading.scores[order].astype(float)
@@ -63,7 +62,7 @@ def prefer_latest(reading: Reading, data: View, time: TimeFilter | None) -> Read
     scores[len(picked) :] = np.minimum(scores[len(picked) :], best - 2 * EXTRA_MARGIN)
     confidence = reading.confidence
     newest = reading.rows[picked[0]]
-    if data.article(doc_of(newest)).date and most > 0 and cover[picked[0]] == most:
+    if data.article_of(newest).date and most > 0 and cover[picked[0]] == most:
         confidence = max(confidence, LATEST_CONFIDENCE)
     rows = [reading.rows[i] for i in order]
     return replace(reading, rows=rows, scores=scores, confidence=confidence)
@@ -72,7 +71,7 @@ def prefer_latest(reading: Reading, data: View, time: TimeFilter | None) -> Read
 def dated(reading: Reading, data: View) -> bool:
     """Whether any candidate's article has a publication date: an archive of dated news, where
     a time phrase is about publication, not an undated one where it names an event's year."""
-    return any(data.article(doc_of(r)).date for r in reading.rows)
+    return any(data.article_of(r).date for r in reading.rows)
 
 
 def nothing_in_range(earlier: Composition | None) -> Composition:

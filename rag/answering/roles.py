@@ -28,7 +28,6 @@ from dataclasses import dataclass, replace
 
 from rag.models import Citation
 from rag.runtime.entities import ANSWER_LABELS, Entity, place_forms, within
-from rag.stores.base import doc_of
 from rag.stores.view import View
 
 ROLE_NOUNS = frozenset(
@@ -138,7 +137,7 @@ def find_role(
     """The best candidate sentence naming a person in the role, with the name's span."""
     best: tuple[int, int, RoleAnswer] | None = None
     for index, row in enumerate(rows[:limit]):
-        article = data.article(doc_of(row))
+        article = data.article_of(row)
         start, end = data.sentence_span(row)
         found = named_in(q, article.text, getattr(article, "entities", ()), start, end)
         if found and (best is None or (found[0], -index) > best[:2]):

@@ -13,10 +13,11 @@ backend returns, per pair, one row ``[char_start, char_end, start_logit, end_log
 token of that text (``rag.runtime.pairs.token_rows``). Decoding is the usual one for extractive
 readers: among the sentence's own tokens (not the title before it), the pair of tokens with the
 highest start plus end logit, start not after end and at most ``MAX_ANSWER_TOKENS`` tokens long,
-mapped to characters by the tokenizer's offsets and widened to whole words. The backends remember
-the rows of the pairs they read lately (``rag.runtime.pairs.RecentPairs``), so the cited sentences,
-usually among the candidates the reranker has just scored, cost no second pass; the others are read
-in one small batch.
+mapped to characters by the tokenizer's offsets and widened to whole words. The rows come with the
+scores (``rag.runtime.pairs.PairReading``) and the reading carries them (``Reading.pairs``), so the
+cited sentences, usually among the candidates the reranker has scored, cost no second pass; the
+others (a statement cut from its sentence, a sentence the reranker did not score) are read in one
+small batch.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 import numpy as np
 
 from rag.models import Citation
+from rag.runtime.pairs import PairReading
 
 if TYPE_CHECKING:
     from rag.answering.compose import Composition
@@ -41,9 +43,9 @@ C = TypeVar("C", bound="Composition")
 
 @runtime_checkable
 class SpanReader(Protocol):
-    """A reranker that also gives its span head's logits per token (``token_rows``)."""
+    """A reranker whose readings carry its span head's logits per token (``token_rows``)."""
 
-    def token_logits(self, question: str, texts: Sequence[str]) -> list[np.ndarray]: ...
+    def rerank(self, question: str, sentences: Sequence[str]) -> Sequence[PairReading]: ...
 
 
 def best_span(rows: np.ndarray, skip: int = 0) -> tuple[int, int] | None:
@@ -84,15 +86,31 @@ def read_text(title: str, quote: str) -> tuple[str, int]:
     return text, len(text) - len(quote)
 
 
+def token_logits(
+    question: str, texts: Sequence[str], reranker: SpanReader, read: Sequence[PairReading]
+) -> list[np.ndarray]:
+    """Per text, its token rows: from ``read`` (what the reranker read for ``question``) where
+    it has the text, the others read now (one call)."""
+    found = {p.text: p.tokens for p in read}
+    missing = list(dict.fromkeys(t for t in texts if t not in found))
+    if missing:
+        found.update((p.text, p.tokens) for p in reranker.rerank(question, missing))
+    return [found[t] for t in texts]
+
+
 def attach_spans(
-    question: str, citations: Sequence[Citation], reranker: object | None
+    question: str,
+    citations: Sequence[Citation],
+    reranker: object | None,
+    read: Sequence[PairReading] = (),
 ) -> tuple[Citation, ...]:
-    """The citations, each without a span given the span the reranker's head reads in it."""
+    """The citations, each without a span given the span the reranker's head reads in it
+    (``read``: the pairs it has read for ``question`` already)."""
     todo = [i for i, c in enumerate(citations) if c.answer_start is None and c.quote]
     if not todo or not isinstance(reranker, SpanReader):
         return tuple(citations)
     reads = [read_text(citations[i].title, citations[i].quote) for i in todo]
-    all_rows = reranker.token_logits(question, [text for text, _ in reads])
+    all_rows = token_logits(question, [text for text, _ in reads], reranker, read)
     out = list(citations)
     for i, (_, skip), rows in zip(todo, reads, all_rows, strict=True):
         c = citations[i]
@@ -103,11 +121,15 @@ def attach_spans(
     return tuple(out)
 
 
-def with_spans(composition: C, question: str, reranker: object | None) -> C:
-    """The composed answer with answer spans on its citations (see :func:`attach_spans`)."""
+def with_spans(
+    composition: C, question: str, reranker: object | None, read: Sequence[PairReading] = ()
+) -> C:
+    """The composed answer with answer spans on its citations (see :func:`attach_spans`;
+    ``read``: the reading's ``pairs``)."""
     if not composition.citations:
         return composition
-    return replace(composition, citations=attach_spans(question, composition.citations, reranker))
+    spans = attach_spans(question, composition.citations, reranker, read)
+    return replace(composition, citations=spans)
 
 
 def emphasise(text: str, citations: Sequence[Citation], before: str, after: str) -> str:

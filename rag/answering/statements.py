@@ -26,7 +26,6 @@ from rag.answering.quotations import whole_quotation
 from rag.answering.roles import ROLE_NOUNS, find_role, parse_role_question, role_words
 from rag.answering.speakers import SPEECH, SpeakerQuestion
 from rag.models import Citation
-from rag.stores.base import doc_of, ordinal_of
 from rag.stores.view import View
 from rag.text import content_terms, word_key
 
@@ -73,7 +72,7 @@ def named_speaker(q: Question, data: View, rows: Sequence[int]) -> Question:
     found = find_role(role, data, rows) if role is not None else None
     if role is None or found is None:
         return q
-    name = data.article(doc_of(found.row)).text[found.start : found.end]
+    name = data.article_of(found.row).text[found.start : found.end]
     return replace(q, speaker=SpeakerQuestion(name, q.speaker.topic, role.role))
 
 
@@ -90,7 +89,8 @@ def newest_first(indexes: list[int], rows: Sequence[int], data: View) -> list[in
 
     def key(i: int) -> tuple[str, int, int]:
         row = rows[i]
-        return (_date(data, row), -doc_of(row), -ordinal_of(row))
+        key, ordinal = data.place(row)
+        return (_date(data, row), -key, -ordinal)
 
     return sorted(indexes, key=key, reverse=True)
 
@@ -156,7 +156,7 @@ def _trimmed(text: str, a: int, b: int) -> tuple[int, int] | None:
 
 
 def _date(data: View, row: int) -> str:
-    return data.article(doc_of(row)).date or ""
+    return data.article_of(row).date or ""
 
 
 def _on_topic(
@@ -167,13 +167,13 @@ def _on_topic(
     if not topic:
         return True
     words = set(content_terms(data.sentence_text(row)))
-    previous = row - 1
-    if doc_of(previous) == doc_of(row) and data.has_sentence(previous):
+    previous = data.neighbour(row, -1)
+    if previous is not None:
         words |= set(content_terms(data.sentence_text(previous)))
     if words & topic:
         return True
     seen = {} if seen is None else seen  # the words of articles already looked at
-    key = doc_of(row)
+    key = data.article_key(row)
     if key not in seen:
         article = data.article(key)
         seen[key] = frozenset(content_terms(f"{article.title}\n{article.text}"))

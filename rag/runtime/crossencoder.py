@@ -6,9 +6,9 @@ sentence is ``logit + span_weight * evidence``, where the evidence is the log-pr
 the answer starts, plus that it ends, in this sentence rather than in the question's other
 candidates: that normalisation is done here in numpy, per question, so pairs from concurrent
 questions can share one forward pass (:class:`MicroBatcher`; identical pairs are scored once).
-The same pass gives the span head's start and end logits per token, kept as rows with the
-tokens' character offsets for a while (``rag.answering.span``), so the answer span of a sentence
-the reranker has just read costs no second pass.
+The same pass gives the span head's start and end logits per token, returned as rows with the
+tokens' character offsets beside each score (:class:`PairReading`), so the answer span of a
+sentence the reranker has scored costs no second pass (``rag.answering.span``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 from rag.runtime.batching import MicroBatcher
 from rag.runtime.encoder import load_tokenizer, model_inputs
-from rag.runtime.pairs import RecentPairs, token_rows
+from rag.runtime.pairs import PairReading, token_rows
 
 log = logging.getLogger(__name__)
 
@@ -47,29 +47,22 @@ class OnnxReranker:
         self.batcher: MicroBatcher[tuple[str, str], tuple[np.ndarray, np.ndarray]] = MicroBatcher(
             self._pairs, window_s=window_s, max_items=MAX_BATCH_PAIRS, name="reranker"
         )
-        self.recent = RecentPairs()
 
-    def rerank(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+    def rerank(self, question: str, sentences: Sequence[str]) -> tuple[PairReading, ...]:
+        """Per sentence, its score and the span head's token rows, from one forward pass."""
         if not sentences:
-            return np.zeros(0)
+            return ()
         results = self.batcher([(question, s) for s in sentences])
-        self.recent.put(question, list(sentences), [tokens for _, tokens in results])
         rows = np.stack([row for row, _ in results]).astype(np.float64)
         logits, span = rows[:, 0], rows[:, 1:]
-        if not self.span_weight:
-            return logits
-        evidence = (span - _logsumexp(span, axis=0)).sum(-1)
-        result: np.ndarray = logits + self.span_weight * evidence
-        return result
-
-    def token_logits(self, question: str, texts: Sequence[str]) -> list[np.ndarray]:
-        """Per text, the span head's ``[char_start, char_end, start_logit, end_logit]`` rows
-        of its tokens (``rag.answering.span``); pairs read by a recent ``rerank`` are not read
-        again."""
-        return self.recent.token_logits(question, list(texts), self._token_logits)
-
-    def _token_logits(self, question: str, texts: list[str]) -> list[np.ndarray]:
-        return [tokens for _, tokens in self.batcher([(question, t) for t in texts])]
+        scores = logits
+        if self.span_weight:
+            evidence = (span - _logsumexp(span, axis=0)).sum(-1)
+            scores = logits + self.span_weight * evidence
+        return tuple(
+            PairReading(text, float(score), tokens)
+            for text, score, (_, tokens) in zip(sentences, scores, results, strict=True)
+        )
 
     def _pairs(self, pairs: list[tuple[str, str]]) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per pair ``[logit, start log-sum-exp, end log-sum-exp]`` and its token rows."""

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from rag.errors import ModelFileError
-from rag.runtime.pairs import RecentPairs, token_rows
+from rag.runtime.pairs import PairReading, token_rows
 from rag.settings import SHIPPED_RERANKER
 
 log = logging.getLogger(__name__)
@@ -175,21 +175,16 @@ class CrossEncoderReranker:
         self.tokenizer = embedder.tokenizer
         self.model.eval()
         self._run = embedder.run
-        self.recent = RecentPairs()
 
-    def rerank(self, question: str, sentences: Sequence[str]) -> np.ndarray:
+    def rerank(self, question: str, sentences: Sequence[str]) -> tuple[PairReading, ...]:
+        """Per sentence, its score and the span head's token rows, from one forward pass."""
         if not sentences:
-            return np.zeros(0)
+            return ()
         logits, rows = self._run(self._forward, question, list(sentences))
-        self.recent.put(question, list(sentences), rows)
-        return np.asarray(logits, dtype=np.float64)
-
-    def token_logits(self, question: str, texts: Sequence[str]) -> list[np.ndarray]:
-        """Per text, the span head's ``[char_start, char_end, start_logit, end_logit]`` rows
-        of its tokens (``rag.answering.span``); pairs read by a recent ``rerank`` are not read
-        again."""
-        return self.recent.token_logits(
-            question, list(texts), lambda q, t: self._run(self._forward, q, t)[1]
+        scores = np.asarray(logits, dtype=np.float64)
+        return tuple(
+            PairReading(text, float(score), tokens)
+            for text, score, tokens in zip(sentences, scores, rows, strict=True)
         )
 
     def _forward(self, question: str, sentences: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -80,6 +80,38 @@ class View:
             raise KeyError(f"article {key} is no longer stored")
         return d.article
 
+    # -- the articles of handles: answering reads them here, never by unpacking a handle ------
+    def article_of(self, h: int) -> ArticleRecord:
+        """The article of sentence or chunk handle ``h`` (KeyError when it is gone)."""
+        return self.article(doc_of(h))
+
+    def article_key(self, h: int) -> int:
+        """The key of the article of handle ``h``: equal for the handles of one article, and
+        what :meth:`article` takes."""
+        return int(doc_of(h))
+
+    def article_keys(self, handles: Sequence[int]) -> np.ndarray:
+        """:meth:`article_key` of each handle (int64)."""
+        return np.asarray(doc_of(np.asarray(handles, np.int64)), np.int64)
+
+    def has_article_of(self, h: int) -> bool:
+        """Whether the article of handle ``h`` is still stored."""
+        return self.has_doc(doc_of(h))
+
+    def same_article(self, a: int, b: int) -> bool:
+        """Whether handles ``a`` and ``b`` are in one article."""
+        return bool(doc_of(a) == doc_of(b))
+
+    def neighbour(self, h: int, step: int) -> int | None:
+        """The sentence ``step`` places after sentence ``h`` (before it when negative) in the
+        same article; None when the article has none there."""
+        other = h + step
+        return other if self.same_article(other, h) and self.has_sentence(other) else None
+
+    def place(self, h: int) -> tuple[int, int]:
+        """``(article key, ordinal)`` of handle ``h``: handles sort like their places."""
+        return int(doc_of(h)), ordinal_of(h)
+
     # -- story groups ----------------------------------------------------------------------
     def group_members(self, group_ids: Iterable[str]) -> dict[str, tuple[Copy, ...]]:
         """The articles of each story group (one round trip for those not yet fetched)."""

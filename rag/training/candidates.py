@@ -18,7 +18,6 @@ from rag.engine import Engine
 from rag.evaluation.datasets import EvalItem
 from rag.evaluation.metrics import quote_contains_answer
 from rag.retrieval import retrieve
-from rag.stores.base import doc_of
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def collect(engine: Engine, item: EvalItem) -> Candidates | None:
     rows, features = pool_features(q, data, pool, vector)
     if not rows:
         return None
-    articles = doc_of(np.asarray(rows, np.int64))
+    articles = data.article_keys(rows)
     labels = np.array(
         [
             item.in_corpus
