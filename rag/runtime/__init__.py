@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from rag.runtime.embedding import Embedder
+    from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +44,14 @@ def configure_process() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
-def load_embedder(settings: Any) -> Any:
+class Reranker(Protocol):
+    """A cross-encoder: scores (question, sentence) pairs read together, higher answers
+    better (``rag.answering.compose.Reranker`` is the same contract seen from answering)."""
+
+    def rerank(self, question: str, sentences: Sequence[str]) -> np.ndarray: ...
+
+
+def load_embedder(settings: Settings) -> Embedder:
     """The embedder ``settings.backend`` asks for."""
     if settings.backend == "torch":
         from rag.runtime.embedding import SentenceTransformerEmbedder
@@ -54,7 +67,7 @@ def load_embedder(settings: Any) -> Any:
     return OnnxEmbedder(session, files.model_dir, window_s=settings.batch_window_ms / 1e3)
 
 
-def load_reranker(settings: Any, embedder: Any) -> Any | None:
+def load_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
     """The cross-encoder over the bundled model; None when switched off (``RAG_RERANK``),
     with an embedder that is not the bundled model (the hash embedder), or without its
     weights file."""
