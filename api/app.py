@@ -60,9 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if not settings.api_keys:
             log.warning("RAG_API_KEYS is not set: document writes are allowed from loopback only")
         await run_in_threadpool(_warm, app.state.engine)
-        from rag.articles.watch import start_background
-
-        polling = start_background(settings, app.state.engine.ingest)  # RAG_FEEDS, if any
+        polling = app.state.engine.watch_in_background()  # RAG_FEEDS, if any
         yield
         if polling is not None:
             polling.set()
@@ -98,7 +96,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 def rate_limit_file(settings: Settings) -> Path:
     """RAG_RATE_LIMIT_DB, else ``ratelimit.sqlite`` in the index folder: every worker serving
-    that index shares it (the index store only manages its own ``gen-*`` entries there).
+    that index shares it (the store leaves files it did not write there alone).
     Unused when RAG_DATABASE_URL is set: the buckets are then in PostgreSQL, for every host."""
     return settings.rate_limit_db or settings.index_dir / "ratelimit.sqlite"
 

@@ -14,14 +14,15 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
+from fastapi import Query as Param
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from api.admission import Slot
-from api.deps import EngineDep, GateDep, ModelBudget, ReadAccess, SettingsDep, WriteAccess
+from api.deps import EngineDep, GateDep, ModelBudget, ReadAccess, WriteAccess
 from api.schemas import (
     CURSOR_PATTERN,
     DOCUMENTS_BODY,
@@ -37,15 +38,10 @@ from api.schemas import (
     SearchOut,
     UrlIn,
 )
-from api.uploads import articles_from_request
 from rag import jsonio
-from rag.answering.conversation import Turn
 from rag.engine import Engine
 from rag.errors import InputError, RagError
-from rag.models import Filters
-from rag.settings import Settings
-from rag.time.dates import normalize_date
-from rag.time.phrases import parse_as_of
+from rag.models import Answered, AskEvent, CheckedQuery, Filters, Query, Retrieved
 
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -58,19 +54,15 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {**ERRORS, 507: {"model": ErrorO
 def _filters(f: FiltersIn | None) -> Filters:
     if f is None:
         return Filters()
-    return Filters(
-        source=f.source,
-        doc_id=f.doc_id,
-        date_from=normalize_date(f.date_from, "filters.date_from"),
-        date_to=normalize_date(f.date_to, "filters.date_to"),
+    return Filters(source=f.source, doc_id=f.doc_id, date_from=f.date_from, date_to=f.date_to)
+
+
+def _query(engine: Engine, body: AskRequest) -> CheckedQuery:
+    """The request as the engine's query, checked before it waits for a compute slot."""
+    history = tuple((t.question, t.answer) for t in body.history)
+    return engine.check(
+        Query(body.question, body.top_k, _filters(body.filters), history, body.as_of)
     )
-
-
-def _check_input(engine: Engine, settings: Settings, question: str, top_k: int | None) -> None:
-    """Refuse bad input before it waits for a compute slot."""
-    engine.check_question(question)
-    if top_k is not None and not 1 <= top_k <= settings.max_top_k:
-        raise InputError(f"top_k must be between 1 and {settings.max_top_k}")
 
 
 @router.post(
@@ -82,16 +74,12 @@ def _check_input(engine: Engine, settings: Settings, question: str, top_k: int |
     dependencies=[ReadAccess, ModelBudget],
 )
 async def ask(
-    request: Request, body: AskRequest, engine: EngineDep, gate: GateDep, settings: SettingsDep
+    request: Request, body: AskRequest, engine: EngineDep, gate: GateDep
 ) -> dict[str, Any]:
-    _check_input(engine, settings, body.question, body.top_k)
-    history = [Turn(t.question, t.answer) for t in body.history]
-    filters, as_of = _filters(body.filters), parse_as_of(body.as_of, "as_of")
+    query = _query(engine, body)
     slot = await gate.acquire(request)
     try:
-        answer = await slot.run(
-            lambda: engine.ask(body.question, body.top_k, filters, history, as_of=as_of)
-        )
+        answer = await slot.run(lambda: engine.ask(query))
     finally:
         slot.release()
     return answer.to_dict()
@@ -106,12 +94,9 @@ async def ask(
     dependencies=[ReadAccess, ModelBudget],
 )
 async def ask_stream(
-    request: Request, body: AskRequest, engine: EngineDep, gate: GateDep, settings: SettingsDep
+    request: Request, body: AskRequest, engine: EngineDep, gate: GateDep
 ) -> StreamingResponse:
-    _check_input(engine, settings, body.question, body.top_k)
-    filters, as_of = _filters(body.filters), parse_as_of(body.as_of, "as_of")
-    history = [Turn(t.question, t.answer) for t in body.history]
-    steps = engine.ask_steps(body.question, body.top_k, filters, history, as_of=as_of)
+    steps = engine.ask_steps(_query(engine, body))
     slot = await gate.acquire(request)
     try:  # run up to the first event now, so bad input is still a plain 4xx
         first = await slot.run(lambda: next(steps, None))
@@ -140,9 +125,7 @@ class _SlotStream(StreamingResponse):
             self.slot.release()
 
 
-async def _sse(
-    slot: Slot, first: tuple[str, Any] | None, steps: Iterator[tuple[str, Any]]
-) -> AsyncIterator[str]:
+async def _sse(slot: Slot, first: AskEvent | None, steps: Iterator[AskEvent]) -> AsyncIterator[str]:
     """The events; the slot is released as soon as the last model step is done, before the
     quotes are written, so a slow reader does not hold it."""
 
@@ -150,12 +133,12 @@ async def _sse(
         return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
     try:
-        if first is not None:
-            yield event("retrieval", {"passages": [p.to_dict() for p in first[1]]})
+        if isinstance(first, Retrieved):
+            yield event("retrieval", {"passages": [p.to_dict() for p in first.passages]})
         done = None
         while (step := await slot.run(lambda: next(steps, None))) is not None:
-            if step[0] == "done":
-                done = step[1]
+            if isinstance(step, Answered):
+                done = step.answer
         slot.release()
         if done is not None:
             for citation in done.citations:
@@ -180,21 +163,20 @@ async def search(
     request: Request,
     engine: EngineDep,
     gate: GateDep,
-    settings: SettingsDep,
-    q: str = Query(..., description="the query"),
-    top_k: int | None = Query(None, ge=1),
+    q: str = Param(..., description="the query"),
+    top_k: int | None = Param(None, ge=1),
     source: str | None = None,
     doc_id: str | None = None,
     date_from: IsoDate | None = None,
     date_to: IsoDate | None = None,
 ) -> dict[str, Any]:
-    _check_input(engine, settings, q, top_k)
     filters = _filters(
         FiltersIn(source=source, doc_id=doc_id, date_from=date_from, date_to=date_to)
     )
+    query = engine.check(Query(q, top_k, filters))
     slot = await gate.acquire(request)
     try:
-        passages = await slot.run(lambda: engine.search(q, top_k, filters))
+        passages = await slot.run(lambda: engine.search(query))
     finally:
         slot.release()
     return {"query": q, "passages": [p.to_dict() for p in passages]}
@@ -210,17 +192,15 @@ async def search(
     dependencies=[WriteAccess],
     openapi_extra={"requestBody": DOCUMENTS_BODY},
 )
-async def add_documents(
-    request: Request, engine: EngineDep, settings: SettingsDep
-) -> dict[str, Any]:
+async def add_documents(request: Request, engine: EngineDep) -> dict[str, Any]:
     url = await _url_in(request)
     # fetched within rag.articles.fetching's rules (no private addresses, limits)
     if url is not None:
-        from rag.articles.remote import load_url
-
-        skipped: list[str] = []
-        articles = await run_in_threadpool(load_url, url, settings, skipped)
+        loaded = await run_in_threadpool(lambda: engine.load_sources([url], remote_only=True))
+        articles, skipped = loaded.articles, loaded.warnings
     else:
+        from api.uploads import articles_from_request  # multipart parsing: on the first upload
+
         articles, skipped = await articles_from_request(request)
     if not articles:
         raise InputError(
@@ -255,8 +235,8 @@ async def _url_in(request: Request) -> str | None:
 )
 def list_documents(
     engine: EngineDep,
-    limit: int = Query(50, ge=1, le=500),
-    cursor: str | None = Query(
+    limit: int = Param(50, ge=1, le=500),
+    cursor: str | None = Param(
         None,
         description="the next_cursor of the previous page",
         json_schema_extra={"pattern": CURSOR_PATTERN},
@@ -321,7 +301,6 @@ def ready(engine: EngineDep) -> dict[str, Any]:
         "status": "ready",
         "model": stats["model"],
         "counts": stats["counts"],
-        "generation": stats.get("generation"),
         "reranker": engine.reranker is not None,
     }
 

@@ -1,4 +1,10 @@
-"""``rag serve``: build the seed index if there is none, then run uvicorn."""
+"""``rag serve``: build the seed index if there is none, then run uvicorn.
+
+Start-up order, for a short time to ``/ready``: the settings and the port are checked, the seed
+index is built if missing, then one worker's models load in a background thread while the
+app (FastAPI, the routes and their schemas) and uvicorn are imported and built: the two
+overlap instead of following each other (``_preload``).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,9 @@ import ipaddress
 import logging
 import os
 import socket
+import threading
 
-import uvicorn
-
-from api.app import create_app
 from api.security import check_settings
-from rag.articles.loading import load_paths
 from rag.engine import Engine
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
@@ -20,14 +23,29 @@ from rag.settings import Settings, load_settings
 log = logging.getLogger(__name__)
 
 
-def ensure_index(settings: Settings) -> None:
-    """Build the index from ``settings.seeds_dir`` when the index folder has none."""
+def ensure_index(settings: Settings) -> Engine:
+    """Build the index from ``settings.seeds_dir`` when the index folder has none; the engine
+    that looked (one worker serves with it)."""
     engine = Engine(settings)
     if engine.has_index() or not settings.seeds_dir.exists():
-        return
+        return engine
     log.warning("no index at %s: building it from %s", settings.index_dir, settings.seeds_dir)
-    loaded = load_paths([settings.seeds_dir])
+    loaded = engine.load_sources([str(settings.seeds_dir)])
     engine.ingest(loaded.articles)
+    return engine
+
+
+def _preload(engine: Engine) -> None:
+    """Load the models in a daemon thread (the app's start-up waits for them under
+    ``rag.runtime.LOCK``; an error there is raised again by the start-up's own load)."""
+
+    def load() -> None:
+        try:
+            _ = engine.embedder, engine.reranker
+        except Exception:  # noqa: BLE001 - the lifespan loads again and reports it
+            log.debug("preloading the models failed", exc_info=True)
+
+    threading.Thread(target=load, name="preload-models", daemon=True).start()
 
 
 # Workers are separate processes started by uvicorn: the parent hands them its settings whole,
@@ -37,6 +55,8 @@ SETTINGS_ENV = "RAG_SERVE_SETTINGS_JSON"
 
 def app_factory() -> object:
     """For ``uvicorn --factory`` with several workers: the parent's settings, passed whole."""
+    from api.app import create_app
+
     passed = os.environ.get(SETTINGS_ENV)
     return create_app(Settings.model_validate_json(passed) if passed else load_settings())
 
@@ -60,11 +80,13 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
     check_port(host, port)  # before building the seed index and saying "serving on"
     settings = with_bound_name(settings, host)
     logging.getLogger().setLevel(logging.INFO)
-    ensure_index(settings)
+    engine = ensure_index(settings)
+    if workers == 1:
+        _preload(engine)
     where = "the database" if settings.database_url else settings.index_dir
     print(f"serving on http://{host}:{port}/ (index: {where})", flush=True)
     try:
-        _run(settings, host, port, workers)
+        _run(settings, host, port, workers, engine)
     except SystemExit as exc:  # uvicorn exits when it cannot bind or start (a race, or bad host)
         if exc.code not in (0, None):
             raise RagError(f"the server stopped: it could not start on {host}:{port}") from None
@@ -91,7 +113,11 @@ def check_port(host: str, port: int) -> None:
             raise RagError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
 
-def _run(settings: Settings, host: str, port: int, workers: int) -> None:
+def _run(settings: Settings, host: str, port: int, workers: int, engine: Engine) -> None:
+    import uvicorn  # with the app, while the models load (``_preload``)
+
+    from api.app import create_app
+
     if workers > 1:
         os.environ[SETTINGS_ENV] = settings.model_dump_json()
         uvicorn.run(
@@ -104,6 +130,5 @@ def _run(settings: Settings, host: str, port: int, workers: int) -> None:
             proxy_headers=False,
         )
     else:
-        uvicorn.run(
-            create_app(settings), host=host, port=port, log_level="info", proxy_headers=False
-        )
+        app = create_app(settings, engine)
+        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)

@@ -16,9 +16,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast, get_args
 
-from rag.answering.compose import POOL_DEPTH, Composition, Reading, Reranker, compose, read
+from rag.answering.compose import POOL_DEPTH, Composition, Reading, compose, read
 from rag.answering.conversation import Turn, resolve_turn
 from rag.answering.duplicates import assign_groups, collapse_passages, stories_of, with_copies
 from rag.answering.features import analyse
@@ -35,14 +35,28 @@ from rag.errors import (
 )
 from rag.ingest.chunking import Chunker, ChunkingParams
 from rag.ingest.indexing import prepare, progress_bar, take_chunks
-from rag.models import NO_FILTERS, Answer, Article, Filters, IngestReport, Passage
+from rag.models import (
+    NO_FILTERS,
+    Answer,
+    Answered,
+    Article,
+    AskEvent,
+    CheckedQuery,
+    Filters,
+    IngestReport,
+    Passage,
+    Query,
+    Retrieved,
+)
 from rag.retrieval import Mode, retrieve, to_passages
 from rag.runtime.embedding import Embedder
+from rag.runtime.pairs import Reranker
 from rag.settings import Settings
 from rag.stores import open_store
 from rag.stores.base import DocumentSummary, Store, StoreInfo
 from rag.stores.view import View
 from rag.text import has_words
+from rag.time.dates import check_date, normalize_date
 from rag.time.filter import (
     NOTHING_DATED,
     before_range,
@@ -52,7 +66,10 @@ from rag.time.filter import (
     newest_first,
     without_time,
 )
-from rag.time.phrases import TimeFilter, find_time, today_utc
+from rag.time.phrases import TimeFilter, find_time, parse_as_of, today_utc
+
+if TYPE_CHECKING:
+    from rag.articles.loading import LoadResult
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +130,6 @@ class Engine:
                     self._reranker = runtime.load_reranker(self.settings, embedder)
                     self._reranker_checked = True
         return self._reranker
-
-    def reset_reranker(self) -> None:
-        """Load the reranker again on next use (after its weights were retrained)."""
-        self._reranker, self._reranker_checked = None, False
 
     @property
     def threshold(self) -> float:
@@ -187,25 +200,47 @@ class Engine:
             )
         return question.strip()
 
-    def _check_top_k(self, top_k: int | None) -> int:
-        k = self.settings.top_k if top_k is None else top_k
+    def check(self, query: Query | CheckedQuery) -> CheckedQuery:
+        """The one validation of a request (the API calls it before a request waits for a
+        compute slot, the CLI before it asks): the question, ``top_k``, the retrieval mode,
+        the filter dates and ``as_of``; each error names the field as the caller does
+        (``query.names``). A checked query is returned as it is."""
+        if isinstance(query, CheckedQuery):
+            return query
+        question = self.check_question(query.question)
+        k = self.settings.top_k if query.top_k is None else query.top_k
         if not 1 <= k <= self.settings.max_top_k:
             raise InputError(f"top_k must be between 1 and {self.settings.max_top_k}")
-        return k
+        if query.mode not in get_args(Mode):
+            raise InputError(f"mode must be one of {', '.join(get_args(Mode))}")
+        names, f = query.names, query.filters
+        dates = check_date if names.explain_dates else normalize_date
+        date_from, date_to = dates(f.date_from, names.date_from), dates(f.date_to, names.date_to)
+        filters = replace(f, date_from=date_from, date_to=date_to)
+        as_of = query.as_of
+        if not isinstance(as_of, date):
+            as_of = parse_as_of(as_of, names.as_of)
+        return CheckedQuery(question, k, filters, query.history, as_of, query.mode)
+
+    def as_of(self, value: str | None, where: str) -> date | None:
+        """The day a person gave for ``as_of`` (ISO 8601; None stays None), or an
+        ``InputError`` naming ``where`` and the wrong part."""
+        return parse_as_of(value, where)
 
     def search(
         self,
-        query: str,
+        query: Query | CheckedQuery | str,
         top_k: int | None = None,
         filters: Filters = NO_FILTERS,
         mode: Mode = "hybrid",
     ) -> list[Passage]:
         """Passages for the query: the retrieved pool reranked by its best sentences."""
-        query = self.check_question(query)
-        k = self._check_top_k(top_k)
+        if isinstance(query, str):
+            query = Query(query, top_k, filters, mode=mode)
+        q = self.check(query)
         data = self._checked_snapshot()
-        vector = self.embedder.embed([query])[0]
-        reading = self._read(data, query, vector, k, filters, mode)
+        vector = self.embedder.embed([q.question])[0]
+        reading = self._read(data, q.question, vector, q.top_k, q.filters, cast(Mode, q.mode))
         stories = stories_of(data, reading.ranked.rows)  # rag.answering.duplicates
         return collapse_passages(data, to_passages(data, reading.ranked), stories)
 
@@ -226,7 +261,7 @@ class Engine:
 
     def ask(
         self,
-        question: str,
+        query: Query | CheckedQuery | str,
         top_k: int | None = None,
         filters: Filters = NO_FILTERS,
         history: Sequence[Turn] = (),
@@ -234,33 +269,38 @@ class Engine:
         as_of: date | None = None,
     ) -> Answer:
         """Answer with quoted sentences and citations, or abstain with the reason. Time
-        phrases in the question are read relative to ``as_of`` (default: today, UTC)."""
+        phrases in the question are read relative to ``as_of`` (default: today, UTC). A plain
+        question string and the keywords are the library's shorthand for a :class:`Query`."""
         answer: Answer | None = None
-        for event, payload in self.ask_steps(question, top_k, filters, history, mode, as_of):
-            if event == "done":
-                answer = payload
+        for event in self.ask_steps(query, top_k, filters, history, mode, as_of):
+            if isinstance(event, Answered):
+                answer = event.answer
         assert answer is not None
         return answer
 
     def ask_steps(
         self,
-        question: str,
+        query: Query | CheckedQuery | str,
         top_k: int | None = None,
         filters: Filters = NO_FILTERS,
         history: Sequence[Turn] = (),
         mode: Mode = "hybrid",
         as_of: date | None = None,
-    ) -> Iterator[tuple[str, Any]]:
-        """The answer in stages: ``("retrieval", passages)``, then ``("done", Answer)``.
+    ) -> Iterator[AskEvent]:
+        """The answer in stages: :class:`Retrieved` passages, then the :class:`Answered` answer.
 
         A time phrase narrows the date filters (``rag.time.phrases``); when no article is dated
         in its range the answer comes from the caller's filters, and ``time_filter`` says so."""
         started = time.perf_counter()
-        question = self.check_question(question)
-        k = self._check_top_k(top_k)
-        reading_of = resolve_turn(question, history)
+        if isinstance(query, str):
+            pairs = tuple((t.question, t.answer) for t in history)
+            query = Query(query, top_k, filters, pairs, as_of, mode)
+        q = self.check(query)
+        question, k, filters, mode = q.question, q.top_k, q.filters, cast(Mode, q.mode)
+        turns = [Turn(asked, said) for asked, said in q.history]
+        reading_of = resolve_turn(question, turns)
         resolved = reading_of.question
-        when = find_time(resolved, as_of or today_utc())
+        when = find_time(resolved, q.as_of or today_utc())
         t_load = time.perf_counter()
         _models = (self.embedder, self.reranker)  # loaded on the first question: timed apart
         data = self._checked_snapshot()
@@ -274,7 +314,7 @@ class Engine:
         )
         passages = tuple(collapse_passages(data, to_passages(data, reading.ranked), stories))
         t2 = time.perf_counter()
-        yield "retrieval", passages
+        yield Retrieved(passages)
         if is_empty_range(when):  # rag.time.filter: abstain, the closest earlier item beside
             result = nothing_in_range(self._compose(earlier, data) if earlier else None)
         else:
@@ -282,8 +322,7 @@ class Engine:
         # rag.answering.span: the spans of the sentences the reranker read come with the reading
         result = with_spans(result, reading.question.text, self.reranker, reading.pairs)
         t3 = time.perf_counter()
-        yield (
-            "done",
+        yield Answered(
             Answer(
                 question=question,
                 answer=result.answer,
@@ -300,7 +339,7 @@ class Engine:
                     "compose": (t3 - t2) * 1e3,
                     "total": (t3 - started) * 1e3,
                 },
-                resolved_question=resolved if history else None,
+                resolved_question=resolved if turns else None,
                 refers_to=reading_of.refers_to,
                 time_filter=when.to_dict() if when is not None else None,
             ),
@@ -407,6 +446,34 @@ class Engine:
             "counts": self.store.counts(),
             "chunking": info.chunking,
         }
+
+    # -- sources ---------------------------------------------------------------------------
+    def load_sources(
+        self, sources: Sequence[str], *, progress: bool = False, remote_only: bool = False
+    ) -> LoadResult:
+        """Articles from files, folders, web pages and feeds (``rag.articles.remote``), each
+        one that cannot be read a warning. ``remote_only`` (the API): every source is fetched
+        as a URL, nothing is read from this machine's disk, and a URL that cannot be loaded
+        raises its error (a feed's failing items stay warnings)."""
+        from rag.articles import remote
+
+        if remote_only:
+            return remote.load_urls(sources, self.settings, strict=True)
+        return remote.load_sources(sources, self.settings, progress)
+
+    def watch(self, feeds: Sequence[str], every: float, polls: int | None = None) -> None:
+        """Poll ``feeds`` every ``every`` seconds (``polls`` times; forever when None),
+        ingesting new and changed items (``rag.articles.watch``)."""
+        from rag.articles.watch import Watcher
+
+        Watcher(feeds, self.settings, self.ingest).run(every, polls=polls)
+
+    def watch_in_background(self) -> threading.Event | None:
+        """Poll ``RAG_FEEDS`` in a daemon thread (``rag serve``); set the returned event to
+        stop it; None when there are no feeds or another worker polls them."""
+        from rag.articles.watch import start_background
+
+        return start_background(self.settings, self.ingest)
 
     # -- writes ----------------------------------------------------------------------------
     def ingest(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 
@@ -171,3 +172,68 @@ class IngestReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class FieldNames:
+    """How an interface names a query's fields in its error messages (the API's
+    ``filters.date_from``, the CLI's ``--date-from``); ``explain_dates``: a bad filter date says
+    which part of it is wrong (the CLI), or only that it is not ISO 8601 (the API)."""
+
+    date_from: str = "filters.date_from"
+    date_to: str = "filters.date_to"
+    as_of: str = "as_of"
+    explain_dates: bool = False
+
+
+API_NAMES = FieldNames()
+CLI_NAMES = FieldNames("--date-from", "--date-to", "--as-of", explain_dates=True)
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as an interface received it, not yet checked: ``Engine.check`` validates it
+    once (question, ``top_k``, filter dates, ``as_of``) into a :class:`CheckedQuery`.
+
+    ``history``: the earlier (question, answer) pairs of a conversation, oldest first;
+    ``as_of``: the day time phrases are read from, as given (ISO 8601) or a ``date``; ``mode``:
+    ``hybrid``, ``dense`` or ``bm25`` retrieval (``rag.retrieval.Mode``)."""
+
+    question: str
+    top_k: int | None = None
+    filters: Filters = NO_FILTERS
+    history: tuple[tuple[str, str], ...] = ()
+    as_of: str | date | None = None
+    mode: str = "hybrid"
+    names: FieldNames = API_NAMES
+
+
+@dataclass(frozen=True)
+class CheckedQuery:
+    """A :class:`Query` the engine has validated: the question stripped, ``top_k`` within
+    ``1..RAG_MAX_TOP_K`` (the default filled in), the filter dates ISO 8601, ``as_of`` a day
+    (None: today, UTC, when asked)."""
+
+    question: str
+    top_k: int
+    filters: Filters
+    history: tuple[tuple[str, str], ...]
+    as_of: date | None
+    mode: str
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """``Engine.ask_steps``' first event: the passages the answer is read from."""
+
+    passages: tuple[Passage, ...]
+
+
+@dataclass(frozen=True)
+class Answered:
+    """``Engine.ask_steps``' last event: the answer."""
+
+    answer: Answer
+
+
+AskEvent = Retrieved | Answered

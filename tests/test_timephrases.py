@@ -9,10 +9,11 @@ from fastapi.testclient import TestClient
 
 from api import create_app
 from rag.cli.commands import main
+from rag.cli.view import describe_time
 from rag.engine import Engine
 from rag.errors import InputError
 from rag.models import Article, Filters
-from rag.time.filter import describe_time, narrow, without_time
+from rag.time.filter import narrow, without_time
 from rag.time.phrases import TimeFilter, find_time, parse_as_of
 
 AS_OF = date(2026, 12, 1)  # a Tuesday

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
@@ -18,7 +16,7 @@ from rag.answering.scoring import Scorer
 from rag.answering.statements import SAYS, cite_statements, named_speaker, speaker_statements
 from rag.models import Citation
 from rag.retrieval import Ranked
-from rag.runtime.pairs import PairReading, scores_of
+from rag.runtime.pairs import PairReading, Reranker, scores_of
 from rag.stores.view import View
 from rag.text import word_key
 
@@ -34,13 +32,6 @@ EXTRA_MARGIN = 0.25  # a second or third sentence must score within this of the 
 # chunks retrieved before reranking by their best sentence (a deeper pool: docs/experiments.md)
 POOL_DEPTH = 20
 TITLE_WORDS = 12  # of the article title, put before each sentence the cross-encoder reads
-
-
-class Reranker(Protocol):
-    """Reads (question, sentence) pairs together: per pair a score (higher answers better) and
-    the span head's token rows (``rag.runtime.pairs.PairReading``), from one pass."""
-
-    def rerank(self, question: str, sentences: Sequence[str]) -> Sequence[PairReading]: ...
 
 
 @dataclass(frozen=True)

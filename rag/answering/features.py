@@ -39,7 +39,6 @@ SENTENCE_SCHEMA = FeatureSchema(
         "dense_x_lex",
     ),
 )
-FEATURES = SENTENCE_SCHEMA.names
 # the feature that fires when a sentence holds a value of the type the question asks for
 _KIND_FEATURES = {
     "when": "when_new",

@@ -130,19 +130,3 @@ def with_spans(
         return composition
     spans = attach_spans(question, composition.citations, reranker, read)
     return replace(composition, citations=spans)
-
-
-def emphasise(text: str, citations: Sequence[Citation], before: str, after: str) -> str:
-    """``text`` (an answer made of the citations' quotes, in order) with each citation's answer
-    span wrapped in ``before`` and ``after``; a quote not found in it is left as it is."""
-    pos = 0
-    for c in citations:
-        if c.answer_start is None or c.answer_end is None:
-            continue
-        at = text.find(c.quote, pos)
-        if at < 0 or not c.start <= c.answer_start < c.answer_end <= c.end:
-            continue
-        a, b = at + c.answer_start - c.start, at + c.answer_end - c.start
-        text = f"{text[:a]}{before}{text[a:b]}{after}{text[b:]}"
-        pos = at + len(c.quote) + len(before) + len(after)
-    return text

@@ -103,27 +103,37 @@ def mentions(sentence: str, speaker: SpeakerQuestion) -> bool:
     return bool(name_spans(sentence, speaker))
 
 
+# How surely a sentence is the asked speaker's statement (``speaks``); answers quote a speaker
+# from STANDS_FOR up (``rag.answering.statements.SAYS``).
+SPEAKS = 1.0  # the speaker, named, is the subject of the speech verb
+STANDS_FOR = 0.8  # a pronoun or title standing for the speaker says it
+MENTIONED = 0.3  # the speaker is named, not shown saying it
+SILENT = 0.0  # the speaker is not in it
+
+
 def speaks(sentence: str, previous: list[str], speaker: SpeakerQuestion) -> float:
-    """1.0 when ``speaker`` is the named subject of the sentence's speech verb; 0.8 when that
-    subject is a pronoun or title standing for the speaker (named in the sentence or the few
-    ``previous`` ones); 0.3 when the speaker is only mentioned; else 0."""
+    """``SPEAKS`` when ``speaker`` is the named subject of the sentence's speech verb;
+    ``STANDS_FOR`` when that subject is a pronoun or title standing for the speaker (named in
+    the sentence or the few ``previous`` ones); ``MENTIONED`` when the speaker is only
+    mentioned; else ``SILENT``."""
     has_speech = SPEECH.search(sentence) is not None or _QUOTE.search(sentence) is not None
     named = mentions(sentence, speaker)
+    unsure = MENTIONED if named else SILENT
     refers = _PRONOUN_SUBJECT.search(sentence) or _TITLE_SUBJECT.search(sentence)
     refers = refers or _ROLE_WORD.search(sentence)  # "the union's president said"
     if not has_speech or not (named or refers or _names_role(sentence, speaker)):
-        return 0.3 if named else 0.0
+        return unsure
     said_by = [s for s in speech_subjects(sentence) if s.text.lower() not in _NOT_A_SPEAKER]
     if not said_by:  # no speech verb in the parse: the phrase rules
         return _by_phrases(sentence, previous, speaker, named)
     first = said_by[0]
     if name_spans(first.text, speaker):  # "Ruiz", "The union's president, Carla Mendes"
-        return 1.0
+        return SPEAKS
     if first.kind == "pronoun":
-        return 0.8 if _stands_for(previous, speaker) else (0.3 if named else 0.0)
+        return STANDS_FOR if _stands_for(previous, speaker) else unsure
     if first.kind != "name" and _is_role(first, speaker):
-        return 0.8 if _role_of(first, previous, speaker) else (0.3 if named else 0.0)
-    return 0.3 if named else 0.0
+        return STANDS_FOR if _role_of(first, previous, speaker) else unsure
+    return unsure
 
 
 _NOT_A_SPEAKER = frozenset({"i", "we", "you", "they", "it"})  # voices inside a quotation
@@ -174,13 +184,13 @@ def _names_role(text: str, speaker: SpeakerQuestion) -> bool:
 def _by_phrases(sentence: str, previous: list[str], speaker: SpeakerQuestion, named: bool) -> float:
     """The phrase rules, for a sentence whose parse shows no speech verb."""
     if named:
-        return 1.0 if _attributed(sentence, speaker) else 0.3
+        return SPEAKS if _attributed(sentence, speaker) else MENTIONED
     for earlier in reversed(previous):
         if mentions(earlier, speaker):
-            return 0.8
+            return STANDS_FOR
         if _names_someone_else(earlier):
-            return 0.0
-    return 0.0
+            return SILENT
+    return SILENT
 
 
 def _attributed(sentence: str, speaker: SpeakerQuestion) -> bool:

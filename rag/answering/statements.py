@@ -24,7 +24,7 @@ from rag.answering.duplicates import cites_before, repeated
 from rag.answering.features import Question, speaker_score
 from rag.answering.quotations import whole_quotation
 from rag.answering.roles import ROLE_NOUNS, find_role, parse_role_question, role_words
-from rag.answering.speakers import SPEECH, SpeakerQuestion
+from rag.answering.speakers import SPEECH, STANDS_FOR, SpeakerQuestion
 from rag.models import Citation
 from rag.stores.view import View
 from rag.text import content_terms, word_key
@@ -33,8 +33,8 @@ from rag.text import content_terms, word_key
 # candidate") is part of a reported clause, which is the statement then
 QUOTE_WORDS = 5
 MAX_STATEMENTS = 5  # the issue's "up to 5": enough for a week of a minister's remarks
-# 0.8 is the speaker score of a pronoun or title resolved to the speaker in the same paragraph
-SAYS = 0.8
+# a pronoun or title resolved to the speaker in the same paragraph is enough to quote them
+SAYS = STANDS_FOR
 
 
 def speaker_statements(

@@ -50,6 +50,11 @@ class LoadResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def is_url(value: str) -> bool:
+    """True for arguments meant as URLs (web pages, feeds) rather than paths."""
+    return value.lower().startswith(("http://", "https://"))
+
+
 def load_paths(
     paths: Iterable[Path], progress: bool = False, limits: Limits | None = None
 ) -> LoadResult:

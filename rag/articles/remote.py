@@ -23,7 +23,7 @@ from pathlib import Path
 from rag.articles.feeds import FeedItem, looks_like_feed, parse_feed
 from rag.articles.fetching import Fetched, fetch
 from rag.articles.limits import Limits
-from rag.articles.loading import LoadResult, html_article, news_article
+from rag.articles.loading import LoadResult, html_article, is_url, news_article
 from rag.errors import InputError
 from rag.models import Article
 from rag.settings import Settings
@@ -35,18 +35,16 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _TEXT_TYPES = ("text/plain", "text/markdown")
 
 
-def is_url(value: str) -> bool:
-    """True for arguments meant as URLs rather than paths."""
-    return value.lower().startswith(("http://", "https://"))
-
-
-def load_urls(urls: Iterable[str], settings: Settings) -> LoadResult:
-    """Articles from pages and feeds; each URL or item that fails is one warning."""
+def load_urls(urls: Iterable[str], settings: Settings, strict: bool = False) -> LoadResult:
+    """Articles from pages and feeds; each URL or item that fails is one warning (with
+    ``strict``, a URL that fails raises its error; a feed's failing items stay warnings)."""
     result = LoadResult()
     for url in urls:
         try:
             result.articles.extend(load_url(url, settings, result.warnings))
         except InputError as exc:
+            if strict:
+                raise
             result.warnings.append(exc.message)
     return result
 
@@ -130,7 +128,8 @@ def url_doc_id(url: str) -> str:
 
 
 def load_sources(values: Sequence[str], settings: Settings, progress: bool = False) -> LoadResult:
-    """Files and folders (``rag.articles.loading.load_paths``) and URLs, in one result."""
+    """Files and folders (``rag.articles.loading.load_paths``), web pages and feeds, in one
+    result (``Engine.load_sources``: the CLI's, the API's and ``rag serve``'s seed index)."""
     from rag.articles.loading import load_paths
 
     urls = [v for v in values if is_url(v)]

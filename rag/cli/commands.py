@@ -34,7 +34,7 @@ from rag.errors import (
     RagError,
     mapped,
 )
-from rag.models import Filters
+from rag.models import CLI_NAMES, CheckedQuery, Filters, Query
 from rag.settings import Settings, load_settings
 
 EXIT_CODES: dict[type[RagError], int] = {
@@ -66,15 +66,10 @@ def _engine(args: argparse.Namespace) -> Any:
     return Engine(_settings(args))
 
 
-def _filters(args: argparse.Namespace) -> Filters:
-    from rag.time.dates import check_date
-
-    return Filters(
-        source=args.source,
-        doc_id=args.doc_id,
-        date_from=check_date(args.date_from, "--date-from"),
-        date_to=check_date(args.date_to, "--date-to"),
-    )
+def _query(args: argparse.Namespace, question: str, **given: Any) -> Query:
+    """The command's question and options as the engine's query (checked there)."""
+    filters = Filters(args.source, args.doc_id, args.date_from, args.date_to)
+    return Query(question, args.top_k, filters, names=CLI_NAMES, **given)
 
 
 def _check_source(engine: Any, source: str | None) -> None:
@@ -88,8 +83,6 @@ def _check_source(engine: Any, source: str | None) -> None:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from rag.articles.watch import Watcher
-
     settings, engine = _settings(args), _engine(args)
     every = args.every or settings.feed_interval
     where = "the database" if settings.database_url else settings.index_dir
@@ -99,7 +92,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         flush=True,
     )
     logging.getLogger("rag.articles.watch").setLevel(logging.INFO)
-    Watcher(args.feeds, settings, engine.ingest).run(every, polls=args.polls)
+    engine.watch(args.feeds, every, polls=args.polls)
     return 0
 
 
@@ -111,14 +104,13 @@ def _duration(seconds: float) -> str:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from rag.articles.remote import load_sources
-
-    loaded = load_sources(args.paths, _settings(args), progress=True)
+    engine = _engine(args)
+    loaded = engine.load_sources(args.paths, progress=True)
     for warning in loaded.warnings:
         print(f"warning: skipped {warning}", file=sys.stderr)
     if not loaded.articles:
         raise InputError(_nothing_read(args.paths, loaded.warnings))
-    report = _engine(args).ingest(loaded.articles, rebuild=args.rebuild, progress=True)
+    report = engine.ingest(loaded.articles, rebuild=args.rebuild, progress=True)
     print(
         f"ingested {len(loaded.articles)} article(s): {len(report.added)} added, "
         f"{len(report.replaced)} replaced, {len(report.unchanged)} unchanged, "
@@ -129,7 +121,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def _nothing_read(given: Sequence[str], warnings: Sequence[str]) -> str:
     """Why nothing was ingested, naming what happened when one file or URL was given."""
-    from rag.articles.remote import is_url
+    from rag.articles.loading import is_url
 
     if len(warnings) == 1 and len(given) == 1:
         return f"nothing to ingest: {warnings[0]}"
@@ -139,17 +131,13 @@ def _nothing_read(given: Sequence[str], warnings: Sequence[str]) -> str:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from rag.time.phrases import parse_as_of
-
-    engine, as_of = _engine(args), parse_as_of(args.as_of, "--as-of")
+    engine = _engine(args)
     if args.questions is not None:
-        return _ask_batch(engine, args, as_of)
+        return _ask_batch(engine, args)
     question = " ".join(args.question)
     if not question:
         raise InputError("give a question, or --questions FILE.jsonl")
-    filters = _filters(args)
-    _check_source(engine, filters.source)
-    answer = _ask_in_conversation(engine, args, question, filters, as_of)
+    answer = _ask_in_conversation(engine, args, question)
     print(
         json.dumps(answer.to_dict(), ensure_ascii=False)
         if args.json
@@ -158,16 +146,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ask_in_conversation(
-    engine: Any, args: argparse.Namespace, question: str, filters: Any, as_of: Any
-) -> Any:
+def _ask_in_conversation(engine: Any, args: argparse.Namespace, question: str) -> Any:
     """The answer, resolved against the kept conversation with ``-c`` (``rag.cli.chatlog``); the
     exchange is kept for the next ``-c``, and a rewritten question is shown as read."""
     from rag.cli import chatlog
 
     log_path = chatlog.conversation_file(engine.settings)
     history = chatlog.load(log_path) if args.cont else []
-    answer = engine.ask(question, top_k=args.top_k, filters=filters, history=history, as_of=as_of)
+    pairs = tuple((t.question, t.answer) for t in history)
+    query: CheckedQuery = engine.check(_query(args, question, history=pairs, as_of=args.as_of))
+    _check_source(engine, query.filters.source)
+    answer = engine.ask(query)
     turn = chatlog.Turn(answer.resolved_question or question, answer.answer)
     chatlog.save(log_path, [*history, turn])
     if not args.json and answer.resolved_question not in (None, question):
@@ -175,9 +164,10 @@ def _ask_in_conversation(
     return answer
 
 
-def _ask_batch(engine: Any, args: argparse.Namespace, as_of: Any) -> int:
+def _ask_batch(engine: Any, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    as_of = engine.as_of(args.as_of, CLI_NAMES.as_of)  # a wrong --as-of stops the batch
     if not args.questions.is_file():
         raise NotFoundError(f"no such file: {args.questions}")
     lines = args.questions.read_text("utf-8", errors="replace").splitlines()
@@ -189,9 +179,7 @@ def _ask_batch(engine: Any, args: argparse.Namespace, as_of: Any) -> int:
             record = jsonio.loads(line)
             if not isinstance(record, dict) or not isinstance(record.get("question"), str):
                 raise InputError('each line must be an object with a "question" string')
-            out = engine.ask(
-                record["question"], top_k=args.top_k, filters=_filters(args), as_of=as_of
-            ).to_dict()
+            out = engine.ask(_query(args, record["question"], as_of=as_of)).to_dict()
         except (ValueError, RagError) as exc:
             message = exc.message if isinstance(exc, RagError) else f"not valid JSON ({exc})"
             out = {
@@ -206,9 +194,10 @@ def _ask_batch(engine: Any, args: argparse.Namespace, as_of: Any) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    engine, filters = _engine(args), _filters(args)
-    _check_source(engine, filters.source)
-    passages = engine.search(" ".join(args.query), args.top_k, filters, args.mode)
+    engine = _engine(args)
+    query = engine.check(_query(args, " ".join(args.query), mode=args.mode))
+    _check_source(engine, query.filters.source)
+    passages = engine.search(query)
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False))
         return 0

@@ -54,20 +54,43 @@ def render(answer: Answer, marks: tuple[str, str] = PLAIN_MARKS, verbose: bool =
     """Human-readable answer: the time the question names, quotes (each answer span between
     ``marks``), then the numbered sources; or the abstention and the closest passages."""
     if answer.time_filter is not None:
-        from rag.time.filter import describe_time
-
         rest = render(replace(answer, time_filter=None), marks, verbose)
         return f"{describe_time(answer.time_filter)}\n{rest}"
     if answer.abstained:
         return _abstention(answer, verbose)
-    from rag.answering.span import emphasise
-
     lines = [emphasise(answer.answer, answer.citations, *marks), "", "Sources:"]
     for c in answer.citations:
         lines.append(f"[{c.n}] {source_line(c, verbose)}")
         if c.also_in:  # the other copies of the story (rag.answering.duplicates)
             lines.append(f"    also in: {copies(c.also_in)}")
     return "\n".join(lines)
+
+
+def emphasise(text: str, citations: Sequence[Citation], before: str, after: str) -> str:
+    """``text`` (an answer made of the citations' quotes, in order) with each citation's answer
+    span wrapped in ``before`` and ``after``; a quote not found in it is left as it is."""
+    pos = 0
+    for c in citations:
+        if c.answer_start is None or c.answer_end is None:
+            continue
+        at = text.find(c.quote, pos)
+        if at < 0 or not c.start <= c.answer_start < c.answer_end <= c.end:
+            continue
+        a, b = at + c.answer_start - c.start, at + c.answer_end - c.start
+        text = f"{text[:a]}{before}{text[a:b]}{after}{text[b:]}"
+        pos = at + len(c.quote) + len(before) + len(after)
+    return text
+
+
+def describe_time(time: dict[str, Any]) -> str:
+    """One line for people from ``TimeFilter.to_dict()``, e.g.
+    ``Time: "in March 2024" = 2024-03-01 to 2024-03-31``."""
+    line = f'Time: "{time["phrase"]}"'
+    if time.get("from") or time.get("to"):
+        line += f" = {time.get('from') or 'any date'} to {time.get('to') or 'any date'}"
+    if time.get("latest"):
+        line += ", newest first"
+    return line + (f" ({time['note']})" if time.get("note") else "")
 
 
 def source_line(c: Citation, verbose: bool = False) -> str:

@@ -13,7 +13,12 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rag.runtime.embedding import Embedder
+    from rag.runtime.pairs import Reranker
+    from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +43,7 @@ def configure_process() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
-def load_embedder(settings: Any) -> Any:
+def load_embedder(settings: Settings) -> Embedder:
     """The embedder ``settings.backend`` asks for."""
     if settings.backend == "torch":
         from rag.runtime.embedding import SentenceTransformerEmbedder
@@ -54,7 +59,7 @@ def load_embedder(settings: Any) -> Any:
     return OnnxEmbedder(session, files.model_dir, window_s=settings.batch_window_ms / 1e3)
 
 
-def load_reranker(settings: Any, embedder: Any) -> Any | None:
+def load_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
     """The cross-encoder over the bundled model; None when switched off (``RAG_RERANK``),
     with an embedder that is not the bundled model (the hash embedder), or without its
     weights file."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -41,3 +42,11 @@ def token_rows(
         rows[:, :2] = np.asarray(offsets, dtype=np.float64)[keep, :2]
         rows[:, 2:] = np.asarray(logits, dtype=np.float64)[keep, :2]
     return rows
+
+
+class Reranker(Protocol):
+    """A cross-encoder: reads (question, sentence) pairs together and gives per pair a score
+    (higher answers better) and the span head's token rows, from one pass (the ONNX and torch
+    backends; answering and training see it through this one contract)."""
+
+    def rerank(self, question: str, sentences: Sequence[str]) -> Sequence[PairReading]: ...

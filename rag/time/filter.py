@@ -1,9 +1,9 @@
 """Turning a question's time phrase (``rag.time.phrases.TimeFilter``) into retrieval.
 
 ``narrow`` turns it into retrieval ``Filters``; ``without_time`` gives the question to search
-and read with once the filter stands for the phrase; ``describe_time`` is the line people
-read; ``before_range`` and ``newest_first`` ask for the closest statement before an empty
-range. Applying it to an answer's candidates is ``rag.answering.latest``.
+and read with once the filter stands for the phrase (the line people read is
+``rag.cli.view.describe_time``); ``before_range`` and ``newest_first`` ask for the closest
+statement before an empty range. Applying it to an answer's candidates is ``rag.answering.latest``.
 
 An undated archive (SQuAD, where "in 1895" is an event's year, not a publication date)
 answers from all dates as before (``NOTHING_DATED``).
@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import date, timedelta
-from typing import Any
 
 from rag.errors import InputError
 from rag.models import Filters
@@ -61,17 +60,6 @@ def topic_terms(question: str, time: TimeFilter) -> set[str]:
     """The content words of the question without its time phrase and its "latest" words."""
     words = set(content_terms(question)) - set(content_terms(time.phrase))
     return words - set(content_terms("latest most recent recently newest now"))
-
-
-def describe_time(time: dict[str, Any]) -> str:
-    """One line for people from ``TimeFilter.to_dict()``, e.g.
-    ``Time: "in March 2024" = 2024-03-01 to 2024-03-31``."""
-    line = f'Time: "{time["phrase"]}"'
-    if time.get("from") or time.get("to"):
-        line += f" = {time.get('from') or 'any date'} to {time.get('to') or 'any date'}"
-    if time.get("latest"):
-        line += ", newest first"
-    return line + (f" ({time['note']})" if time.get("note") else "")
 
 
 def empty_range(time: TimeFilter) -> TimeFilter:

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.answering.compose import Reranker, rerank_scores, reranker_text
+from rag.answering.compose import rerank_scores, reranker_text
 from rag.answering.scoring import Scorer
 from rag.engine import Engine
 from rag.errors import InputError
+from rag.runtime.pairs import Reranker
 from rag.stores.view import View
 from rag.training.candidates import Candidates, fold_of
 from rag.training.scorer_fitting import RERANK_DEPTH
