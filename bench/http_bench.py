@@ -1,7 +1,8 @@
 """HTTP load benchmark: requests/s and p50/p95/p99 of POST /ask with 1, 8 and 32 concurrent
 clients, each a bounded loop of fixed duration against `rag serve` on loopback, on the seed
 index and on a ~10k-chunk index of distinct text (bench/distinct.py).
-Run: `python bench/http_bench.py [--seconds 15]`.
+Run: `python bench/http_bench.py [--seconds 15] [--workers 1 2]` (one server per worker count;
+#32's target: with 2 workers, 8 clients get at least 1.5× one client's req/s on an idle machine).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def run(
     backends: list[str],
     sizes: list[str],
     env: dict[str, str],
+    workers: list[int] = [1],  # noqa: B006 - read only
 ) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         seed_index = Path(tmp) / "seed-index"
@@ -84,17 +86,16 @@ def run(
         )
         indexes = {"seed": (seed_index, SEED_QUESTIONS), "10k chunks": (big, squad_questions(200))}
         rows = []
-        for name, backend in ((n, b) for n in sizes for b in backends):
+        for name, backend, w in ((n, b, w) for n in sizes for b in backends for w in workers):
             index, questions = indexes[name]
             port = free_port()
-            proc = start_server(
-                index, port, {"RAG_RATE_LIMIT_PER_MINUTE": "0", "RAG_BACKEND": backend, **env}
-            )
+            settings = {"RAG_RATE_LIMIT_PER_MINUTE": "0", "RAG_BACKEND": backend, **env}
+            proc = start_server(index, port, settings, workers=w)
             try:
                 url = f"http://127.0.0.1:{port}"
                 for clients in concurrency:
                     rows.append(
-                        [name, backend, *asyncio.run(load(url, questions, clients, seconds))]
+                        [name, backend, w, *asyncio.run(load(url, questions, clients, seconds))]
                     )
             finally:
                 stop_server(proc)
@@ -103,6 +104,7 @@ def run(
         [
             "index",
             "backend",
+            "workers",
             "clients",
             "requests",
             "errors",
@@ -130,6 +132,7 @@ if __name__ == "__main__":
         metavar="RAG_X=VALUE",
         help="extra server settings, e.g. RAG_MAX_CONCURRENT_ASKS=8",
     )
+    parser.add_argument("--workers", type=int, nargs="+", default=[1], help="server processes")
     args = parser.parse_args()
     extra = dict(item.split("=", 1) for item in args.env)
-    print(run(args.seconds, args.clients, args.backends, args.indexes, extra))
+    print(run(args.seconds, args.clients, args.backends, args.indexes, extra, args.workers))

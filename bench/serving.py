@@ -25,7 +25,7 @@ def free_port() -> int:
 
 
 def start_server(
-    index_dir: Path, port: int, extra_env: dict[str, str] | None = None
+    index_dir: Path, port: int, extra_env: dict[str, str] | None = None, workers: int = 1
 ) -> subprocess.Popen[bytes]:
     """`rag serve` as a real subprocess on a loopback port; returns the process when ready."""
     exe = Path(sys.executable).parent / "rag"
@@ -40,7 +40,10 @@ def start_server(
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [str(exe), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+            [str(exe), "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:
