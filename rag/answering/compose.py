@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.answering.captions import caption_answer
+from rag.answering.continuation import two_sentence_span
 from rag.answering.duplicates import cites_before, repeated, story_order
 from rag.answering.features import Question, sentence_features, speaker_score
 from rag.answering.figures import FIGURES_CONFIDENCE, changed_figures
@@ -220,8 +221,12 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
         chosen = statements or figures or choose(reading, data, max_sentences)
     shares = np.exp(reading.scores - reading.scores[0])
     shares = shares / shares.sum()
+    unit = None if role or statements or figures else two_sentence_span(q, data, rows[chosen[0]])
+    if unit is not None:  # the best sentence and its neighbour (rag.answering.continuation)
+        chosen = [chosen[0], *(i for i in chosen[1:] if not _inside(data, rows[i], unit))]
     citations = tuple(
-        _citation(n, data, rows[i], float(shares[i])) for n, i in enumerate(chosen, start=1)
+        _citation(n, data, rows[i], float(shares[i]), unit if n == 1 else None)
+        for n, i in enumerate(chosen, start=1)
     )
     if role is not None:
         citations = (cite_name(citations[0], role),)
@@ -265,9 +270,17 @@ def _speaker_quoted(q: Question, data: View, rows: list[int]) -> bool:
     return any(speaker_score(q, data, r, data.sentence_text(r)) >= SAYS for r in rows)
 
 
-def _citation(n: int, data: View, row: int, score: float) -> Citation:
-    article = data.article_of(row)
+def _inside(data: View, row: int, span: tuple[int, int]) -> bool:
     start, end = data.sentence_span(row)
+    return span[0] <= start and end <= span[1]
+
+
+def _citation(
+    n: int, data: View, row: int, score: float, span: tuple[int, int] | None = None
+) -> Citation:
+    """The citation of ``row``'s sentence (or of ``span`` of its article: a two-sentence unit)."""
+    article = data.article_of(row)
+    start, end = span or data.sentence_span(row)
     return Citation(
         n=n,
         doc_id=article.doc_id,

@@ -38,6 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rag.answering.aliases import aliases, normalise, word_forms
 from rag.runtime.entities import place_forms
 from rag.stores.base import ArticleRecord
 from rag.time.phrases import without_dates
@@ -152,7 +153,7 @@ def _has_word(vocab: _Vocabulary, word: str) -> bool:
     forms = {word, word + "s", word + "es", *(f.replace(".", "") for f in place_forms(word))}
     if word.endswith("s"):
         forms |= {word[:-1], word[:-2] if word.endswith("es") else word}
-    if forms & vocab.words or _initials(vocab, word):
+    if forms & vocab.words or _initials(vocab, word) or word_forms(word, vocab.words):
         return True
     if len(word) < TYPO_MIN_LETTERS:
         return False
@@ -175,11 +176,14 @@ def _has_number(vocab: _Vocabulary, word: str, number: str) -> bool:
 
 
 def contains(text: str, term: KeyTerm) -> bool:
-    """Whether ``text`` names ``term``: each of its words, and each number after its word."""
+    """Whether ``text`` names ``term``: each of its words, and each number after its word; or,
+    for a country, any of its names (``rag.answering.aliases``: "USSR" in "the Soviet Union")."""
     vocab = _vocabulary(text)
-    return all(_has_word(vocab, w) for w in term.words) and all(
+    if all(_has_word(vocab, w) for w in term.words) and all(
         _has_number(vocab, w, n) for w, n in term.numbers
-    )
+    ):
+        return True
+    return not term.numbers and any(f" {a} " in vocab.text for a in aliases(term.text))
 
 
 def missing_terms(question: str, texts: Iterable[str]) -> list[KeyTerm]:
@@ -189,5 +193,23 @@ def missing_terms(question: str, texts: Iterable[str]) -> list[KeyTerm]:
 
 
 def grounded(question: str, article: ArticleRecord) -> bool:
-    """Whether the article (its title or text) names every key term of the question."""
-    return not missing_terms(question, [article.title, article.text])
+    """Whether the article (its title or text) names every key term of the question, a person
+    by full name or, where the article calls them by surname only, by that (:func:`same_person`)."""
+    missing = missing_terms(question, [article.title, article.text])
+    return all(same_person(term, article) for term in missing)
+
+
+def same_person(term: KeyTerm, article: ArticleRecord) -> bool:
+    """Whether ``term`` ("Ruth Abernathy") is a person the article names by surname only: its
+    person entities ending in the surname are that surname alone or words of the term, and
+    there is one ("Abernathy said"; not where the article names a "John Abernathy")."""
+    if len(term.words) < 2 or term.numbers:
+        return False
+    surname = term.words[-1]
+    mentions = [
+        normalise(article.text[start:end]).split()
+        for start, end, label in article.entities
+        if label == "PERSON"
+    ]
+    mentions = [m for m in mentions if m and m[-1] == surname]
+    return bool(mentions) and all(set(m) <= set(term.words) for m in mentions)
