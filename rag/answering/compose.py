@@ -8,6 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.answering.answerability import Evidence, answer_features, load_answerability
 from rag.answering.captions import caption_answer
 from rag.answering.duplicates import cites_before, repeated, story_order
 from rag.answering.features import Question, sentence_features, speaker_score
@@ -52,6 +53,10 @@ class Reading:
     scores: np.ndarray  # their scores, best first
     confidence: float  # that the articles answer the question
     reranked: bool = False  # whether the cross-encoder read the best candidates
+    # the best sentence's row of ANSWERABILITY_SCHEMA and the probability that it answers
+    # (rag.answering.answerability); None without a reranker that has a span head
+    evidence: np.ndarray | None = None
+    answers: float | None = None
 
 
 def candidate_rows(
@@ -88,10 +93,14 @@ def read(
     scorer: Scorer,
     top_k: int,
     reranker: Reranker | None = None,
+    *,
+    evidence: bool = False,
 ) -> Reading:
     """Score every sentence of the pool (the reranker, when given and the linear scores are
     close, rescoring the best ones);
-    rank chunks by their best sentence (the fused retrieval score breaks ties); keep ``top_k``."""
+    rank chunks by their best sentence (the fused retrieval score breaks ties); keep ``top_k``.
+    With an answerability model (``rag.answering.answerability``), or with ``evidence`` (to fit
+    one), the reranker's span head reads the best sentence too."""
     rows, features = pool_features(q, data, pool, query_vector.astype(np.float32))
     if not rows:
         return Reading(q, pool, [], np.zeros(0), 0.0)
@@ -111,9 +120,45 @@ def read(
     order = sorted(best, key=lambda i: (-best[i], -pool.scores[i]))[:top_k]
     ranked = Ranked(pool.rows[order], pool.scores[order], pool.dense[order])
     by_score = copies_in_citation_order(rows, scores, data)
+    ordered = [rows[i] for i in by_score]
+    model = load_answerability()
+    row = None
+    if model is not None or evidence:
+        best = by_score[0]
+        top_cross = None if cross is None else float(cross[best])
+        row = _evidence(
+            q, data, ordered[0], features[best], scores[by_score], confidence, top_cross, reranker
+        )
+    answers = model(row) if model is not None and row is not None else None
     return Reading(
-        q, ranked, [rows[i] for i in by_score], -np.sort(-scores), confidence, cross is not None
+        q, ranked, ordered, -np.sort(-scores), confidence, cross is not None, row, answers
     )
+
+
+def _evidence(
+    q: Question,
+    data: View,
+    row: int,
+    features: np.ndarray,
+    scores: np.ndarray,
+    confidence: float,
+    cross: float | None,
+    reranker: Reranker | None,
+) -> np.ndarray | None:
+    """The best sentence's row of ``ANSWERABILITY_SCHEMA`` (None without a span head): its
+    reranker logit (read now when the reranker skipped the question) and span head's rows."""
+    token_logits = getattr(reranker, "token_logits", None)  # rag.answering.span.SpanReader
+    if reranker is None or token_logits is None:
+        return None
+    text = reranker_text(data, row)
+    sentence = data.sentence_text(row)
+    if cross is None:
+        cross = float(reranker.rerank(q.text, [text])[0])
+    tokens = token_logits(q.text, [text])[0]
+    tokens = tokens[tokens[:, 0] >= len(text) - len(sentence)] if len(tokens) else tokens
+    article = data.article(doc_of(row)).text
+    evidence = Evidence(cross, tokens)
+    return answer_features(q, sentence, article, features, scores, confidence, evidence)
 
 
 def copies_in_citation_order(rows: list[int], scores: np.ndarray, data: View) -> np.ndarray:
@@ -185,7 +230,10 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     best sentence's article lacks a name the question asks about (``rag.answering.grounding``), or
     when the confidence is below ``threshold`` (at least ``ATTRIBUTED_CONFIDENCE`` when the speaker
     asked about has statements on the topic, ``rag.answering.statements``, or ``FIGURES_CONFIDENCE``
-    when a count is reported on different days, ``rag.answering.figures``); then quote the speaker's
+    when a count is reported on different days, ``rag.answering.figures``; otherwise, with a
+    span head to read the best sentence, the probability that it answers,
+    ``rag.answering.answerability``, and the reason ``not_stated`` when the scorer alone found the
+    articles on topic); then quote the speaker's
     statements, or for a who-is question the sentence naming the person (``rag.answering.roles``),
     or the reports of the count newest first, or else the best sentences (:func:`choose`), and
     cite each exactly."""
@@ -203,9 +251,12 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     figures = changed_figures(q.text, rows, data) if q.speaker is None else None
     if figures:  # one count reported on different days (rag.answering.figures): each answers
         confidence = max(confidence, FIGURES_CONFIDENCE)
+    on_topic = confidence >= threshold  # the scorer's: the articles are about the question
+    if reading.answers is not None and not statements and not figures:
+        confidence = reading.answers  # that the best sentence answers (rag.answering.answerability)
     if confidence < threshold:
         return _from_caption(q, data, rows, confidence) or Composition(
-            (), "", confidence, True, "low_confidence"
+            (), "", confidence, True, "not_stated" if on_topic else "low_confidence"
         )
     # "Who is Japan's defense minister?" (rag.answering.roles)
     role = role_answer(q.text, data, rows)
