@@ -187,6 +187,7 @@
     speaker_not_quoted: "The articles don't quote that person on this.",
     entity_not_found: "The articles don't mention everything your question names.",
     low_confidence: "No confident answer was found in the articles.",
+    not_stated: "The articles are about this, but don't say the answer.",
     no_article_in_range: "No article is dated in the time your question names.",
   };
 

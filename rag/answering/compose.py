@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.answering.answerability import Evidence, answer_features, load_answerability
 from rag.answering.captions import caption_answer
 from rag.answering.continuation import two_sentence_span
 from rag.answering.duplicates import cites_before, repeated, story_order
@@ -47,6 +48,10 @@ class Reading:
     reranked: bool = False  # whether the cross-encoder read the best candidates
     # what it read: per pair its score and token rows, for the answer span (rag.answering.span)
     pairs: tuple[PairReading, ...] = ()
+    # the best sentence's row of ANSWERABILITY_SCHEMA and the probability that it answers
+    # (rag.answering.answerability); None without a reranker that has a span head
+    evidence: np.ndarray | None = None
+    answers: float | None = None
 
 
 def candidate_rows(
@@ -83,10 +88,14 @@ def read(
     scorer: Scorer,
     top_k: int,
     reranker: Reranker | None = None,
+    *,
+    evidence: bool = False,
 ) -> Reading:
     """Score every sentence of the pool (the reranker, when given and the linear scores are
     close, rescoring the best ones);
-    rank chunks by their best sentence (the fused retrieval score breaks ties); keep ``top_k``."""
+    rank chunks by their best sentence (the fused retrieval score breaks ties); keep ``top_k``.
+    With an answerability model (``rag.answering.answerability``), or with ``evidence`` (to fit
+    one), the reranker's span head reads the best sentence too."""
     rows, features = pool_features(q, data, pool, query_vector.astype(np.float32))
     if not rows:
         return Reading(q, pool, [], np.zeros(0), 0.0)
@@ -107,15 +116,65 @@ def read(
     order = sorted(best, key=lambda i: (-best[i], -pool.scores[i]))[:top_k]
     ranked = Ranked(pool.rows[order], pool.scores[order], pool.dense[order])
     by_score = copies_in_citation_order(rows, scores, data)
+    ordered = [rows[i] for i in by_score]
+    model = load_answerability()
+    row = None
+    if model is not None or evidence:
+        best = by_score[0]
+        top_cross = None if cross is None else float(cross[best])
+        row = _evidence(
+            q,
+            data,
+            ordered[0],
+            features[best],
+            scores[by_score],
+            confidence,
+            top_cross,
+            reranker,
+            pairs,
+        )
+    answers = model(row) if model is not None and row is not None else None
     return Reading(
         q,
         ranked,
-        [rows[i] for i in by_score],
+        ordered,
         -np.sort(-scores),
         confidence,
         cross is not None,
         pairs,
+        evidence=row,
+        answers=answers,
     )
+
+
+def _evidence(
+    q: Question,
+    data: View,
+    row: int,
+    features: np.ndarray,
+    scores: np.ndarray,
+    confidence: float,
+    cross: float | None,
+    reranker: Reranker | None,
+    pairs: tuple[PairReading, ...] = (),
+) -> np.ndarray | None:
+    """The best sentence's row of ``ANSWERABILITY_SCHEMA`` (None without a reranker): its
+    reranker score (read now when the reranker skipped the question) and the span head's rows,
+    from the pass that scored it when there was one."""
+    if reranker is None:
+        return None
+    text = reranker_text(data, row)
+    sentence = data.sentence_text(row)
+    read = next((p for p in pairs if p.text == text), None)
+    if read is None:
+        read = reranker.rerank(q.text, [text])[0]
+    if cross is None:
+        cross = float(read.score)
+    tokens = read.tokens
+    tokens = tokens[tokens[:, 0] >= len(text) - len(sentence)] if len(tokens) else tokens
+    article = data.article_of(row).text
+    evidence = Evidence(cross, tokens)
+    return answer_features(q, sentence, article, features, scores, confidence, evidence)
 
 
 def copies_in_citation_order(rows: list[int], scores: np.ndarray, data: View) -> np.ndarray:
@@ -189,7 +248,10 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     best sentence's article lacks a name the question asks about (``rag.answering.grounding``), or
     when the confidence is below ``threshold`` (at least ``ATTRIBUTED_CONFIDENCE`` when the speaker
     asked about has statements on the topic, ``rag.answering.statements``, or ``FIGURES_CONFIDENCE``
-    when a count is reported on different days, ``rag.answering.figures``); then quote the speaker's
+    when a count is reported on different days, ``rag.answering.figures``; otherwise, with a
+    span head to read the best sentence, the probability that it answers,
+    ``rag.answering.answerability``, and the reason ``not_stated`` when the scorer alone found the
+    articles on topic); then quote the speaker's
     statements, or for a who-is question the sentence naming the person (``rag.answering.roles``),
     or the reports of the count newest first, or else the best sentences (:func:`choose`), and
     cite each exactly."""
@@ -207,9 +269,12 @@ def compose(reading: Reading, data: View, threshold: float, max_sentences: int =
     figures = changed_figures(q.text, rows, data) if q.speaker is None else None
     if figures:  # one count reported on different days (rag.answering.figures): each answers
         confidence = max(confidence, FIGURES_CONFIDENCE)
+    on_topic = confidence >= threshold  # the scorer's: the articles are about the question
+    if reading.answers is not None and not statements and not figures:
+        confidence = reading.answers  # that the best sentence answers (rag.answering.answerability)
     if confidence < threshold:
         return _from_caption(q, data, rows, confidence) or Composition(
-            (), "", confidence, True, "low_confidence"
+            (), "", confidence, True, "not_stated" if on_topic else "low_confidence"
         )
     # "Who is Japan's defense minister?" (rag.answering.roles)
     role = role_answer(q.text, data, rows)

@@ -100,7 +100,7 @@ def _coverage(q: Question, terms: set[str]) -> float:
     return sum(w for t, w in q.weights.items() if t in terms) / total if total else 0.0
 
 
-def _type_new(q: Question, sentence: str) -> float:
+def type_new(q: Question, sentence: str) -> float:
     """1 when the sentence holds a value of the expected type that the question lacks."""
     asked = q.text.lower()
     if q.kind in ("when", "how_many"):
@@ -157,7 +157,7 @@ def sentence_features(
             "dense_ctx": ctx_dense[i],
         }
         if kind_feature is not None:
-            values[kind_feature] = _type_new(q, text)
+            values[kind_feature] = type_new(q, text)
         for name, value in values.items():
             out[i, col(name)] = value
     if len(rows):

@@ -30,6 +30,7 @@ ABSTENTIONS = {
     "speaker_not_quoted": "The articles don't quote the person asked about on this.",
     "entity_not_found": "The articles don't say: none names what the question asks about.",
     "low_confidence": "No confident answer was found in the articles.",
+    "not_stated": "The articles are about this, but none of their sentences says the answer.",
     "no_article_in_range": "No article is dated in the time the question names.",
 }
 _HEADING_MARK = re.compile(r"(?m)^#{1,6}[ \t]+")  # Markdown's "# ", not words to a reader

@@ -39,6 +39,8 @@ RECALL_KS = (1, 5, 20)  # the k of the recall@k rows, plotted as they are named
 # the y range of rate plots: a little past 0 and 1, so a line at 1.0 (or 0) is not drawn on
 # the frame and hidden by it
 RATE_LIMITS = (-0.03, 1.05)
+# confidence bins of the reliability table: tenths, so each bin holds enough answers to read
+RELIABILITY_BINS = 10
 
 
 def _value(summary: dict[str, Any], section: str, key: str) -> float | None:
@@ -128,8 +130,57 @@ def write_reports(out: Path, report: dict[str, Any], compare: dict[str, Any] | N
     if checks:  # the terminal's news checks table, as the terminal prints it
         md += [checks_table(checks, heading="## News checks\n"), ""]
     md += [*how_sure(report, compare), ""]
+    bins = reliability(report.get("items", {}).get("ours", []))
+    if bins:
+        md += [reliability_table(bins), ""]
     md += [f"![{name}]({name})" for name in plots]
     (out / "report.md").write_text("\n".join(md) + "\n", "utf-8")
+
+
+def reliability(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Whether ``confidence`` means what it says: the answers given (not abstentions), binned
+    by confidence, each bin's mean confidence beside its observed accuracy (an answer to a
+    question the articles cannot answer is wrong). Only questions that name their answers or
+    have none count (not news questions with checks only)."""
+    given = [i for i in items if not i.get("abstained") and (i.get("graded") or not i["in_corpus"])]
+    bins: list[dict[str, Any]] = []
+    for b in range(RELIABILITY_BINS):
+        low, high = b / RELIABILITY_BINS, (b + 1) / RELIABILITY_BINS
+        inside = [
+            i
+            for i in given
+            if low <= i["confidence"] < high or (b == RELIABILITY_BINS - 1 and i["confidence"] >= 1)
+        ]
+        if inside:
+            bins.append(
+                {
+                    "bin": f"{low:.1f}-{high:.1f}",
+                    "answers": len(inside),
+                    "confidence": sum(i["confidence"] for i in inside) / len(inside),
+                    "accuracy": sum(bool(i["correct_first"]) for i in inside) / len(inside),
+                }
+            )
+    return bins
+
+
+def reliability_table(bins: list[dict[str, Any]]) -> str:
+    """The reliability bins as Markdown, with the expected calibration error (the answers'
+    weighted mean gap between confidence and accuracy)."""
+    n = sum(b["answers"] for b in bins)
+    ece = sum(b["answers"] * abs(b["confidence"] - b["accuracy"]) for b in bins) / n
+    lines = [
+        "## Reliability (answers given, ours)",
+        "",
+        "| confidence | answers | mean confidence | accuracy |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {b['bin']} | {b['answers']} | {b['confidence']:.3f} | {b['accuracy']:.3f} |"
+            for b in bins
+        ),
+        "",
+        f"Expected calibration error: {ece:.3f} over {n} answers.",
+    ]
+    return "\n".join(lines)
 
 
 def _plots(out: Path, runs: dict[str, dict[str, Any]]) -> list[str]:
