@@ -347,3 +347,42 @@ class StoreConformance:
         kept = [p for p in passages if p.doc_id in copies]
         assert kept and {p.doc_id for p in kept} == {kept[0].doc_id}
         assert {c.doc_id for c in kept[0].also_in} == copies - {kept[0].doc_id}
+
+    def test_a_question_sees_the_store_as_it_was_when_it_began(self, store: Store) -> None:
+        """A writer that commits in the middle of a question is seen by the next question,
+        never by the rest of this one: searches, statistics and vectors stay as they were,
+        and a text is the one searched or gone (``View.lost``), never a newer version."""
+        store.write(INFO, prepared(WALRUS, OTTER))
+        view = View(store.reader())
+        dense = view.dense_search(vector("walrus clams"), 10, NO_FILTERS)
+        lexical = view.lexical_search(content_terms("walrus clams"), 10, NO_FILTERS)
+        counted = (view.chunk_count(), view.term_stats(content_terms("walrus otters")))
+        otters, _ = view.lexical_search(content_terms("otters"), 10, NO_FILTERS)
+        sentences = list(view.chunk_sentences(int(lexical[0][0])))
+        sentence_vectors = view.sentence_vectors(sentences)
+        more = Article("walrus2", "More walruses", "Walrus walrus clams. A walrus eats clams.")
+        store.write(
+            INFO, prepared(more, replace(WALRUS, text="Penguins, not walruses.")), ["otter"]
+        )
+        again = view.dense_search(vector("walrus clams"), 10, NO_FILTERS)
+        assert [h.tolist() for h in again] == [h.tolist() for h in dense]
+        assert view.lexical_search(content_terms("walrus clams"), 10, NO_FILTERS)[0].tolist() == (
+            lexical[0].tolist()
+        )
+        assert (view.chunk_count(), view.term_stats(content_terms("walrus otters"))) == counted
+        assert (
+            view.lexical_search(content_terms("otters"), 10, NO_FILTERS)[0].tolist()
+            == otters.tolist()
+        )
+        assert view.term_stats(content_terms("penguins"))[1] == dict.fromkeys(
+            content_terms("penguins"), 0
+        )
+        assert np.allclose(view.sentence_vectors(sentences), sentence_vectors)
+        view.load(int(h) for h in [*lexical[0], *otters])
+        for h in [*lexical[0], *otters]:
+            key = int(doc_of(int(h)))
+            assert not view.has_doc(key) or view.article(key).text in (WALRUS.text, OTTER.text)
+        assert view.lost or view.article(int(doc_of(int(otters[0])))).doc_id == "otter"
+        assert lexical_ids(store, "walrus clams") == ["walrus2"]  # the next question
+        assert lexical_ids(store, "otters") == []
+        view.reader.close()

@@ -8,8 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.distinct import distinct_copies
-from rag.stores.base import ArticleRecord, record_from_row
+from rag.stores.base import ArticleRecord
 from rag.stores.local import LocalStore
+from rag.stores.sql import record_from_row
 from rag.stores.view import View
 from rag.text import content_terms
 from tests.store_conformance import INFO, LONG, OTTER, WALRUS, prepared

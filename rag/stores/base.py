@@ -78,21 +78,6 @@ class ArticleRecord:
         return decode_entities(self.entities_json)
 
 
-# The article columns every backend selects, in ArticleRecord's order (``record_from_row``);
-# an article stored before story groups existed is its own group.
-ARTICLE_FIELDS = (
-    "doc_id, title, text, url, date, source, content_hash, ingested_at, author, doc_key, "
-    "entities, coalesce(group_id, doc_id)"
-)
-
-
-def record_from_row(row: Sequence[Any]) -> ArticleRecord:
-    """An :class:`ArticleRecord` from a row of ``ARTICLE_FIELDS``."""
-    fields = list(row)
-    fields[10] = fields[10] or "[]"
-    return ArticleRecord(*fields)
-
-
 def encode_entities(entities: Sequence[Entity]) -> str:
     """Entity spans as compact JSON text (``[[start, end, label], ...]``)."""
     return json.dumps(
@@ -173,18 +158,10 @@ def group_values(p: PreparedArticle) -> tuple[object, ...]:
 def groups_left(add: Sequence[PreparedArticle], dropped: Collection[str]) -> list[str]:
     """Group labels that lose their namesake in a write: each dropped (replaced or deleted)
     doc_id whose new version, if any, does not rejoin the group named after it. Stores
-    relabel the other members of such a group to their smallest doc_id (``RELABEL_SQL``), so
-    the rest stays one group and the new version is alone."""
+    relabel the other members of such a group to their smallest doc_id, so the rest stays one
+    group and the new version is alone."""
     rejoined = {p.article.doc_id for p in add if p.group_id == p.article.doc_id}
     return sorted(d for d in dropped if d not in rejoined)
-
-
-# Relabel the members of group :1 other than article :1 to their smallest doc_id (the
-# parameter is given four times; ``{mark}`` is the backend's placeholder).
-RELABEL_SQL = (
-    "UPDATE articles SET group_id = (SELECT min(doc_id) FROM articles "
-    "WHERE group_id = {mark} AND doc_id <> {mark}) WHERE group_id = {mark} AND doc_id <> {mark}"
-)
 
 
 @dataclass(frozen=True)
@@ -218,7 +195,16 @@ class WriteResult:
 
 
 class StoreReader(Protocol):
-    """A consistent view of the store for one question (or one evaluation pass)."""
+    """A consistent view of the store for one question (or one evaluation pass): searches,
+    term statistics, counts and vectors all come from one committed state, so a write that
+    commits while a question is answered is seen by the next question, never by half of this
+    one. Texts (``documents``) are of that state or gone (absent), never of a later version.
+    A reader may hold resources (a database transaction) until :meth:`close` or until it is
+    dropped."""
+
+    def close(self) -> None:
+        """Let go of what the view holds; it is not used after."""
+        ...
 
     def chunk_count(self) -> int: ...
 

@@ -19,13 +19,8 @@ from typing import Any
 
 from rag.errors import IndexCorruptError, StoreUnavailableError
 from rag.models import Copy, Filters
-from rag.stores.base import (
-    ARTICLE_FIELDS,
-    ArticleRecord,
-    DuplicateCandidate,
-    StoreInfo,
-    record_from_row,
-)
+from rag.stores.base import ArticleRecord, DuplicateCandidate, StoreInfo
+from rag.stores.sql import ARTICLE_FIELDS, filter_sql, record_from_row
 
 CATALOG = "catalog.sqlite"
 SCHEMA = """
@@ -320,23 +315,3 @@ def _add_columns(con: sqlite3.Connection) -> None:
             con.execute("ROLLBACK")
             raise
     con.execute("CREATE INDEX IF NOT EXISTS articles_group ON articles (group_id)")
-
-
-def filter_sql(
-    f: Filters, date: str = "date", source: str = "source", doc_id: str = "doc_id", mark: str = "?"
-) -> tuple[str, list[str]]:
-    """A WHERE clause for ``f``; dates compare on their first ten characters (YYYY-MM-DD)."""
-    parts, args = ["1=1"], []
-    if f.source is not None:
-        parts.append(f"lower({source}) = lower({mark})")
-        args.append(f.source)
-    if f.doc_id is not None:
-        parts.append(f"{doc_id} = {mark}")
-        args.append(f.doc_id)
-    if f.date_from:
-        parts.append(f"substr({date}, 1, 10) >= {mark}")
-        args.append(f.date_from[:10])
-    if f.date_to:
-        parts.append(f"substr({date}, 1, 10) <= {mark}")
-        args.append(f.date_to[:10])
-    return " AND ".join(parts), args

@@ -37,7 +37,6 @@ from pathlib import Path
 from rag.errors import IndexCorruptError, StorageFullError
 from rag.stores import local_swap, segment
 from rag.stores.base import (
-    RELABEL_SQL,
     STORE_FORMAT,
     ArticleRecord,
     DocumentSummary,
@@ -51,6 +50,7 @@ from rag.stores.base import (
 from rag.stores.catalog import ARTICLE_COLUMNS, CATALOG, Catalog
 from rag.stores.local_reader import LocalReader
 from rag.stores.space import full_disk_as_error
+from rag.stores.sql import RELABEL_SQL
 
 log = logging.getLogger(__name__)
 

@@ -37,6 +37,9 @@ class LocalReader:
             lengths += float(np.sum(seg.postings.lengths))
         self.avg_length = lengths / self.total_rows if self.total_rows else 1.0
 
+    def close(self) -> None:
+        """Nothing to let go: the store shares this reader among its views until it changes."""
+
     def chunk_count(self) -> int:
         return sum(
             int(m.sum()) if m is not None else seg.rows

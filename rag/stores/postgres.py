@@ -16,6 +16,7 @@ before use, and the pool reconnects on its own once the database is back: no res
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import time
@@ -23,18 +24,11 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
-
 from rag.errors import StoreUnavailableError
-from rag.models import Copy, Filters
-from rag.stores import lexical, pg_rebuild
+from rag.stores import pg_rebuild
 from rag.stores.base import (
-    ARTICLE_FIELDS,
-    RELABEL_SQL,
     ArticleRecord,
-    DocData,
     DocumentSummary,
-    DuplicateCandidate,
     PreparedArticle,
     StoreInfo,
     WriteResult,
@@ -42,11 +36,11 @@ from rag.stores.base import (
     group_values,
     groups_left,
     handle,
-    record_from_row,
 )
-from rag.stores.catalog import filter_sql
+from rag.stores.pg_reader import PostgresReader, return_freed
 from rag.stores.pg_schema import MIGRATION_LOCK, content_ddl, migrate
 from rag.stores.space import full_disk_as_error
+from rag.stores.sql import ARTICLE_FIELDS, RELABEL_SQL, record_from_row
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +53,6 @@ PROBE_TIMEOUT_S = 2  # connecting to ask (libpq's smallest connect_timeout)
 # minutes let its backoff grow to minutes, so the pool stayed empty well after the database
 # was back); the next request that finds the pool empty starts a new attempt.
 RECONNECT_S = 2.0
-EF_SEARCH = 128  # as the local store's HNSW segments
 
 
 def _ensure_vector_extension(con: Any) -> None:
@@ -164,11 +157,14 @@ class PostgresStore:
     def _getconn(self) -> Any:
         from psycopg_pool import PoolTimeout
 
+        return_freed()  # connections of readers the garbage collector freed
         if self._down:  # still down? ask before waiting on the pool
             self._probe()
         try:
             return self.pool.getconn(timeout=DOWN_AFTER_S)
         except PoolTimeout:
+            gc.collect()  # readers lost in reference cycles hold connections: free them
+            return_freed()
             self._probe()  # raises when the database does not answer
         try:
             return self.pool.getconn(timeout=POOL_WAIT_S)
@@ -207,6 +203,7 @@ class PostgresStore:
         return self._info
 
     def reader(self) -> PostgresReader:
+        """A view of one snapshot, taken by its first statement (``rag.stores.pg_reader``)."""
         return PostgresReader(self)
 
     # -- documents -------------------------------------------------------------------------
@@ -388,160 +385,6 @@ class PostgresStore:
                 pg_rebuild.remove_abandoned(con)
 
 
-class PostgresReader:
-    """Reads straight from the database (each call sees the latest committed state)."""
-
-    def __init__(self, store: PostgresStore) -> None:
-        self.store = store
-        self._dfs: dict[str, int] = {}  # term statistics, asked twice per question
-        self._chunks: int | None = None
-
-    def chunk_count(self) -> int:
-        return int(self.store._fetch("SELECT chunks FROM rag_stats")[0][0])
-
-    def _where(self, filters: Filters, table: str = "c") -> tuple[str, list[Any]]:
-        if filters.is_empty():
-            return "", []
-        where, args = filter_sql(filters, "a.date", "a.source", "a.doc_id", "%s")
-        return f" JOIN articles a ON a.doc_key = {table}.doc_key WHERE {where}", args
-
-    def dense_search(
-        self, vector: np.ndarray, k: int, filters: Filters
-    ) -> tuple[np.ndarray, np.ndarray]:
-        from pgvector import Vector
-
-        join, args = self._where(filters)
-        v = Vector(np.asarray(vector, dtype=np.float32))
-        with self.store._connection() as con, con.transaction():
-            con.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, 2 * k)}")
-            con.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            rows = con.execute(
-                f"SELECT c.handle, -(c.embedding <#> %s) FROM chunks c{join} "
-                "ORDER BY c.embedding <#> %s LIMIT %s",
-                [v, *args, v, k],
-            ).fetchall()
-        return _sorted(rows)
-
-    def lexical_search(
-        self, terms: Sequence[str], k: int, filters: Filters
-    ) -> tuple[np.ndarray, np.ndarray]:
-        n, dfs = self.term_stats(terms)
-        if not n or not terms:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        avg = float(
-            self.store._fetch("SELECT terms::float8 / greatest(chunks, 1) FROM rag_stats")[0][0]
-        )
-        uses: dict[str, float] = {}
-        for t in terms:  # a repeated query term counts again, as in the local store
-            uses[t] = uses.get(t, 0.0) + lexical.idf(n, dfs[t])
-        join, args = self._where(filters, "p")
-        # "term = ANY" lets the planner read each term's range of the covering primary key
-        # (an index-only scan); a join on the terms alone made it scan every posting
-        rows = self.store._fetch(
-            "SELECT p.handle, sum(q.w * p.tf / (p.tf + %s * (1 - %s + %s * p.n_terms / %s))) s "
-            "FROM postings p JOIN unnest(%s::text[], %s::float8[]) AS q(term, w) "
-            f"ON q.term = p.term{join} {'AND' if join else 'WHERE'} p.term = ANY(%s) "
-            "GROUP BY p.handle ORDER BY s DESC LIMIT %s",
-            [
-                lexical.K1,
-                lexical.B,
-                lexical.B,
-                max(avg, 1e-9),
-                list(uses),
-                list(uses.values()),
-                *args,
-                list(uses),
-                k,
-            ],
-        )
-        return _sorted(rows)
-
-    def term_stats(self, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-        missing = [t for t in dict.fromkeys(terms) if t not in self._dfs]
-        if missing:
-            found = dict(
-                self.store._fetch(
-                    "SELECT term, count(*) FROM postings WHERE term = ANY(%s) GROUP BY term",
-                    (missing,),
-                )
-            )
-            self._dfs.update({t: int(found.get(t, 0)) for t in missing})
-        if self._chunks is None:
-            self._chunks = self.chunk_count()
-        return self._chunks, {t: self._dfs[t] for t in terms}
-
-    def chunk_vectors(self, handles: np.ndarray) -> np.ndarray:
-        return self._vectors("chunks", [int(h) for h in handles])
-
-    def sentence_vectors(self, handles: Sequence[int]) -> np.ndarray:
-        return self._vectors("sentences", [int(h) for h in handles])
-
-    def _vectors(self, table: str, handles: list[int]) -> np.ndarray:
-        rows = dict(
-            self.store._fetch(  # binary: no parsing of vector text
-                f"SELECT handle, embedding FROM {table} WHERE handle = ANY(%s)", (handles,), True
-            )
-        )
-        info = self.store.info()
-        d = info.dimension if info else 0
-        gone = np.zeros(d, dtype=np.float32)  # deleted since the search: similarity 0
-        return np.array(
-            [_array(rows[h]) if h in rows else gone for h in handles], dtype=np.float32
-        ).reshape(-1, d)
-
-    def documents(self, doc_keys: Collection[int]) -> dict[int, DocData]:
-        keys = [int(k) for k in doc_keys]
-        with self.store._connection() as con, con.transaction():
-            # one snapshot: an article replaced meanwhile is either whole or absent
-            con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            records = {
-                r.doc_key: r
-                for r in map(
-                    record_from_row,
-                    con.execute(
-                        f"SELECT {ARTICLE_FIELDS} FROM articles WHERE doc_key = ANY(%s)", (keys,)
-                    ),
-                )
-            }
-            cur = con.cursor(binary=True)
-            sents = cur.execute(
-                'SELECT doc_key, start, "end" FROM sentences '
-                "WHERE doc_key = ANY(%s) ORDER BY handle",
-                (keys,),
-            ).fetchall()
-            chunks = cur.execute(
-                'SELECT doc_key, start, "end", sent_lo, sent_hi FROM chunks '
-                "WHERE doc_key = ANY(%s) ORDER BY handle",
-                (keys,),
-            ).fetchall()
-        out = {}
-        for key, record in records.items():
-            s = np.array([r[1:] for r in sents if r[0] == key], dtype=np.int64).reshape(-1, 2)
-            c = np.array([r[1:] for r in chunks if r[0] == key], dtype=np.int64).reshape(-1, 4)
-            out[key] = DocData(record, s[:, 0], s[:, 1], c[:, 0], c[:, 1], c[:, 2], c[:, 3])
-        return out
-
-    def duplicate_candidates(self, band_keys: Collection[int]) -> list[DuplicateCandidate]:
-        rows = self.store._fetch(
-            "SELECT DISTINCT a.doc_id, coalesce(a.group_id, a.doc_id), a.minhash FROM bands b "
-            "JOIN articles a ON a.doc_key = b.doc_key "
-            "WHERE b.band_key = ANY(%s) AND a.minhash IS NOT NULL",
-            ([int(k) for k in band_keys],),
-        )
-        return [DuplicateCandidate(d, g, bytes(sig)) for d, g, sig in rows]
-
-    def group_members(self, group_ids: Collection[str]) -> dict[str, tuple[Copy, ...]]:
-        out: dict[str, list[Copy]] = {}
-        for group, *fields in self.store._fetch(
-            "SELECT coalesce(group_id, doc_id) g, doc_id, title, source, date, url "
-            "FROM articles WHERE group_id = ANY(%s) OR (group_id IS NULL AND doc_id = ANY(%s)) "
-            'ORDER BY doc_id COLLATE "C"',
-            (list(group_ids), list(group_ids)),
-        ):
-            out.setdefault(group, []).append(Copy(*fields))
-        return {g: tuple(copies) for g, copies in out.items()}
-
-
 def _quietly(call: Any, *args: Any) -> None:
     """Clean-up after a rebuild, never hiding the rebuild's own error."""
     import psycopg
@@ -557,16 +400,4 @@ def _write_bytes(add: Sequence[PreparedArticle]) -> int:
     return sum(
         len(p.article.text.encode()) + p.chunk_vectors.nbytes + p.sentence_vectors.nbytes // 2
         for p in add
-    )
-
-
-def _array(value: Any) -> np.ndarray:
-    return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, np.float32)
-
-
-def _sorted(rows: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    rows = sorted(rows, key=lambda r: -float(r[1]))
-    return (
-        np.array([int(r[0]) for r in rows], dtype=np.int64),
-        np.array([float(r[1]) for r in rows], dtype=np.float64),
     )

@@ -4,9 +4,11 @@ Retrieval, features and the composer read through a :class:`View`: searches go t
 article texts, sentence spans and chunk ranges are fetched per article on first use (one
 round trip for a whole pool with :meth:`View.load`) and kept for the view's lifetime.
 
-Texts are read from the store's latest state, so an article found by a search may be gone by
-the time its text is fetched (deleted, replaced, or a rebuild swapped in): the view is then
-``lost`` and the engine reads the question again from a renewed view (:meth:`View.renew`).
+The reader is one consistent state of the store for searches, statistics and vectors. A
+backend may read texts from its latest state (the local store does; PostgreSQL reads them from
+the reader's snapshot), so an article found by a search may be gone by the time its text is
+fetched (deleted, replaced, or a rebuild swapped in): the view is then ``lost`` and the engine
+reads the question again from a renewed view (:meth:`View.renew`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ class View:
         self.lost = False  # an article found by a search was gone when its text was fetched
 
     def renew(self, reader: StoreReader) -> None:
-        """Start over from ``reader`` (a newer state of the store)."""
+        """Start over from ``reader`` (a newer state of the store); the old one is closed."""
+        if reader is not self.reader:
+            self.reader.close()
         self.reader = reader
         self._docs.clear()
         self._groups.clear()
