@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from rag.embedding import HashEmbedder
 from rag.engine import Engine
 from rag.models import NO_FILTERS, Article
+from rag.runtime.embedding import HashEmbedder
 from rag.settings import Settings
 from rag.stores.postgres import POOL_MAX, PostgresStore
 from rag.stores.view import View
