@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.text import split_sentences
+from tests.helpers import assert_sentences_cover
 
 
 def _sentences(text: str) -> list[str]:
@@ -141,13 +142,6 @@ _TOKENS = [
 def test_spans_stay_verbatim_around_abbreviations(tokens: list[str], gap: str) -> None:
     text = gap.join(tokens)
     spans = split_sentences(text)
-    previous_end = 0
-    for span in spans:
-        piece = text[span.start : span.end]
-        assert piece and piece == piece.strip()
-        assert span.start >= previous_end
-        previous_end = span.end
-    covered = "".join(text[s.start : s.end] for s in spans)
-    assert "".join(covered.split()) == "".join(text.split())
+    assert_sentences_cover(text, spans)
     # a window of the text gives the same sentences as the whole text cut to that window
     assert split_sentences(text, 0, len(text)) == spans

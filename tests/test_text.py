@@ -2,6 +2,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.text import content_terms, split_sentences
+from tests.helpers import assert_sentences_cover
 
 
 def _sentences(text: str) -> list[str]:
@@ -53,15 +54,7 @@ def test_line_breaks_end_a_sentence_unless_the_line_carries_on() -> None:
 @settings(max_examples=200)
 def test_sentence_spans_are_exact_trimmed_and_ordered(text: str) -> None:
     spans = split_sentences(text)
-    previous_end = 0
-    for span in spans:
-        piece = text[span.start : span.end]
-        assert piece and piece == piece.strip()
-        assert span.start >= previous_end
-        previous_end = span.end
-    # nothing but whitespace is left out
-    covered = "".join(text[s.start : s.end] for s in spans)
-    assert "".join(covered.split()) == "".join(text.split())
+    assert_sentences_cover(text, spans)  # nothing but whitespace is left out
 
 
 def test_content_terms_drop_stopwords_and_stem() -> None:

@@ -38,10 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from rag.answering.feature_schema import FeatureSchema, SchemaMismatch
+from rag.answering.feature_schema import FeatureSchema, SchemaMismatch, reading_fitted
 from rag.answering.features import SENTENCE_SCHEMA, Question, type_new
 from rag.answering.scoring import Logistic
-from rag.errors import ModelFileError
 from rag.text import content_terms
 
 ANSWERABILITY_FILE = Path(__file__).resolve().parent.parent / "data" / "answerability.json"
@@ -183,18 +182,10 @@ def load_answerability(path: Path = ANSWERABILITY_FILE) -> Answerability | None:
     if not Path(path).exists():
         return None
     fix = "refit with `python -m rag.training.answerability_fitting` or delete the file"
-    try:
+    with reading_fitted("answerability", path, fix):
         raw = json.loads(Path(path).read_text("utf-8"))
         if raw.get("schema") != ANSWERABILITY_SCHEMA.digest:
             raise SchemaMismatch("digest differs")
         return Answerability(
             Logistic.from_dict(raw["model"], ANSWERABILITY_SCHEMA), raw.get("meta", {})
         )
-    except SchemaMismatch as exc:
-        raise ModelFileError(
-            f"the answerability file {path} was fitted for other features ({exc}); {fix}"
-        ) from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ModelFileError(
-            f"cannot read the answerability file {path} ({type(exc).__name__}); {fix}"
-        ) from None

@@ -12,17 +12,37 @@ so that files fitted on the old meaning are refused too.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
+
+from rag.errors import ModelFileError
 
 DIGEST_CHARS = 16  # of the SHA-256 hex digest: enough to tell schemas apart, short in JSON
 
 
 class SchemaMismatch(ValueError):
     """Names that do not match a schema (a model file fitted for another one)."""
+
+
+@contextmanager
+def reading_fitted(what: str, path: Path | str, fix: str) -> Iterator[None]:
+    """Reading a fitted model file: any failure is one ``ModelFileError`` line naming the
+    file, what is wrong (other features, or unreadable) and ``fix``."""
+    try:
+        yield
+    except SchemaMismatch as exc:
+        raise ModelFileError(
+            f"the {what} file {path} was fitted for other features ({exc}); {fix}"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelFileError(
+            f"cannot read the {what} file {path} ({type(exc).__name__}); {fix}"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.answering.feature_schema import FeatureSchema, SchemaMismatch
+from rag.answering.feature_schema import FeatureSchema, reading_fitted
 from rag.answering.features import SENTENCE_SCHEMA
 from rag.errors import ModelFileError
 from rag.settings import SHIPPED_SCORER
@@ -214,7 +214,7 @@ def load_scorer(path: Path = SCORER_FILE) -> Scorer:
     """The scorer in ``path``; a ``ModelFileError`` (one line) when it cannot be read or was
     fitted for other feature names than this code computes."""
     fix = "retrain with `rag train DATASET --out DIR` and set RAG_SCORER_PATH"
-    try:
+    with reading_fitted("scorer", path, fix):
         raw = json.loads(Path(path).read_text("utf-8"))
         found = raw.get("schema") or {}
         stale = [name for name, digest in schema_digests().items() if found.get(name) != digest]
@@ -225,14 +225,6 @@ def load_scorer(path: Path = SCORER_FILE) -> Scorer:
             RerankBlend.from_dict(raw["rerank"]) if raw.get("rerank") else None,
             raw.get("meta", {}),
         )
-    except SchemaMismatch as exc:
-        raise ModelFileError(
-            f"the scorer file {path} was fitted for other features ({exc}); {fix}"
-        ) from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ModelFileError(
-            f"cannot read the scorer file {path} ({type(exc).__name__}); {fix}"
-        ) from None
     if stale:
         raise ModelFileError(
             f"the scorer file {path} was fitted for another feature schema "
