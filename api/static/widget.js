@@ -482,13 +482,19 @@
       }).catch(function () { /* the preview keeps its title and sentence */ });
     };
     var hide = function () { preview.setAttribute("hidden", ""); };
-    chip.addEventListener("mouseenter", show);
-    chip.addEventListener("focus", show);
-    chip.addEventListener("mouseleave", hide);
-    chip.addEventListener("blur", hide);
+    // A preview dismissed with Escape stays dismissed until the pointer or the focus leaves
+    // the chip (WCAG 1.4.13): a layout shift under a resting pointer must not reopen it.
+    var dismissed = false;
+    var showUnlessDismissed = function () { if (!dismissed) show(); };
+    var leave = function () { dismissed = false; hide(); };
+    chip.addEventListener("mouseenter", showUnlessDismissed);
+    chip.addEventListener("focus", showUnlessDismissed);
+    chip.addEventListener("mouseleave", leave);
+    chip.addEventListener("blur", leave);
     chip.addEventListener("keydown", function (event) {
       if (event.key === "Escape" && !preview.hasAttribute("hidden")) {
         event.stopPropagation();
+        dismissed = true;
         hide();
       }
     });
