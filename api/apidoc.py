@@ -38,8 +38,8 @@ def install_openapi(app: FastAPI, settings: Settings) -> None:
 
 def tighten(spec: dict[str, Any], settings: Settings) -> None:
     """The question's length and ``top_k``'s range, in the request body and in /search."""
-    question = {**QUESTION_SCHEMA, "maxLength": settings.max_question_chars}
-    top_k = {"minimum": 1, "maximum": settings.max_top_k}
+    question = {**QUESTION_SCHEMA, "maxLength": settings.answering.max_question_chars}
+    top_k = {"minimum": 1, "maximum": settings.answering.max_top_k}
     ask = spec.get("components", {}).get("schemas", {}).get("AskRequest", {})
     if ask:
         ask["properties"]["question"].update(question)

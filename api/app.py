@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = engine or Engine(settings)
-        if not settings.api_keys:
+        if not settings.api.api_keys:
             log.warning("RAG_API_KEYS is not set: document writes are allowed from loopback only")
         await run_in_threadpool(_warm, app.state.engine)
         polling = app.state.engine.watch_in_background()  # RAG_FEEDS, if any
@@ -68,22 +68,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="News QA", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.limiter = rate_limiter(settings, rate_limit_file(settings))
+    api = settings.api
     app.state.gate = ComputeGate(
-        settings.max_concurrent_asks, settings.max_queued_asks, settings.request_deadline_s
+        api.max_concurrent_asks, api.max_queued_asks, api.request_deadline_s
     )
     app.state.metrics = Metrics()
     if engine is not None:
         app.state.engine = engine
     install_error_handlers(app)
     app.add_middleware(app.state.metrics.middleware)
-    app.add_middleware(HostCheckMiddleware, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(HostCheckMiddleware, allowed_hosts=settings.api.allowed_hosts)
     app.add_middleware(
-        BodyLimitMiddleware, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes
+        BodyLimitMiddleware, max_body=api.max_body_bytes, max_upload=api.max_upload_bytes
     )
-    if settings.cors_origins:
+    if settings.api.cors_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=settings.cors_origins,
+            allow_origins=settings.api.cors_origins,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
@@ -98,7 +99,7 @@ def rate_limit_file(settings: Settings) -> Path:
     """RAG_RATE_LIMIT_DB, else ``ratelimit.sqlite`` in the index folder: every worker serving
     that index shares it (the store leaves files it did not write there alone).
     Unused when RAG_DATABASE_URL is set: the buckets are then in PostgreSQL, for every host."""
-    return settings.rate_limit_db or settings.index_dir / "ratelimit.sqlite"
+    return settings.api.rate_limit_db or settings.storage.index_dir / "ratelimit.sqlite"
 
 
 def _static_routes(app: FastAPI) -> None:

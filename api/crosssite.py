@@ -23,6 +23,7 @@ it, as Jupyter's ``allow_origin`` and local-host checks and Django's ``ALLOWED_H
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from fastapi.responses import JSONResponse
@@ -85,7 +86,7 @@ class HostCheckMiddleware:
 
     A request with no ``Host`` (HTTP/1.0) passes: no browser sends one without it."""
 
-    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+    def __init__(self, app: ASGIApp, allowed_hosts: Sequence[str]) -> None:
         self.app = app
         self.allowed = list(allowed_hosts)
 
@@ -137,7 +138,7 @@ def check_origin(request: Request, settings: Settings) -> None:
                 "RAG_CORS_ORIGINS"
             )
         return
-    if origin in settings.cors_origins or same_origin(origin, request.headers.get("host")):
+    if origin in settings.api.cors_origins or same_origin(origin, request.headers.get("host")):
         return
     shown = origin.encode("ascii", "replace").decode()[:200]
     raise ForbiddenError(

@@ -152,9 +152,9 @@ class Limiter(Protocol):
 
 def rate_limiter(settings: Settings, path: Path) -> Limiter:
     """The shared PostgreSQL buckets when RAG_DATABASE_URL is set, else the host's file."""
-    if settings.database_url and settings.rate_limit_per_minute > 0:
-        return SharedRateLimiter(settings.rate_limit_per_minute, settings.database_url)
-    return RateLimiter(settings.rate_limit_per_minute, path)
+    if settings.storage.database_url and settings.api.rate_limit_per_minute > 0:
+        return SharedRateLimiter(settings.api.rate_limit_per_minute, settings.storage.database_url)
+    return RateLimiter(settings.api.rate_limit_per_minute, path)
 
 
 PG_CONNECT_TIMEOUT_S = 3  # a check never waits longer than this for a database that went away

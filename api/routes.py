@@ -201,7 +201,7 @@ async def add_documents(request: Request, engine: EngineDep) -> dict[str, Any]:
     else:
         from api.uploads import articles_from_request  # multipart parsing: on the first upload
 
-        articles, skipped = await articles_from_request(request)
+        articles, skipped = await articles_from_request(request, engine)
     if not articles:
         raise InputError(
             "no usable articles: " + "; ".join(skipped[:5]) if skipped else "no articles given"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Sequence
 from functools import lru_cache
 
 from fastapi import Request
@@ -24,12 +25,12 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 def check_settings(settings: Settings) -> None:
     """Refuse settings that contradict each other, in one line (at start, not per request)."""
-    if settings.require_key_for_reads and not settings.api_keys:
+    if settings.api.require_key_for_reads and not settings.api.api_keys:
         raise InputError(
             "RAG_REQUIRE_KEY_FOR_READS=true needs RAG_API_KEYS: with no keys nobody could read"
         )
-    _networks(tuple(settings.trusted_proxies))
-    for entry in settings.allowed_hosts:
+    _networks(tuple(settings.api.trusted_proxies))
+    for entry in settings.api.allowed_hosts:
         if "/" in entry or ":" in entry:
             raise InputError(
                 f"bad setting RAG_ALLOWED_HOSTS: {entry!r} is not a host name; give names only "
@@ -56,7 +57,7 @@ def _trusted(host: str, networks: tuple[Network, ...]) -> bool:
 def client_host(request: Request) -> str:
     """The client's address: the peer, or what a trusted proxy says in X-Forwarded-For."""
     peer = request.client.host if request.client else ""
-    networks = _networks(tuple(request.app.state.settings.trusted_proxies))
+    networks = _networks(tuple(request.app.state.settings.api.trusted_proxies))
     if not networks or not _trusted(peer, networks):
         return peer
     hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",")]
@@ -81,7 +82,7 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _key_ok(token: str, keys: list[str]) -> bool:
+def _key_ok(token: str, keys: Sequence[str]) -> bool:
     matched = False
     for key in keys:  # compare against every key, in constant time each
         matched |= hmac.compare_digest(token.encode(), key.encode())
@@ -91,7 +92,7 @@ def _key_ok(token: str, keys: list[str]) -> bool:
 def check_write(request: Request, settings: Settings) -> None:
     """Writes need a valid key; with no keys configured, only loopback clients may write, and
     not from another site's page (``api.crosssite.check_origin``)."""
-    if not settings.api_keys:
+    if not settings.api.api_keys:
         check_origin(request, settings)
         if not is_loopback(client_host(request)):
             raise ForbiddenError("writes are only allowed from loopback when RAG_API_KEYS is unset")
@@ -103,14 +104,14 @@ def check_browser_write(request: Request, settings: Settings) -> None:
     """An open write (a reader's feedback): refused from another site's page unless it
     carries a valid API key."""
     token = _bearer(request)
-    if token is not None and settings.api_keys and _key_ok(token, settings.api_keys):
+    if token is not None and settings.api.api_keys and _key_ok(token, settings.api.api_keys):
         return
     check_origin(request, settings)
 
 
 def check_read(request: Request, settings: Settings) -> None:
     """Reads are open unless RAG_REQUIRE_KEY_FOR_READS (``check_settings`` ensures keys)."""
-    if settings.require_key_for_reads:
+    if settings.api.require_key_for_reads:
         _check_key(request, settings)
 
 
@@ -118,5 +119,5 @@ def _check_key(request: Request, settings: Settings) -> None:
     token = _bearer(request)
     if token is None:
         raise AuthError("missing API key: send 'Authorization: Bearer <key>'")
-    if not _key_ok(token, settings.api_keys):
+    if not _key_ok(token, settings.api.api_keys):
         raise AuthError("invalid API key")

@@ -24,13 +24,14 @@ log = logging.getLogger(__name__)
 
 
 def ensure_index(settings: Settings) -> Engine:
-    """Build the index from ``settings.seeds_dir`` when the index folder has none; the engine
-    that looked (one worker serves with it)."""
+    """Build the index from ``RAG_SEEDS_DIR`` when the index folder has none; the engine that
+    looked (one worker serves with it)."""
     engine = Engine(settings)
-    if engine.has_index() or not settings.seeds_dir.exists():
+    storage = settings.storage
+    if engine.has_index() or not storage.seeds_dir.exists():
         return engine
-    log.warning("no index at %s: building it from %s", settings.index_dir, settings.seeds_dir)
-    loaded = engine.load_sources([str(settings.seeds_dir)])
+    log.warning("no index at %s: building it from %s", storage.index_dir, storage.seeds_dir)
+    loaded = engine.load_sources([str(storage.seeds_dir)])
     engine.ingest(loaded.articles)
     return engine
 
@@ -68,8 +69,9 @@ def with_bound_name(settings: Settings, host: str) -> Settings:
     try:
         ipaddress.ip_address(name.strip("[]"))
     except ValueError:
-        if name and name not in settings.allowed_hosts:
-            return settings.model_copy(update={"allowed_hosts": [*settings.allowed_hosts, name]})
+        hosts = settings.api.allowed_hosts
+        if name and name not in hosts:
+            return settings.model_copy(update={"allowed_hosts": [*hosts, name]})
     return settings
 
 
@@ -83,7 +85,7 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> int:
     engine = ensure_index(settings)
     if workers == 1:
         _preload(engine)
-    where = "the database" if settings.database_url else settings.index_dir
+    where = "the database" if settings.storage.database_url else settings.storage.index_dir
     print(f"serving on http://{host}:{port}/ (index: {where})", flush=True)
     try:
         _run(settings, host, port, workers, engine)

@@ -1,14 +1,15 @@
 """Reading articles from a POST /documents request: a JSON list, or uploaded files.
 
 Files come in the form field ``files``; a file in another field is skipped with a reason, and
-a form without ``files`` is a 422. Every article is loaded within ``rag.articles.limits`` (pages are
-parsed in a worker process with a deadline), in a worker thread: the event loop never parses.
+a form without ``files`` is a 422. This module checks what is HTTP's (the content type, form
+fields, file names, the JSON schema) and hands the bytes and records to the engine
+(``Engine.load_upload``, ``Engine.load_records``), which reads them as it reads files, within
+the article limits, in a worker thread: the event loop never parses.
 """
 
 from __future__ import annotations
 
 import re
-import tempfile
 import unicodedata
 from dataclasses import astuple
 from pathlib import Path
@@ -20,14 +21,13 @@ from starlette.datastructures import UploadFile
 
 from api.schemas import ArticleIn
 from rag import jsonio
-from rag.articles.limits import Limits
-from rag.articles.loading import SUPPORTED_SUFFIXES, article_from_record, load_file
-from rag.errors import InputError, RagError
+from rag.engine import Engine
+from rag.errors import InputError
 from rag.models import Article
 
 MAX_ARTICLES_PER_REQUEST = 1000
 MAX_FILE_NAME_CHARS = 200  # the longest document id
-MAX_FILE_NAME_BYTES = 255  # NAME_MAX: a longer name cannot be written to a temporary file
+MAX_FILE_NAME_BYTES = 255  # NAME_MAX: no file on a disk has a longer name
 FILES_FIELD = "files"  # the form field the README names
 # Browsers and httpx send a control character in a file name as %XX (%0A, %0D, %01 ...).
 _ESCAPED_CONTROL = re.compile(r"%(?:[01][0-9A-Fa-f]|7[Ff])")
@@ -43,15 +43,16 @@ _BIDI_CONTROLS = frozenset(
 )
 
 
-async def articles_from_request(request: Request) -> tuple[list[Article], list[str]]:
+async def articles_from_request(
+    request: Request, engine: Engine
+) -> tuple[list[Article], list[str]]:
     """Articles in the request, and a reason for each file or record that was skipped."""
     content_type = request.headers.get("content-type", "")
-    limits = Limits.of(request.app.state.settings)
     if content_type.startswith("multipart/form-data"):
-        articles, skipped = await _from_files(request, limits)
+        articles, skipped = await _from_files(request, engine)
     elif content_type.split(";")[0].strip() in ("application/json", ""):
-        body = await request.body()
-        articles, skipped = await run_in_threadpool(_from_json, body, limits), []
+        records = _records(await request.body())
+        articles, skipped = await run_in_threadpool(engine.load_records, records), []
     else:
         raise InputError(
             f"unsupported content type {content_type!r}: send application/json "
@@ -84,7 +85,8 @@ def _shown(name: str) -> str:
     return name.encode("utf-8", "replace").decode("utf-8")[:MAX_FILE_NAME_CHARS]
 
 
-def _from_json(raw: bytes, limits: Limits) -> list[Article]:
+def _records(raw: bytes) -> list[object]:
+    """The article records of a JSON body, each checked against the API's schema."""
     try:
         data = jsonio.loads(raw)
     except ValueError:
@@ -94,7 +96,6 @@ def _from_json(raw: bytes, limits: Limits) -> list[Article]:
         raise InputError("send a non-empty JSON list of articles {id, title, text, ...}")
     if len(records) > MAX_ARTICLES_PER_REQUEST:
         raise InputError(f"at most {MAX_ARTICLES_PER_REQUEST} articles per request")
-    articles = []
     for i, record in enumerate(records):
         try:
             ArticleIn.model_validate(record)
@@ -102,11 +103,10 @@ def _from_json(raw: bytes, limits: Limits) -> list[Article]:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise InputError(f"article {i}: {where}: {first['msg']}") from None
-        articles.append(article_from_record(record, where=f"article {i}", limits=limits))
-    return articles
+    return records
 
 
-async def _from_files(request: Request, limits: Limits) -> tuple[list[Article], list[str]]:
+async def _from_files(request: Request, engine: Engine) -> tuple[list[Article], list[str]]:
     form = await request.form(max_files=100)
     articles: list[Article] = []
     skipped: list[str] = []
@@ -126,24 +126,10 @@ async def _from_files(request: Request, limits: Limits) -> tuple[list[Article], 
             skipped.append(f"{_shown(name)}: {problem}")
             continue
         data = await upload.read()
-        loaded, warnings = await run_in_threadpool(_load_upload, name, data, limits)
-        articles.extend(loaded)
-        skipped.extend(warnings)
+        loaded = await run_in_threadpool(engine.load_upload, name, data)
+        articles.extend(loaded.articles)
+        skipped.extend(loaded.warnings)
     return articles, skipped
-
-
-def _load_upload(name: str, data: bytes, limits: Limits) -> tuple[list[Article], list[str]]:
-    """The articles of one uploaded file, and its warnings (named by the file, not the path)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(data)
-        warnings: list[str] = []
-        articles: list[Article] = []
-        try:
-            articles = load_file(path, warnings, limits)
-        except RagError as exc:
-            warnings.append(f"{name}: {exc.message}")
-        return articles, [w.replace(str(path), name) for w in warnings]
 
 
 def _bad_file_name(given: str, name: str) -> str | None:
@@ -160,6 +146,4 @@ def _bad_file_name(given: str, name: str) -> str | None:
         unicodedata.category(c) in ("Cc", "Cs") or c in _BIDI_CONTROLS for c in given
     ):
         return "file name has control characters"
-    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-        return "unsupported file type"
-    return None
+    return None  # an unsupported type is the engine's to say

@@ -89,11 +89,11 @@ class Engine:
         store: Store | None = None,
     ) -> None:
         self.settings = settings
-        self.root = Path(settings.index_dir)
+        self.root = Path(settings.storage.index_dir)
         self._embedder = embedder
         self._reranker: Reranker | None = None
         self._reranker_checked = False
-        self.scorer = scorer or load_scorer(settings.scorer_path)
+        self.scorer = scorer or load_scorer(settings.models.scorer_path)
         self._store = store
         self._store_lock = threading.Lock()
 
@@ -134,13 +134,14 @@ class Engine:
     @property
     def threshold(self) -> float:
         """The confidence below which answers abstain."""
-        if self.settings.abstain_threshold is not None:
-            return self.settings.abstain_threshold
+        if self.settings.answering.abstain_threshold is not None:
+            return self.settings.answering.abstain_threshold
         return self.scorer.threshold
 
     @property
     def chunk_params(self) -> ChunkingParams:
-        return ChunkingParams(self.settings.chunk_tokens, self.settings.chunk_overlap_tokens)
+        ingest = self.settings.ingest
+        return ChunkingParams(ingest.chunk_tokens, ingest.chunk_overlap_tokens)
 
     def _chunker(self) -> Chunker:
         tokenizer = getattr(self.embedder, "tokenizer", None)
@@ -186,17 +187,17 @@ class Engine:
         return view
 
     def _where(self) -> str:
-        return "the database" if self.settings.database_url else str(self.root)
+        return "the database" if self.settings.storage.database_url else str(self.root)
 
     def check_question(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():
             raise InputError("the question is empty")
         if not has_words(question):  # "?", "..." or "±" asks nothing
             raise InputError(f"the question {question.strip()!r} has no words")
-        if len(question) > self.settings.max_question_chars:
+        if len(question) > self.settings.answering.max_question_chars:
             raise PayloadTooLargeError(
                 f"the question has {len(question)} characters; the limit is "
-                f"{self.settings.max_question_chars}"
+                f"{self.settings.answering.max_question_chars}"
             )
         return question.strip()
 
@@ -208,9 +209,9 @@ class Engine:
         if isinstance(query, CheckedQuery):
             return query
         question = self.check_question(query.question)
-        k = self.settings.top_k if query.top_k is None else query.top_k
-        if not 1 <= k <= self.settings.max_top_k:
-            raise InputError(f"top_k must be between 1 and {self.settings.max_top_k}")
+        k = self.settings.answering.top_k if query.top_k is None else query.top_k
+        if not 1 <= k <= self.settings.answering.max_top_k:
+            raise InputError(f"top_k must be between 1 and {self.settings.answering.max_top_k}")
         if query.mode not in get_args(Mode):
             raise InputError(f"mode must be one of {', '.join(get_args(Mode))}")
         names, f = query.names, query.filters
@@ -346,7 +347,7 @@ class Engine:
         )
 
     def _compose(self, reading: Reading, data: View) -> Composition:
-        return compose(reading, data, self.threshold, self.settings.max_answer_sentences)
+        return compose(reading, data, self.threshold, self.settings.answering.max_answer_sentences)
 
     def _read_in_time(
         self,
@@ -440,7 +441,7 @@ class Engine:
         return {
             "index": self._where(),
             "index_dir": str(self.root),
-            "backend": "postgres" if self.settings.database_url else "local",
+            "backend": "postgres" if self.settings.storage.database_url else "local",
             "model": info.model,
             "dimension": info.dimension,
             "counts": self.store.counts(),
@@ -460,6 +461,20 @@ class Engine:
         if remote_only:
             return remote.load_urls(sources, self.settings, strict=True)
         return remote.load_sources(sources, self.settings, progress)
+
+    def load_upload(self, name: str, data: bytes) -> LoadResult:
+        """The articles of one uploaded file (``name``: its file name, the document id of a
+        page or text) within ``RAG_MAX_*``'s limits; a file that cannot be read is a warning."""
+        from rag.articles.loading import load_upload
+
+        return load_upload(name, data, self.settings.limits)
+
+    def load_records(self, records: Sequence[Any]) -> list[Article]:
+        """Articles from JSON records ``{id, title, text, ...}`` within the article limits; the
+        first bad record raises an ``InputError`` naming it ("article 3: ...")."""
+        from rag.articles.loading import load_records
+
+        return load_records(records, self.settings.limits)
 
     def watch(self, feeds: Sequence[str], every: float, polls: int | None = None) -> None:
         """Poll ``feeds`` every ``every`` seconds (``polls`` times; forever when None),
@@ -485,7 +500,7 @@ class Engine:
         (``Store.rebuilding``); the old index answers until then and survives a failure."""
         if not rebuild:
             return self._ingest_into(self.store, articles, progress)
-        if not self.settings.database_url and self._store is None:
+        if not self.settings.storage.database_url and self._store is None:
             from rag.stores.local import remove_old_layout
 
             remove_old_layout(self.root)  # an index of the old layout cannot be opened
@@ -503,7 +518,7 @@ class Engine:
         self._check_compatible(info, chunking=bool(todo), store=store)
         unchanged = tuple(d for d, a in latest.items() if known.get(d) == a.content_hash)
         bar = progress_bar(todo, progress)
-        prepared = prepare(todo, self.embedder, self._chunker(), bar, self.settings.entities)
+        prepared = prepare(todo, self.embedder, self._chunker(), bar, self.settings.ingest.entities)
         try:
             if not todo and store.info() is None:
                 store.write(info, [])  # an empty index, so that reads find one

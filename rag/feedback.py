@@ -53,7 +53,7 @@ class Feedback:
 
 def feedback_file(settings: Settings) -> Path:
     """Where an index's feedback lives: beside the index folder, named after it."""
-    index = Path(settings.index_dir).absolute()
+    index = Path(settings.storage.index_dir).absolute()
     return index.parent / f"{index.name}-feedback.sqlite"
 
 

@@ -149,7 +149,19 @@ def test_upload_files_skips_unusable_ones(client: TestClient) -> None:
     ]
     body = client.post("/documents", files=files).json()
     assert body["added"] == ["walrus.txt"] and len(body["skipped"]) == 2
+    assert "x.exe: unsupported file type" in body["skipped"]
+    assert any(reason.startswith("blob.txt: ") for reason in body["skipped"])
     _error(client.post("/documents", files=[("files", ("b.txt", b"\x00" * 9, "text/plain"))]), 422)
+
+
+def test_an_uploaded_feed_file_names_its_bad_records_by_the_file(client: TestClient) -> None:
+    """A JSON Lines upload is read like a file on disk: good records go in, a bad one is
+    skipped with a reason that names the uploaded file (not where the server kept it)."""
+    lines = b'{"id": "seal-1", "title": "Seals", "text": "Seals sleep in water."}\n{"id": "x"}\n'
+    body = client.post("/documents", files=[("files", ("wire.jsonl", lines, "text/plain"))]).json()
+    assert body["added"] == ["seal-1"]
+    [reason] = body["skipped"]
+    assert reason.startswith("wire.jsonl") and "/tmp" not in reason
 
 
 @pytest.mark.parametrize(

@@ -215,7 +215,7 @@ def test_feedback_is_kept_beside_the_index(tmp_path: Path, hash_engine, monkeypa
     with TestClient(create_app(hash_engine.settings, hash_engine)) as client:
         sent = client.post("/feedback", json={"question": ALBANESE, "rating": "up"})
         assert sent.status_code == 201, sent.text
-    index = Path(hash_engine.settings.index_dir)
+    index = Path(hash_engine.settings.storage.index_dir)
     assert (index.parent / f"{index.name}-feedback.sqlite").is_file()
     assert not list(work.iterdir())
 

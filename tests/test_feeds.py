@@ -179,10 +179,11 @@ def test_server_side_fetches_refuse_private_addresses_unless_allowed(site: NewsS
     strict = Settings()
     assert not strict.fetch_allow_private  # the default
     with pytest.raises(InputError, match="non-public address 127.0.0.1") as caught:
-        fetch(site.url("news/night-markets.html"), strict)
+        fetch(site.url("news/night-markets.html"), strict.fetching)
     assert caught.value.code == "fetch_refused" and site.requests == []
     with pytest.raises(InputError, match=r"non-public address (127\.0\.0\.1|::1)"):  # DNS
-        fetch(site.url("news/night-markets.html").replace("127.0.0.1", "localhost"), strict)
+        by_name = site.url("news/night-markets.html").replace("127.0.0.1", "localhost")
+        fetch(by_name, strict.fetching)
     for url in (
         "http://10.1.2.3/",
         "http://169.254.169.254/latest/meta-data/",
@@ -192,11 +193,11 @@ def test_server_side_fetches_refuse_private_addresses_unless_allowed(site: NewsS
         "http://192.168.0.1/admin",
     ):
         with pytest.raises(InputError, match="non-public"):
-            check_url(url, strict)
+            check_url(url, strict.fetching)
     for url in ("file:///etc/passwd", "ftp://example.org/x", "gopher://x/", "http:///x"):
         with pytest.raises(InputError, match="only http"):
-            check_url(url, strict)
-    assert fetch(site.url("moved"), allowing()).url == site.url("news/night-markets.html")
+            check_url(url, strict.fetching)
+    assert fetch(site.url("moved"), allowing().fetching).url == site.url("news/night-markets.html")
 
 
 def test_the_connected_address_is_checked_too(
@@ -205,18 +206,18 @@ def test_the_connected_address_is_checked_too(
     """DNS rebinding: the name looked public when checked, the connection reached loopback."""
     import rag.articles.fetching
 
-    monkeypatch.setattr(rag.articles.fetching, "check_url", lambda url, settings: None)
+    monkeypatch.setattr(rag.articles.fetching, "check_url", lambda url, fetching: None)
     with pytest.raises(InputError, match="non-public address 127.0.0.1"):
-        fetch(site.url("news/night-markets.html"), Settings(fetch_retries=0))
+        fetch(site.url("news/night-markets.html"), Settings(fetch_retries=0).fetching)
 
 
 def test_a_flaky_server_is_retried_with_backoff(site: NewsSite) -> None:
     site.flaky_left = 1
-    got = fetch(site.url("flaky"), allowing(fetch_retries=1))
+    got = fetch(site.url("flaky"), allowing(fetch_retries=1).fetching)
     assert got.status == 200 and site.requests.count("/flaky") == 2
     site.flaky_left = 5
     with pytest.raises(InputError, match="answered 503"):
-        fetch(site.url("flaky"), allowing(fetch_retries=1))
+        fetch(site.url("flaky"), allowing(fetch_retries=1).fetching)
 
 
 def test_watch_uses_conditional_get_and_ingests_only_new_or_changed_items(

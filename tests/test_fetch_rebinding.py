@@ -78,7 +78,7 @@ def test_the_fetch_connects_to_the_address_it_checked(
 ) -> None:
     private, public = sites
     url = f"http://{NAME}:{private.port}/story"
-    got = fetch(url, Settings(fetch_retries=0))
+    got = fetch(url, Settings(fetch_retries=0).fetching)
     assert private.requests == []  # loopback never saw the GET
     assert rebinding == [(PUBLIC, private.port)]
     assert public.requests == [("/story", f"{NAME}:{private.port}")]  # the name, not the IP
@@ -90,9 +90,9 @@ def test_a_name_that_is_private_when_checked_is_refused_before_connecting(
 ) -> None:
     private, _ = sites
     url = f"http://{NAME}:{private.port}/story"
-    fetch(url, Settings(fetch_retries=0))  # the first lookup: public
+    fetch(url, Settings(fetch_retries=0).fetching)  # the first lookup: public
     with pytest.raises(InputError, match="non-public address 127.0.0.1"):
-        fetch(url, Settings(fetch_retries=0))  # now it resolves to loopback
+        fetch(url, Settings(fetch_retries=0).fetching)  # now it resolves to loopback
     assert private.requests == [] and rebinding == [(PUBLIC, private.port)]
 
 
@@ -102,7 +102,7 @@ def test_allowing_private_addresses_still_fetches_loopback_by_name(
     """RAG_FETCH_ALLOW_PRIVATE=true: no check, the name resolves as it does when connecting."""
     private, _ = sites
     url = f"http://{NAME}:{private.port}/story"
-    fetch(url, Settings(fetch_retries=0))  # uses up the public answer
-    got = fetch(url, Settings(fetch_retries=0, fetch_allow_private=True))
+    fetch(url, Settings(fetch_retries=0).fetching)  # uses up the public answer
+    got = fetch(url, Settings(fetch_retries=0, fetch_allow_private=True).fetching)
     assert got.content == b"private data"
     assert private.requests == [("/story", f"{NAME}:{private.port}")]

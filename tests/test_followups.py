@@ -139,14 +139,14 @@ def test_http_follow_ups_never_500(outbreak: Engine) -> None:
 def test_cli_continue_keeps_the_conversation_beside_the_index(
     outbreak: Engine, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("RAG_INDEX_DIR", str(outbreak.settings.index_dir))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(outbreak.settings.storage.index_dir))
     monkeypatch.setattr(runtime, "load_embedder", lambda *a, **k: outbreak.embedder)
     assert cli.main(["ask", "What did the mayor say?", "--as-of", "2024-03-10"]) == 0
     capsys.readouterr()
     assert cli.main(["ask", "-c", "What about the governor?", "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["resolved_question"] == "What did the governor say?"
-    kept = Path(str(outbreak.settings.index_dir) + "-conversation.json")
+    kept = Path(str(outbreak.settings.storage.index_dir) + "-conversation.json")
     assert [t["question"] for t in json.loads(kept.read_text())["turns"]] == [
         "What did the mayor say?",
         "What did the governor say?",

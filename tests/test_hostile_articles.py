@@ -340,6 +340,6 @@ def test_the_server_answers_while_it_refuses_a_hostile_upload(tmp_path: Path) ->
 
 
 def test_the_settings_defaults_are_the_documented_limits() -> None:
-    assert Limits.of(Settings()) == Limits()
-    tight = Limits.of(Settings(max_html_elements=500, parse_timeout_s=3))
+    assert Settings().limits == Limits()
+    tight = Settings(max_html_elements=500, parse_timeout_s=3).limits
     assert tight.html_elements == 500 and tight.parse_timeout_s == 3

@@ -36,7 +36,7 @@ def test_a_query_is_checked_once_into_the_values_the_engine_answers_with(
     )
     checked = hash_engine.check(query)
     assert checked.question == ALBANESE
-    assert checked.top_k == hash_engine.settings.top_k  # the default filled in
+    assert checked.top_k == hash_engine.settings.answering.top_k  # the default filled in
     assert checked.filters == Filters(source="Reuters", date_from="2024-04-01", date_to=None)
     assert checked.as_of == date(2024, 4, 12)
     assert checked.history == query.history
@@ -110,6 +110,7 @@ INTERFACE_MUST_NOT_IMPORT = {
         "rag.articles.remote",
     ),
     "api.server": ("rag.articles.loading", "rag.articles.remote"),
+    "api.uploads": ("rag.articles.loading", "rag.articles.limits", "rag.articles.remote"),
     "rag.cli.commands": (
         "rag.answering.span",
         "rag.time.filter",

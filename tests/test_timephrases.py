@@ -322,7 +322,7 @@ def test_http_ask_takes_as_of_and_refuses_a_bad_one(dated_engine: Engine) -> Non
 
 
 def test_cli_as_of(dated_engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
-    index = str(dated_engine.settings.index_dir)
+    index = str(dated_engine.settings.storage.index_dir)
     assert main(["ask", "--index", index, "--as-of", "2024-13-01", "What happened?"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--as-of" in err and "month 13" in err

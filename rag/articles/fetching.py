@@ -1,6 +1,6 @@
 """Fetching a URL on someone's behalf, safely: http(s) only, public addresses only, bounded.
 
-``fetch(url, settings)`` is the one way the library reads the web (``rag ingest URL``,
+``fetch(url, settings.fetching)`` is the one way the library reads the web (``rag ingest URL``,
 ``rag watch``, the server's feed polling and ``POST /documents {"url"}``). Its contract:
 
 - only ``http`` and ``https`` URLs; redirects are followed by hand (at most 5), and every hop
@@ -35,7 +35,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from rag.errors import InputError
-from rag.settings import Settings
+from rag.settings import FetchSettings
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class _Retryable(Exception):
 
 
 def fetch(
-    url: str, settings: Settings, *, etag: str | None = None, last_modified: str | None = None
+    url: str, fetching: FetchSettings, *, etag: str | None = None, last_modified: str | None = None
 ) -> Fetched:
     """GET ``url`` within the module's rules (see the module doc)."""
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
@@ -83,10 +83,10 @@ def fetch(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    attempts = settings.fetch_retries + 1
+    attempts = fetching.retries + 1
     for attempt in range(attempts):
         try:
-            return _fetch_once(url, settings, headers)
+            return _fetch_once(url, fetching, headers)
         except _Retryable as exc:
             if attempt + 1 == attempts:
                 raise InputError(f"{url}: {exc}", code="fetch_failed") from None
@@ -96,22 +96,22 @@ def fetch(
     raise AssertionError("unreachable")
 
 
-def _fetch_once(url: str, settings: Settings, headers: dict[str, str]) -> Fetched:
-    timeout = httpx.Timeout(settings.fetch_timeout_s)
-    deadline = time.monotonic() + 4 * settings.fetch_timeout_s
+def _fetch_once(url: str, fetching: FetchSettings, headers: dict[str, str]) -> Fetched:
+    timeout = httpx.Timeout(fetching.timeout_s)
+    deadline = time.monotonic() + 4 * fetching.timeout_s
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            address = check_url(url, settings)
+            address = check_url(url, fetching)
             target, extra, extensions = _pinned(url, address)
             try:
                 with client.stream(
                     "GET", target, headers={**headers, **extra}, extensions=extensions
                 ) as response:
-                    _check_peer(response, url, settings)
+                    _check_peer(response, url, fetching)
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
                         continue
-                    return _read(response, url, settings, deadline)
+                    return _read(response, url, fetching, deadline)
             except httpx.TimeoutException:
                 raise _Retryable("timed out") from None
             except httpx.TransportError as exc:
@@ -119,7 +119,7 @@ def _fetch_once(url: str, settings: Settings, headers: dict[str, str]) -> Fetche
     raise InputError(f"{url}: more than {MAX_REDIRECTS} redirects", code="fetch_failed")
 
 
-def _read(response: httpx.Response, url: str, settings: Settings, deadline: float) -> Fetched:
+def _read(response: httpx.Response, url: str, fetching: FetchSettings, deadline: float) -> Fetched:
     if response.status_code == 304:
         return Fetched(
             url,
@@ -132,7 +132,7 @@ def _read(response: httpx.Response, url: str, settings: Settings, deadline: floa
         raise _Retryable(f"answered {response.status_code}")
     if response.status_code >= 400:
         raise InputError(f"{url}: answered {response.status_code}", code="fetch_failed")
-    limit = settings.fetch_max_bytes
+    limit = fetching.max_bytes
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise InputError(
@@ -174,7 +174,7 @@ def _pinned(url: str, address: str | None) -> tuple[httpx.URL, dict[str, str], d
     )
 
 
-def check_url(url: str, settings: Settings) -> str | None:
+def check_url(url: str, fetching: FetchSettings) -> str | None:
     """Refuse a URL that is not http(s), or whose host resolves to a non-public address;
     returns the checked address to connect to (None with ``RAG_FETCH_ALLOW_PRIVATE``)."""
     parts = urlsplit(url)
@@ -186,7 +186,7 @@ def check_url(url: str, settings: Settings) -> str | None:
         _ = parts.port  # urllib raises on a port that is not a number from 0 to 65535
     except ValueError as exc:
         raise InputError(f"{url}: {exc}", code="fetch_refused") from None
-    if settings.fetch_allow_private:
+    if fetching.allow_private:
         return None
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
@@ -199,9 +199,9 @@ def check_url(url: str, settings: Settings) -> str | None:
     return str(infos[0][4][0]).split("%", 1)[0]
 
 
-def _check_peer(response: httpx.Response, url: str, settings: Settings) -> None:
+def _check_peer(response: httpx.Response, url: str, fetching: FetchSettings) -> None:
     """The address the connection reached must be public too (DNS may have changed)."""
-    if settings.fetch_allow_private:
+    if fetching.allow_private:
         return
     stream = response.extensions.get("network_stream")
     peer = stream.get_extra_info("server_addr") if stream is not None else None

@@ -16,31 +16,20 @@ a one-line warning naming the file in the CLI, feeds and ``rag watch``) when it 
 - every metadata field at most ``MAX_FIELD_CHARS``, at most ``MAX_TAGS`` tags;
 - front matter: its size, its field lengths, and no YAML aliases (``rag.articles.frontmatter``).
 
-What still gets through is parsed in a worker process with a deadline (``parse_timeout_s``,
-``rag.articles.sandbox``), so a page that is slow for a reason no check foresaw costs at most that.
+The bounds in force are ``settings.limits`` (a ``Limits``; ``Limits()`` holds the defaults, whose
+reasons are in ``rag.settings``). What still gets through is parsed in a worker process with a
+deadline (``parse_timeout_s``, ``rag.articles.sandbox``), so a page that is slow for a reason no
+check foresaw costs at most that.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rag.errors import ArticleLimitError
 from rag.models import Article
+from rag.settings import Limits
 
-if TYPE_CHECKING:
-    from rag.settings import Settings
-
-# Why 30,000: a long news page has 1,000-5,000 elements and a heavy home page about 15,000;
-# trafilatura needs ~2 s per 40,000 and minutes for 500,000.
-MAX_HTML_ELEMENTS = 30_000
-# Why 50,000: a long paragraph with its links is a few thousand characters of HTML; time grows
-# with the square of the inline elements in one block (10,000 <b> in one <p>: 6 s, 40,000: >2 min).
-MAX_BLOCK_CHARS = 50_000
-# Why 200,000: a long feature is about 100,000 characters; entity tagging at ingest takes
-# about 3.5 GB of memory per million characters.
-MAX_ARTICLE_CHARS = 200_000
 # Why 2,000: a metadata field (title, author, source, URL, date, one tag) is a line, and URLs
 # with tracking parameters reach ~1,000; every listing of documents returns these fields.
 MAX_FIELD_CHARS = 2_000
@@ -49,9 +38,6 @@ MAX_TAGS = 100
 # Why 5: menus, related links and comment threads are rarely more text than the article itself;
 # a page with 5 times the article limit of text costs seconds to parse only to be refused.
 PAGE_TEXT_FACTOR = 5
-# Why 20 s: a real page parses in well under a second; twenty times that is a broken or
-# hostile page, and the worker parsing it is killed.
-PARSE_TIMEOUT_S = 20.0
 
 _RAW_TEXT = ("script", "style", "template", "noscript", "textarea", "xmp")
 _NOT_TEXT = ("svg", "math")  # elements counted, but their content is no run of text
@@ -63,25 +49,6 @@ _BLOCK_TAGS = (
     "option|p|pre|section|select|summary|table|tbody|td|tfoot|th|thead|title|tr|ul"
 )
 _BLOCK_BREAK = re.compile(rf"</?(?:{_BLOCK_TAGS})(?=[\s/>])", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The bounds in force (``Limits()``: the defaults; ``Limits.of(settings)``: RAG_*)."""
-
-    html_elements: int = MAX_HTML_ELEMENTS
-    block_chars: int = MAX_BLOCK_CHARS
-    article_chars: int = MAX_ARTICLE_CHARS
-    parse_timeout_s: float = PARSE_TIMEOUT_S
-
-    @classmethod
-    def of(cls, settings: Settings) -> Limits:
-        return cls(
-            html_elements=settings.max_html_elements,
-            block_chars=settings.max_block_chars,
-            article_chars=settings.max_article_chars,
-            parse_timeout_s=settings.parse_timeout_s,
-        )
 
 
 def over(what: str, size: int, limit: int, setting: str = "") -> ArticleLimitError:

@@ -3,8 +3,7 @@
 Where the metadata comes from, first found wins:
 
 - ``.txt``/``.md``: YAML front matter (``rag.articles.frontmatter``; the stored text is the body
-after
-  it), then the top of the text (``rag.newsparts.header``): the headline line, a byline, a
+  after it), then the top of the text (``rag.newsparts.header``): the headline line, a byline, a
   "Published:" line, a dateline's agency and dated year;
 - ``.html``: the page's metadata and main text through trafilatura (``rag.articles.html``);
 - ``.json``/``.jsonl``: the record's fields.
@@ -13,7 +12,8 @@ Every article is first measured against ``rag.articles.limits`` (HTML elements, 
 the text's length, its fields' lengths; front matter's size and no YAML aliases) and refused with
 one ``ArticleLimitError`` naming the limit when over; pages are then parsed in a worker process
 with a deadline (``rag.articles.sandbox``). ``limits`` defaults to ``Limits()``; pass
-``Limits.of(settings)`` for the ``RAG_*`` values.
+``settings.limits`` for the ``RAG_*`` values. Uploads (``load_upload``) and JSON records
+(``load_records``) come in through the same readers as files.
 
 The title falls back to the first line when it is short, else to the text's first 150
 characters. The text is stored unchanged apart from front matter; headlines, bylines and
@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rag import jsonio
 from rag.articles.limits import Limits, check_fields, check_text
-from rag.errors import InputError, NotFoundError
+from rag.errors import InputError, NotFoundError, RagError
 from rag.models import Article
 from rag.time.dates import normalize_date
 
@@ -115,15 +115,47 @@ def _expand(paths: Iterable[Path], others: dict[str, list[Path]]) -> Iterator[Pa
 
 def load_file(path: Path, warnings: list[str], limits: Limits | None = None) -> list[Article]:
     """Articles from one file; per-record problems in JSON Lines go to ``warnings``."""
-    raw = _read_text(path.read_bytes(), str(path))
-    suffix = path.suffix.lower()
+    return load_bytes(path.name, path.read_bytes(), warnings, limits, where=str(path))
+
+
+def load_bytes(
+    name: str, data: bytes, warnings: list[str], limits: Limits | None = None, where: str = ""
+) -> list[Article]:
+    """Articles from one file's bytes, read by the suffix of its file ``name`` (the document
+    id of a page or text); ``where`` names it in messages (default: ``name``)."""
+    where = where or name
+    raw = _read_text(data, where)
+    suffix = Path(name).suffix.lower()
     if suffix == ".jsonl":
-        return _load_jsonl(raw, str(path), warnings, limits)
+        return _load_jsonl(raw, where, warnings, limits)
     if suffix == ".json":
-        return _load_json(raw, str(path), limits)
+        return _load_json(raw, where, limits)
     if suffix in (".html", ".htm"):
-        return [html_article(path.name, raw, limits=limits)]
-    return [news_article(path.name, raw, limits=limits)]
+        return [html_article(name, raw, limits=limits)]
+    return [news_article(name, raw, limits=limits)]
+
+
+def load_upload(name: str, data: bytes, limits: Limits | None = None) -> LoadResult:
+    """The articles of one uploaded file (``name``: its file name, no folders), never raising:
+    an unsupported type or a file that cannot be read is a warning that starts with ``name``."""
+    result = LoadResult()
+    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+        result.warnings.append(f"{name}: unsupported file type")
+        return result
+    try:
+        result.articles = load_bytes(name, data, result.warnings, limits)
+    except RagError as exc:
+        result.warnings.append(f"{name}: {exc.message}")
+    return result
+
+
+def load_records(records: Sequence[Any], limits: Limits | None = None) -> list[Article]:
+    """Articles from JSON records ``{id, title, text, ...}``; the first bad one raises an
+    ``InputError`` naming it ("article 3: ...")."""
+    return [
+        article_from_record(record, where=f"article {i}", limits=limits)
+        for i, record in enumerate(records)
+    ]
 
 
 def news_article(doc_id: str, raw: str, *, limits: Limits | None = None, **given: Any) -> Article:

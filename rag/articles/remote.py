@@ -51,12 +51,12 @@ def load_urls(urls: Iterable[str], settings: Settings, strict: bool = False) -> 
 
 def load_url(url: str, settings: Settings, warnings: list[str]) -> list[Article]:
     """The article of a page, or the articles of a feed's items (item failures to warnings)."""
-    got = fetch(url, settings)
+    got = fetch(url, settings.fetching)
     if looks_like_feed(got.content_type, got.content):
         items = parse_feed(
             got.content,
             got.url,
-            max_items=settings.feed_max_items,
+            max_items=settings.fetching.feed_max_items,
             content_type=got.content_type or "application/xml",
         )
         if not items:
@@ -68,7 +68,7 @@ def load_url(url: str, settings: Settings, warnings: list[str]) -> list[Article]
             except InputError as exc:
                 warnings.append(exc.message)
         return articles
-    return [page_article(got, url, Limits.of(settings))]
+    return [page_article(got, url, settings.limits)]
 
 
 def page_article(got: Fetched, doc_url: str, limits: Limits | None = None) -> Article:
@@ -97,7 +97,7 @@ def page_article(got: Fetched, doc_url: str, limits: Limits | None = None) -> Ar
 def item_article(item: FeedItem, settings: Settings) -> Article:
     """A feed item's article: the feed's content or the linked page, with the item's fields."""
     link = item.link or item.key
-    limits = Limits.of(settings)
+    limits = settings.limits
     if item.content:
         try:
             article = html_article(
@@ -106,7 +106,7 @@ def item_article(item: FeedItem, settings: Settings) -> Article:
         except InputError as exc:
             raise type(exc)(f"{link}: {exc.message}", code=exc.code) from None
     elif item.link:
-        article = page_article(fetch(item.link, settings), item.link, limits)
+        article = page_article(fetch(item.link, settings.fetching), item.link, limits)
     else:
         raise InputError(f"{item.key}: the feed item has no link and no content")
     return replace(
@@ -134,7 +134,7 @@ def load_sources(values: Sequence[str], settings: Settings, progress: bool = Fal
 
     urls = [v for v in values if is_url(v)]
     paths = [Path(v) for v in values if not is_url(v)]
-    result = load_paths(paths, progress, Limits.of(settings)) if paths else LoadResult()
+    result = load_paths(paths, progress, settings.limits) if paths else LoadResult()
     if urls:
         remote = load_urls(urls, settings)
         result.articles.extend(remote.articles)

@@ -100,7 +100,8 @@ class Watcher:
         from rag.articles.remote import item_article
 
         state = self.state[feed]
-        got = fetch(feed, self.settings, etag=state.etag, last_modified=state.last_modified)
+        fetching = self.settings.fetching
+        got = fetch(feed, fetching, etag=state.etag, last_modified=state.last_modified)
         if got.not_modified:
             return PollResult(feed, "not modified")
         if not looks_like_feed(got.content_type, got.content):
@@ -108,7 +109,7 @@ class Watcher:
         items = parse_feed(
             got.content,
             got.url,
-            max_items=self.settings.feed_max_items,
+            max_items=self.settings.fetching.feed_max_items,
             content_type=got.content_type or "application/xml",
         )
         counts = {"new": 0, "changed": 0, "unchanged": 0, "skipped": 0}
@@ -171,11 +172,12 @@ def start_background(
     """Poll ``RAG_FEEDS`` every ``RAG_FEED_INTERVAL`` in a daemon thread; set the returned
     event to stop it. With several server workers on one index, only the one that holds
     ``feeds.lock`` beside the index folder polls (the lock goes with its process)."""
-    if not settings.feeds:
+    fetching, index_dir = settings.fetching, settings.storage.index_dir
+    if not fetching.feeds:
         return None
     import fcntl
 
-    lock_path = settings.index_dir.parent / f".{settings.index_dir.name}-feeds.lock"
+    lock_path = index_dir.parent / f".{index_dir.name}-feeds.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(lock_path, "a")  # noqa: SIM115 - held for the life of the thread
     try:
@@ -188,10 +190,10 @@ def start_background(
 
     def loop() -> None:
         try:
-            Watcher(settings.feeds, settings, ingest).run(settings.feed_interval, stop=stop)
+            Watcher(fetching.feeds, settings, ingest).run(fetching.feed_interval, stop=stop)
         finally:
             handle.close()
 
     threading.Thread(target=loop, name="feed-poller", daemon=True).start()
-    log.info("polling %d feed(s) every %.0fs", len(settings.feeds), settings.feed_interval)
+    log.info("polling %d feed(s) every %.0fs", len(fetching.feeds), fetching.feed_interval)
     return stop

@@ -28,7 +28,7 @@ ANSWER_CHARS = 2000  # an answer is kept up to this length (a follow-up reads it
 
 def conversation_file(settings: Settings) -> Path:
     """Where the command line's conversation lives: beside the index folder, named after it."""
-    index = Path(settings.index_dir).absolute()
+    index = Path(settings.storage.index_dir).absolute()
     return index.parent / f"{index.name}-conversation.json"
 
 

@@ -84,8 +84,8 @@ def _check_source(engine: Any, source: str | None) -> None:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     settings, engine = _settings(args), _engine(args)
-    every = args.every or settings.feed_interval
-    where = "the database" if settings.database_url else settings.index_dir
+    every = args.every or settings.fetching.feed_interval
+    where = "the database" if settings.storage.database_url else settings.storage.index_dir
     polls = f", {plural(args.polls, 'poll')}" if args.polls else "; Ctrl-C stops"
     print(
         f"watching {plural(len(args.feeds), 'feed')} every {_duration(every)} into {where}{polls}",

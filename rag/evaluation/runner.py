@@ -64,16 +64,17 @@ def cached_engine(
 ) -> Engine:
     """An engine over a scratch index of the dataset's articles, reused across runs."""
     key = hashlib.sha256()
-    vectors = f"{settings.backend}:{settings.onnx_int8_encoder}"  # whose vectors the index holds
+    models = settings.models
+    vectors = f"{models.backend}:{models.int8_encoder}"  # whose vectors the index holds
     for part in (
         embedder.name,
         vectors,
         str(STORE_FORMAT),
-        str(settings.chunk_tokens),
-        str(settings.chunk_overlap_tokens),
+        str(settings.ingest.chunk_tokens),
+        str(settings.ingest.chunk_overlap_tokens),
         str(SPLITTER_VERSION),
         str(QUOTABLE_VERSION),
-        f"{EVAL_INDEX_VERSION}:{settings.entities}",
+        f"{EVAL_INDEX_VERSION}:{settings.ingest.entities}",
     ):
         key.update(part.encode())
     for article in sorted(evalset.articles, key=lambda a: a.doc_id):
@@ -82,7 +83,7 @@ def cached_engine(
     engine = Engine(
         settings.model_copy(update={"index_dir": root, "abstain_threshold": 0.0}), embedder
     )
-    if settings.database_url:  # one database: make it hold exactly this dataset's articles
+    if settings.storage.database_url:  # one database: make it hold exactly this dataset's articles
         wanted = {a.doc_id for a in evalset.articles}
         engine.ingest(evalset.articles, progress=True)
         for doc in engine.documents():

@@ -44,19 +44,19 @@ def configure_process() -> None:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The embedder ``settings.backend`` asks for."""
-    if settings.backend == "torch":
+    """The embedder ``settings.models.backend`` asks for."""
+    if settings.models.backend == "torch":
         from rag.runtime.embedding import SentenceTransformerEmbedder
 
-        return SentenceTransformerEmbedder(settings.model_path)
+        return SentenceTransformerEmbedder(settings.models.model_path)
     from rag.runtime.encoder import OnnxEmbedder
     from rag.runtime.files import ModelFiles
     from rag.runtime.sessions import open_session
 
     files = ModelFiles.from_settings(settings)
-    int8 = bool(settings.onnx_int8_encoder)
+    int8 = bool(settings.models.int8_encoder)
     session = open_session(files.encoder(int8), _exporter("encoder", files, int8), ("tokens",))
-    return OnnxEmbedder(session, files.model_dir, window_s=settings.batch_window_ms / 1e3)
+    return OnnxEmbedder(session, files.model_dir, window_s=settings.models.batch_window_ms / 1e3)
 
 
 def load_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
@@ -65,13 +65,13 @@ def load_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
     weights file."""
     from rag.runtime.embedding import MODEL_NAME
 
-    if not settings.rerank or getattr(embedder, "name", None) != MODEL_NAME:
+    if not settings.models.rerank or getattr(embedder, "name", None) != MODEL_NAME:
         return None
-    weights = Path(settings.reranker_path)
+    weights = Path(settings.models.reranker_path)
     if not weights.exists():
         log.warning("no reranker weights at %s: answering without it", weights)
         return None
-    if settings.backend == "torch":
+    if settings.models.backend == "torch":
         if not callable(getattr(embedder, "run", None)):  # it shares the torch model's thread
             return None
         from rag.runtime.reranking import CrossEncoderReranker
@@ -82,9 +82,9 @@ def load_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
     from rag.runtime.sessions import open_session
 
     files = ModelFiles.from_settings(settings)
-    int8 = bool(settings.onnx_int8_reranker)
+    int8 = bool(settings.models.int8_reranker)
     session = open_session(files.reranker(int8), _exporter("reranker", files, int8), OUTPUTS)
-    return OnnxReranker(session, files.model_dir, window_s=settings.batch_window_ms / 1e3)
+    return OnnxReranker(session, files.model_dir, window_s=settings.models.batch_window_ms / 1e3)
 
 
 def _exporter(kind: str, files: Any, int8: bool) -> Callable[[], Path]:

@@ -80,9 +80,9 @@ class ModelFiles:
     @classmethod
     def from_settings(cls, settings: Any) -> ModelFiles:
         return cls(
-            model_dir=Path(settings.model_path or bundled_model_dir()),
-            reranker_weights=Path(settings.reranker_path),
-            cache_dir=Path(settings.model_cache_dir or default_cache_dir()),
+            model_dir=Path(settings.models.model_path or bundled_model_dir()),
+            reranker_weights=Path(settings.models.reranker_path),
+            cache_dir=Path(settings.models.cache_dir or default_cache_dir()),
         )
 
     def _model_hash(self) -> str:

@@ -14,10 +14,10 @@ if TYPE_CHECKING:
 
 
 def open_store(settings: Settings) -> Store:
-    if settings.database_url:
+    if settings.storage.database_url:
         from rag.stores.postgres import PostgresStore
 
-        return PostgresStore(settings.database_url)
+        return PostgresStore(settings.storage.database_url)
     from rag.stores.local import LocalStore
 
-    return LocalStore(settings.index_dir)
+    return LocalStore(settings.storage.index_dir)
