@@ -65,7 +65,8 @@ class StorageFullError(RagError):
 
 
 class ModelFileError(RagError):
-    """A shipped model file (the reranker's weights) is missing or damaged."""
+    """A model file (the embedding model, the reranker's weights, an export) is missing or
+    damaged."""
 
     code = "model_invalid"
 

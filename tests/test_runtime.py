@@ -224,3 +224,46 @@ def test_a_damaged_exported_file_is_rebuilt_by_rag_ask(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "natural candidate" in done.stdout and "Traceback" not in done.stderr
     assert encoder.stat().st_size > 5000
+
+
+# -- models loaded ahead of their first use (`rag serve`) ---------------------------------------
+@pytest.fixture
+def fresh_preloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Preloads made by a test stay in that test."""
+    from rag import runtime
+
+    monkeypatch.setattr(runtime, "_preloads", {})
+
+
+@pytest.mark.usefixtures("fresh_preloads")
+def test_a_failed_preload_leaves_the_loader_its_own_error(tmp_path: Path) -> None:
+    from rag import runtime
+
+    settings = Settings(model_path=tmp_path)  # a folder with no model in it
+    runtime.preload(settings)
+    with pytest.raises(ModelFileError, match="RAG_MODEL_PATH"):
+        runtime.load_embedder(settings)
+
+
+def test_a_model_that_cannot_load_stops_rag_serve_in_one_line(tmp_path: Path) -> None:
+    env = {
+        "RAG_MODEL_PATH": str(tmp_path / "nowhere"),
+        "RAG_INDEX_DIR": str(tmp_path / "index"),
+        "RAG_SEEDS_DIR": str(tmp_path / "no-seeds"),
+    }
+    done = _run(["-m", "rag.cli.commands", "serve", "--port", "0"], env)
+    assert done.returncode == 1
+    assert "RAG_MODEL_PATH" in done.stderr and "Traceback" not in done.stderr
+    assert "serving on" not in done.stdout
+
+
+@pytest.mark.model
+@pytest.mark.usefixtures("fresh_preloads")
+def test_the_engine_gets_the_preloaded_models() -> None:
+    from rag import runtime
+    from rag.engine import Engine
+
+    runtime.preload(Settings())
+    first, second = Engine(Settings()), Engine(Settings())
+    assert first.embedder is second.embedder  # built once, ahead of both
+    assert first.reranker is not None and first.reranker is second.reranker

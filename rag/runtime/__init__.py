@@ -12,13 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rag.runtime.embedding import Embedder
     from rag.runtime.pairs import Reranker
-    from rag.settings import Settings
+    from rag.settings import ModelSettings, Settings
+
+    Models = tuple[Embedder, Reranker | None]
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +46,59 @@ def configure_process() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
+# models being built ahead of their first use (``preload``), by the model settings they follow
+_preloads: dict[ModelSettings, Future[Models]] = {}
+
+
+def preload(settings: Settings) -> None:
+    """Start building the embedder and reranker of ``settings.models`` in a daemon thread;
+    ``load_embedder`` and ``load_reranker`` with the same model settings then take them,
+    waiting while they build. ``rag serve`` calls it first thing, so the model files are read
+    and optimised (by onnxruntime, outside Python's lock) while the web stack imports. A
+    failure is left to the loaders, which build again and raise their own error."""
+    future: Future[Models] = Future()
+    _preloads[settings.models] = future
+
+    def build() -> None:
+        try:
+            embedder = _build_embedder(settings)
+            future.set_result((embedder, _build_reranker(settings, embedder)))
+        except Exception as exc:  # noqa: BLE001 - handed to the loader that waits for it
+            future.set_exception(exc)
+
+    threading.Thread(target=build, name="preload-models", daemon=True).start()
+
+
+def _preloaded(settings: Settings) -> Models | None:
+    """The models ``preload`` built for these model settings (waiting for them), or None."""
+    future = _preloads.get(settings.models)
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except Exception:  # noqa: BLE001 - the caller builds again and reports its own error
+        log.debug("preloading the models failed", exc_info=True)
+        _preloads.pop(settings.models, None)
+        return None
+
+
 def load_embedder(settings: Settings) -> Embedder:
-    """The embedder ``settings.models.backend`` asks for."""
+    """The embedder ``settings.models.backend`` asks for (the preloaded one, if any)."""
+    preloaded = _preloaded(settings)
+    return preloaded[0] if preloaded else _build_embedder(settings)
+
+
+def load_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
+    """The cross-encoder over the bundled model; None when switched off (``RAG_RERANK``),
+    with an embedder that is not the bundled model (the hash embedder), or without its
+    weights file. The preloaded one when it was built beside ``embedder``."""
+    preloaded = _preloaded(settings)
+    if preloaded and preloaded[0] is embedder:
+        return preloaded[1]
+    return _build_reranker(settings, embedder)
+
+
+def _build_embedder(settings: Settings) -> Embedder:
     if settings.models.backend == "torch":
         from rag.runtime.embedding import SentenceTransformerEmbedder
 
@@ -59,10 +113,7 @@ def load_embedder(settings: Settings) -> Embedder:
     return OnnxEmbedder(session, files.model_dir, window_s=settings.models.batch_window_ms / 1e3)
 
 
-def load_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
-    """The cross-encoder over the bundled model; None when switched off (``RAG_RERANK``),
-    with an embedder that is not the bundled model (the hash embedder), or without its
-    weights file."""
+def _build_reranker(settings: Settings, embedder: Embedder) -> Reranker | None:
     from rag.runtime.embedding import MODEL_NAME
 
     if not settings.models.rerank or getattr(embedder, "name", None) != MODEL_NAME:

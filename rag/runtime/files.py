@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.errors import ModelFileError
+
 # bump when a graph's inputs, outputs or meaning change (each kind has its own version, so a
 # change to one graph leaves the other's files in use)
 ENCODER_VERSION = 2
@@ -79,8 +81,17 @@ class ModelFiles:
 
     @classmethod
     def from_settings(cls, settings: Any) -> ModelFiles:
+        """The files ``settings.models`` names; a ``RAG_MODEL_PATH`` without the model's
+        weights is a one-line ``ModelFileError``."""
+        given = settings.models.model_path
+        if given is not None and not (Path(given) / "model.safetensors").is_file():
+            raise ModelFileError(
+                f"no model at RAG_MODEL_PATH={given}: it has no model.safetensors (give the "
+                "folder of a sentence-transformers all-MiniLM-L6-v2, or unset it for the bundled "
+                "one)"
+            )
         return cls(
-            model_dir=Path(settings.models.model_path or bundled_model_dir()),
+            model_dir=Path(given or bundled_model_dir()),
             reranker_weights=Path(settings.models.reranker_path),
             cache_dir=Path(settings.models.cache_dir or default_cache_dir()),
         )
