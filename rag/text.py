@@ -43,6 +43,7 @@ _NEXT_START = re.compile(r"\s+[\"'\u201c\u2018(\[]*[A-Z0-9]")
 _ACRONYM = re.compile(r"(?:[a-z]\.)+[a-z]")  # "u.s", "s.w.a.t" (the final period is the mark)
 _NUMBER = re.compile(r"\d|[IVXLC]{2,}\b|[VX]\b|(?:AD|BCE?|CE)\b")  # 12, XIV, V, AD
 _CLOSERS = "\"'\u201d\u2019)]"
+_KEY_WORD = re.compile(r"\w+")  # the words of ``word_key``
 _NEXT_WORD = re.compile(r"[^\W\d_]+(?![\w.-])")
 # A single line break inside a sentence: after a word (no closing punctuation), before a
 # lower-case word or a number that is not a list marker ("2." or "2)"), as in hard-wrapped
@@ -167,16 +168,33 @@ def content_terms(text: str) -> list[str]:
 @lru_cache(maxsize=50_000)
 def _content_terms(text: str) -> tuple[str, ...]:
     out = []
-    for w in words(text):
-        if w.endswith("'s"):
-            w = w[:-2]
-        if w in STOPWORDS or len(w) < 2 and not w.isdigit():
-            continue
-        out.append(stem(w))
+    for token in _WORD.findall(text):
+        term = _TERMS.get(token)
+        if term is None:
+            if len(_TERMS) >= _TERMS_MAX:
+                _TERMS.clear()
+            term = _TERMS[token] = _term(token)
+        if term:
+            out.append(term)
     return tuple(out)
+
+
+# each token as written -> its term ("" for a stopword): one lookup per word of a new text
+_TERMS: dict[str, str] = {}
+_TERMS_MAX = 200_000  # distinct tokens kept (tens of MB at most); cleared, not evicted, when full
+
+
+def _term(token: str) -> str:
+    """The term of one ``_WORD`` token: lower case, no possessive, stemmed; "" if not one."""
+    w = token.lower().replace("\u2019", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    if w in STOPWORDS or len(w) < 2 and not w.isdigit():
+        return ""
+    return stem(w)
 
 
 def word_key(text: str) -> str:
     """The text's words, lower-cased and space-separated: the same for copies of one sentence
     that differ only in case, spacing or punctuation."""
-    return " ".join(w.lower() for w in re.findall(r"\w+", text))
+    return " ".join(w.lower() for w in _KEY_WORD.findall(text))

@@ -115,6 +115,31 @@ def type_new(q: Question, sentence: str) -> float:
     return 0.5
 
 
+class _Sentences:
+    """The candidates' texts, terms and neighbours, each read from the view once per
+    question (the candidates are runs of consecutive sentences: most neighbours are
+    candidates too)."""
+
+    def __init__(self, data: View) -> None:
+        self.data = data
+        self._text: dict[int, str] = {}
+        self._terms: dict[int, list[str]] = {}
+
+    def text(self, row: int) -> str:
+        if row not in self._text:
+            self._text[row] = self.data.sentence_text(row)
+        return self._text[row]
+
+    def terms(self, row: int) -> list[str]:
+        if row not in self._terms:
+            self._terms[row] = content_terms(self.text(row))
+        return self._terms[row]
+
+    def neighbours(self, row: int) -> list[int]:
+        data = self.data
+        return [other for step in (-1, 1) if (other := data.neighbour(row, step)) is not None]
+
+
 def sentence_features(
     q: Question,
     data: View,
@@ -124,48 +149,64 @@ def sentence_features(
     sentence_dense: np.ndarray,
 ) -> np.ndarray:
     """One row of ``SENTENCE_SCHEMA`` per candidate sentence row."""
-    col = SENTENCE_SCHEMA.column
     out = np.zeros((len(rows), len(SENTENCE_SCHEMA)), dtype=np.float64)
+    if not rows:
+        return out
     bigrams = set(zip(q.terms, q.terms[1:], strict=False))
     top_idf = max(q.weights.values(), default=0.0)
     rare = [t for t, w in q.weights.items() if w >= top_idf * 0.8]
-    ctx_dense = _context_dense(data, rows, sentence_dense)
-    kind_feature = _KIND_FEATURES.get(q.kind)
+    sentences = _Sentences(data)
+    values = np.zeros((len(rows), len(_ROW_COLUMNS)), dtype=np.float64)
     for i, row in enumerate(rows):
-        text = data.sentence_text(row)
-        terms = content_terms(text)
-        around = _neighbours(data, row)
-        context = set(terms).union(
-            *(content_terms(data.sentence_text(r)) for r in _neighbour_rows(data, row))
-        )
-        values = {
-            "dense": float(sentence_dense[i]),
-            "chunk_dense": chunk_dense[row],
-            "lex": _coverage(q, set(terms)),
-            "lex_ctx": _coverage(q, context),
-            "bigram": len(bigrams & set(zip(terms, terms[1:], strict=False))) / len(bigrams)
+        text, terms, near = sentences.text(row), sentences.terms(row), sentences.neighbours(row)
+        own = set(terms)
+        context = own.union(*(sentences.terms(r) for r in near))
+        values[i] = (
+            _coverage(q, own),
+            _coverage(q, context),
+            len(bigrams & set(zip(terms, terms[1:], strict=False))) / len(bigrams)
             if bigrams
             else 0.0,
-            "entity": sum(1 for e in q.entities if e in text or e in around) / len(q.entities)
-            if q.entities
-            else 0.5,
-            "rank": 1.0 / (1.0 + chunk_rank[row]),
-            "speaker": speaker_score(q, data, row, text),
-            "short": 1.0 if len(terms) < 4 else 0.0,
-            "missing_rare": sum(1 for t in rare if t not in context) / len(rare) if rare else 0.0,
-            "proximity": _proximity(q, terms),
-            "dense_ctx": ctx_dense[i],
-        }
-        if kind_feature is not None:
-            values[kind_feature] = type_new(q, text)
-        for name, value in values.items():
-            out[i, col(name)] = value
-    if len(rows):
-        dense, lex = out[:, col("dense")], out[:, col("lex")]
-        out[:, col("dense_top")] = dense >= dense.max() - 1e-9
-        out[:, col("lex_top")] = lex >= lex.max() - 1e-9
-        out[:, col("dense_x_lex")] = dense * lex
+            _entity(q, text, [sentences.text(r) for r in near]),
+            speaker_score(q, data, row, text),
+            1.0 if len(terms) < 4 else 0.0,
+            sum(1 for t in rare if t not in context) / len(rare) if rare else 0.0,
+            _proximity(q, terms),
+        )
+    col = SENTENCE_SCHEMA.column
+    out[:, [col(name) for name in _ROW_COLUMNS]] = values
+    out[:, col("dense")] = sentence_dense
+    out[:, col("chunk_dense")] = [chunk_dense[row] for row in rows]
+    out[:, col("rank")] = [1.0 / (1.0 + chunk_rank[row]) for row in rows]
+    out[:, col("dense_ctx")] = _context_dense(data, rows, sentence_dense)
+    kind_feature = _KIND_FEATURES.get(q.kind)
+    if kind_feature is not None:
+        out[:, col(kind_feature)] = [type_new(q, sentences.text(row)) for row in rows]
+    dense, lex = out[:, col("dense")], out[:, col("lex")]
+    out[:, col("dense_top")] = dense >= dense.max() - 1e-9
+    out[:, col("lex_top")] = lex >= lex.max() - 1e-9
+    out[:, col("dense_x_lex")] = dense * lex
     return out
+
+
+# the features computed sentence by sentence, in the order ``sentence_features`` fills them
+_ROW_COLUMNS = (
+    "lex",
+    "lex_ctx",
+    "bigram",
+    "entity",
+    "speaker",
+    "short",
+    "missing_rare",
+    "proximity",
+)
+
+
+def _entity(q: Question, text: str, around: list[str]) -> float:
+    """The share of the question's entities written in the sentence or its neighbours."""
+    if not q.entities:
+        return 0.5
+    return sum(1 for e in q.entities if e in text or any(e in a for a in around)) / len(q.entities)
 
 
 def _proximity(q: Question, terms: list[str]) -> float:
@@ -203,11 +244,3 @@ def speaker_score(q: Question, data: View, row: int, text: str) -> float:
 
 def sentence_text(data: View, row: int) -> str:
     return data.sentence_text(row)
-
-
-def _neighbour_rows(data: View, row: int) -> list[int]:
-    return [other for step in (-1, 1) if (other := data.neighbour(row, step)) is not None]
-
-
-def _neighbours(data: View, row: int) -> str:
-    return " ".join(data.sentence_text(other) for other in _neighbour_rows(data, row))

@@ -137,7 +137,10 @@ class _Vocabulary:
 @lru_cache(maxsize=64)
 def _vocabulary(text: str) -> _Vocabulary:
     folded = _fold(text)
-    tokens = [re.sub(r"(?:'s|')$", "", t).replace(".", "") for t in _TEXT_TOKEN.findall(folded)]
+    # a token never ends in a bare apostrophe (``_TEXT_TOKEN``): only a possessive "'s" goes
+    tokens = [
+        (t[:-2] if t.endswith("'s") else t).replace(".", "") for t in _TEXT_TOKEN.findall(folded)
+    ]
     return _Vocabulary(frozenset(tokens), " " + " ".join(tokens) + " ")
 
 
@@ -146,7 +149,9 @@ def _fold(text: str) -> str:
     if text.isascii():
         return text.lower()
     folded = unicodedata.normalize("NFKD", text.replace("\u2019", "'"))
-    return "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    for mark in [c for c in set(folded) if unicodedata.combining(c)]:  # a few distinct ones
+        folded = folded.replace(mark, "")
+    return folded.lower()
 
 
 def _has_word(vocab: _Vocabulary, word: str) -> bool:
