@@ -168,6 +168,35 @@ def test_onnx_cross_encoder_matches_torch(embedder, onnx_fp32) -> None:  # type:
 
 
 @pytest.mark.model
+def test_a_smaller_cross_encoder_file_scores_the_same_in_onnx_and_torch(  # type: ignore[no-untyped-def]
+    embedder, onnx_fp32, tmp_path: Path
+) -> None:
+    """`rag train --layers 2` writes a two-layer cross-encoder: both backends rebuild it from
+    the file alone, and it is not the shipped six-layer one."""
+    import torch
+
+    from rag.runtime import load_reranker
+    from rag.runtime.reranking import CrossEncoderReranker, PairModel
+
+    small = PairModel(embedder.model[0].auto_model, trained_layers=2, depth=2)
+    torch.nn.init.normal_(small.head.weight, std=0.5)  # a head that tells pairs apart
+    path = tmp_path / "small.pt"
+    torch.save(small.trained_state(), path)
+    question = "In what year was the treaty signed?"
+    sentences = [
+        "Treaty: The treaty was finally signed in Vienna in 1815 after months of talks.",
+        "Treaty: The talks in Vienna were attended by diplomats from many countries.",
+    ]
+    want = scores_of(CrossEncoderReranker(embedder, path).rerank(question, sentences))
+    settings = Settings(reranker_path=path, onnx_int8_reranker=False, model_cache_dir=tmp_path)
+    onnx = load_reranker(settings, onnx_fp32[0])  # the exported encoder's tokenizer
+    assert onnx is not None
+    assert np.allclose(scores_of(onnx.rerank(question, sentences)), want, atol=1e-3)
+    shipped = scores_of(CrossEncoderReranker(embedder).rerank(question, sentences))
+    assert not np.allclose(shipped, want, atol=1e-2)
+
+
+@pytest.mark.model
 def test_int8_files_stay_close_to_fp32(onnx_fp32) -> None:  # type: ignore[no-untyped-def]
     from rag.runtime import load_embedder, load_reranker
 

@@ -153,6 +153,8 @@ def test_a_fitted_scorer_round_trips_through_its_file(tmp_path: Path) -> None:
         (("--out", "{tmp}", "--folds", "1000"), "folds, 2 or more"),
         (("--out", "{tmp}", "--epochs", "0"), "1 or more"),
         (("--out", "{tmp}", "--sample", "-1"), "--sample"),
+        (("--out", "{tmp}", "--layers", "0"), "--layers"),
+        (("--out", "{tmp}", "--layers", "7"), "--layers"),
     ],
 )
 def test_bad_train_options_are_refused_before_any_work(
@@ -222,6 +224,8 @@ def test_rag_train_writes_only_to_out_and_the_service_reads_what_it_wrote(
                 "2",
                 "--epochs",
                 "1",
+                "--layers",
+                "2",
                 "--cache",
                 str(tmp_path / "cache"),
             ]
@@ -233,9 +237,17 @@ def test_rag_train_writes_only_to_out_and_the_service_reads_what_it_wrote(
     assert (SHIPPED_SCORER.stat().st_mtime_ns, SHIPPED_RERANKER.stat().st_mtime_ns) == before
     scorer = load_scorer.__wrapped__(out / "scorer.json")
     assert scorer.rerank is not None and "fold rerankers" in scorer.meta["reranker_trained_on"]
+    # --layers 2: a smaller cross-encoder, which the service rebuilds from the file alone
+    assert torch_load(out / "reranker.pt")["depth"] == 2
     evalset = load_dataset(SQUAD_MINI, holdout=1, sample=None)
     settings = Settings(scorer_path=out / "scorer.json", reranker_path=out / "reranker.pt")
     engine = cached_engine(evalset, settings, embedder, tmp_path / "cache")
     assert engine.scorer == scorer and engine.reranker is not None
     question = next(i for i in evalset.items if i.in_corpus).question
     assert engine.ask(question).passages
+
+
+def torch_load(path: Path) -> dict[str, object]:
+    import torch
+
+    return torch.load(path, map_location="cpu", weights_only=True)  # type: ignore[no-any-return]

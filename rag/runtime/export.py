@@ -183,8 +183,7 @@ def export_reranker(files: ModelFiles, int8: bool) -> Path:
         log.warning("exporting the cross-encoder to %s (once per weights file)", fp32)
         try:
             state = torch.load(files.reranker_weights, map_location="cpu", weights_only=True)
-            model = PairModel(_bert(files.model_dir), int(state["trained_layers"]))
-            model.load_trained(state)
+            model = PairModel.from_state(_bert(files.model_dir), state)
         except Exception as exc:  # the same meaning as in rag.runtime.reranking: not usable
             raise ModelFileError(
                 f"cannot read the reranker weights {files.reranker_weights} "

@@ -8,7 +8,8 @@ questions ("does this sentence answer the question?") with a one-unit head on to
 head that marks where the answer starts and ends: a pair's score is the head's logit plus the
 log-probability that the answer lies in its sentence rather than in the other candidates'.
 Only the trained layers and the heads ship, in ``rag/data/reranker.pt`` (float16);
-``rag train`` retrains them. Nothing is downloaded.
+``rag train`` retrains them, and ``rag train --layers N`` makes a smaller cross-encoder that
+reads with the first N layers only (the file records its ``depth``). Nothing is downloaded.
 
 This module imports torch: load it lazily (the engine does).
 """
@@ -36,20 +37,34 @@ NOT_IN_SENTENCE = -1e4  # the span logit of a question token, [CLS] or padding
 
 
 class PairModel(torch.nn.Module):
-    """Frozen lower layers of a BERT model, trainable copies of its top layers, a head."""
+    """The embeddings and the first ``depth`` layers of a BERT model (all of them by default):
+    the lower ones frozen and shared, trainable copies of the top ``trained_layers``, a head.
+    A ``depth`` below the model's is a smaller, faster cross-encoder (``rag train --layers``)."""
 
-    def __init__(self, bert: Any, trained_layers: int) -> None:
+    def __init__(self, bert: Any, trained_layers: int, depth: int | None = None) -> None:
         super().__init__()
         layers = bert.encoder.layer
-        if not 0 < trained_layers <= len(layers):
-            raise ValueError(f"trained_layers must be 1..{len(layers)}")
+        depth = len(layers) if depth is None else depth
+        if not 0 < depth <= len(layers):
+            raise ValueError(f"depth must be 1..{len(layers)}")
+        if not 0 < trained_layers <= depth:
+            raise ValueError(f"trained_layers must be 1..{depth}")
         self.bert = [bert]  # a list, so the shared model is not registered as a submodule
-        self.split = len(layers) - trained_layers
-        self.top = torch.nn.ModuleList(copy.deepcopy(layer) for layer in layers[self.split :])
+        self.split = depth - trained_layers
+        self.top = torch.nn.ModuleList(copy.deepcopy(layer) for layer in layers[self.split : depth])
         self.top.requires_grad_(True)  # trainable even when the shared model is frozen
         self.head = torch.nn.Linear(2 * int(bert.config.hidden_size), 1)
         self.span = torch.nn.Linear(int(bert.config.hidden_size), 2)  # answer start / end
         self.span_weight = 0.0  # how much the answer-span evidence adds to the score
+
+    @classmethod
+    def from_state(cls, bert: Any, state: dict[str, Any]) -> PairModel:
+        """The model a :meth:`trained_state` describes (files without ``depth``, from before
+        smaller cross-encoders, use every layer)."""
+        depth = state.get("depth")
+        model = cls(bert, int(state["trained_layers"]), None if depth is None else int(depth))
+        model.load_trained(state)
+        return model
 
     def lower(self, enc: dict[str, torch.Tensor]) -> torch.Tensor:
         """Hidden states after the shared, frozen layers (no gradient)."""
@@ -102,6 +117,7 @@ class PairModel(torch.nn.Module):
     def trained_state(self) -> dict[str, Any]:
         return {
             "trained_layers": len(self.top),
+            "depth": self.split + len(self.top),
             "span_weight": float(self.span_weight),
             **{
                 name: {k: v.half() for k, v in getattr(self, name).state_dict().items()}
@@ -164,8 +180,7 @@ class CrossEncoderReranker:
     def __init__(self, embedder: Any, path: Path = SHIPPED_RERANKER) -> None:
         try:  # any failure to read or fit the file means the same thing: it is not usable
             state = torch.load(path, map_location="cpu", weights_only=True)
-            self.model = PairModel(embedder.model[0].auto_model, int(state["trained_layers"]))
-            self.model.load_trained(state)
+            self.model = PairModel.from_state(embedder.model[0].auto_model, state)
         except Exception as exc:
             raise ModelFileError(
                 f"cannot read the reranker weights {path} ({type(exc).__name__}); reinstall the "

@@ -14,6 +14,7 @@ from rag.errors import InputError
 def add_train_parser(sub: Any) -> None:
     from rag.evaluation.datasets import add_dataset_options
     from rag.training import DEFAULT_EPOCHS, DEFAULT_FOLDS
+    from rag.training.cross_fitting import FULL_DEPTH
 
     sp = sub.add_parser("train", help="fit the scorer and train the reranker on a dataset")
     sp.add_argument("dataset", type=Path, help="SQuAD .json, or our .jsonl with answers")
@@ -36,6 +37,12 @@ def add_train_parser(sub: Any) -> None:
         default=DEFAULT_FOLDS,
         help="cross-fitting folds; folds + 1 rerankers are trained",
     )
+    sp.add_argument(
+        "--layers",
+        type=int,
+        default=FULL_DEPTH,
+        help=f"cross-encoder layers (1-{FULL_DEPTH}); fewer answer faster and less accurately",
+    )
     sp.add_argument("--cache", type=Path, default=Path(".cache/eval"), help="scratch indexes")
 
 
@@ -46,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rag.settings import load_settings
     from rag.training.procedure import check_options, train_models
 
-    check_options(args.out, args.epochs, args.folds)  # before the (slow) scratch index
+    check_options(args.out, args.epochs, args.folds, args.layers)  # before the (slow) scratch index
     evalset = dataset_from_args(args)
     if evalset.kind == "beir":
         raise InputError(
@@ -55,7 +62,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     settings = load_settings(rerank=False)
     engine = cached_engine(evalset, settings, SentenceTransformerEmbedder(), args.cache)
-    trained = train_models(engine, evalset, args.out, epochs=args.epochs, folds=args.folds)
+    trained = train_models(
+        engine, evalset, args.out, epochs=args.epochs, folds=args.folds, layers=args.layers
+    )
     print(json.dumps(trained.checks), file=sys.stderr)
     print(
         f"trained on {trained.questions} questions; wrote {trained.scorer_path} and "

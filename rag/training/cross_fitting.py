@@ -28,6 +28,7 @@ from rag.training.scorer_fitting import RERANK_DEPTH
 log = logging.getLogger(__name__)
 
 TRAINED_LAYERS = 6  # all of MiniLM's six layers are fine-tuned copies (4 scored lower)
+FULL_DEPTH = 6  # MiniLM's layers: the shipped cross-encoder reads with all of them
 
 
 def cross_logits(reranker: Reranker, data: View, g: Candidates, scorer: Scorer) -> np.ndarray:
@@ -44,9 +45,10 @@ def train_reranker(
     epochs: int,
     keep: Callable[[str], bool],
     out: Path,
-    trained_layers: int = TRAINED_LAYERS,
+    depth: int = FULL_DEPTH,
 ) -> Path:
-    """Fine-tune a reranker on the in-corpus questions whose id ``keep`` accepts; write it to
+    """Fine-tune a reranker of ``depth`` layers (all of them trained copies, up to
+    ``TRAINED_LAYERS``) on the in-corpus questions whose id ``keep`` accepts; write it to
     ``out`` (replaced atomically: readers see the old file or the new one)."""
     import torch
 
@@ -72,7 +74,8 @@ def train_reranker(
             "it may use has a candidate sentence holding its answer"
         )
     embedder = engine.embedder
-    model = PairModel(embedder.model[0].auto_model, trained_layers)  # type: ignore[attr-defined]
+    bert = embedder.model[0].auto_model  # type: ignore[attr-defined]
+    model = PairModel(bert, min(TRAINED_LAYERS, depth), depth)
     losses = reranker_training.train(
         model,
         embedder.tokenizer,  # type: ignore[attr-defined]
@@ -92,7 +95,12 @@ def train_reranker(
 
 
 def cross_fitted_logits(
-    engine: Engine, scorer: Scorer, groups: list[Candidates], epochs: int, folds: int
+    engine: Engine,
+    scorer: Scorer,
+    groups: list[Candidates],
+    epochs: int,
+    folds: int,
+    depth: int = FULL_DEPTH,
 ) -> tuple[list[Candidates], list[np.ndarray]]:
     """Every question of ``groups`` with its reranker logits, each read by a reranker trained
     on the other folds' questions only (fold files live in a scratch folder)."""
@@ -114,6 +122,7 @@ def cross_fitted_logits(
                 epochs,
                 keep=lambda q, k=k: fold_of(q, folds) != k,  # type: ignore[misc]
                 out=Path(scratch) / f"fold{k}.pt",
+                depth=depth,
             )
             reranker = CrossEncoderReranker(engine.embedder, path)
             for g in groups:

@@ -27,7 +27,7 @@ from rag.errors import InputError
 from rag.evaluation.datasets import EvalSet, split_of
 from rag.training import DEFAULT_EPOCHS, DEFAULT_FOLDS
 from rag.training.candidates import collect
-from rag.training.cross_fitting import cross_fitted_logits, train_reranker
+from rag.training.cross_fitting import FULL_DEPTH, cross_fitted_logits, train_reranker
 from rag.training.scorer_fitting import blend_from_logits, fit_linear
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,10 @@ class Trained:
     checks: dict[str, Any]
 
 
-def check_options(out_dir: Path, epochs: int, folds: int) -> None:
+def check_options(out_dir: Path, epochs: int, folds: int, layers: int = FULL_DEPTH) -> None:
     """Refuse bad options before any work starts (a one-line ``InputError``)."""
+    if not 1 <= layers <= FULL_DEPTH:
+        raise InputError(f"--layers takes a number of layers from 1 to {FULL_DEPTH}")
     if epochs < 1:
         raise InputError("--epochs takes a number of epochs, 1 or more")
     if not 2 <= folds <= MAX_FOLDS:
@@ -72,9 +74,11 @@ def train_models(
     *,
     epochs: int = DEFAULT_EPOCHS,
     folds: int = DEFAULT_FOLDS,
+    layers: int = FULL_DEPTH,
 ) -> Trained:
-    """Run the shipped procedure on ``evalset``'s fit half; write both files to ``out_dir``."""
-    check_options(out_dir, epochs, folds)
+    """Run the shipped procedure on ``evalset``'s fit half; write both files to ``out_dir``.
+    ``layers`` below ``FULL_DEPTH`` trains a smaller cross-encoder (faster, less accurate)."""
+    check_options(out_dir, epochs, folds, layers)
     items = [i for i in evalset.items if split_of(i.qid) == "fit"]
     groups = [
         g
@@ -84,11 +88,17 @@ def train_models(
     if not groups:
         raise InputError("nothing to train on: no fit-half question has candidate sentences")
     linear = fit_linear(groups, evalset.name)
-    held, logits = cross_fitted_logits(engine, linear, groups, epochs, folds)
+    held, logits = cross_fitted_logits(engine, linear, groups, epochs, folds, layers)
     blend, checks = blend_from_logits(linear, held, logits)
     out_dir.mkdir(parents=True, exist_ok=True)
     reranker_path = train_reranker(
-        engine, linear, groups, epochs, keep=lambda q: True, out=out_dir / RERANKER_NAME
+        engine,
+        linear,
+        groups,
+        epochs,
+        keep=lambda q: True,
+        out=out_dir / RERANKER_NAME,
+        depth=layers,
     )
     scorer = replace(
         linear,
@@ -97,7 +107,7 @@ def train_models(
             **linear.meta,
             "fit_with_reranker": checks,
             "reranker_trained_on": f"the whole fit half (blend fitted on out-of-fold logits of "
-            f"{folds} fold rerankers, {epochs} epochs each)",
+            f"{folds} fold rerankers, {epochs} epochs each; {layers} layers)",
         },
     )
     scorer_path = out_dir / SCORER_NAME
