@@ -172,16 +172,19 @@ def test_a_smaller_cross_encoder_file_scores_the_same_in_onnx_and_torch(  # type
     embedder, onnx_fp32, tmp_path: Path
 ) -> None:
     """`rag train --layers 2` writes a two-layer cross-encoder: both backends rebuild it from
-    the file alone, and it is not the shipped six-layer one."""
+    the file alone, and read with two layers (the same weights on top of six score otherwise)."""
     import torch
 
     from rag.runtime import load_reranker
     from rag.runtime.reranking import CrossEncoderReranker, PairModel
 
+    torch.manual_seed(0)
     small = PairModel(embedder.model[0].auto_model, trained_layers=2, depth=2)
     torch.nn.init.normal_(small.head.weight, std=0.5)  # a head that tells pairs apart
-    path = tmp_path / "small.pt"
+    path, six = tmp_path / "small.pt", tmp_path / "six.pt"
     torch.save(small.trained_state(), path)
+    # the same weights in a file from before depths: the top two of six layers
+    torch.save({k: v for k, v in small.trained_state().items() if k != "depth"}, six)
     question = "In what year was the treaty signed?"
     sentences = [
         "Treaty: The treaty was finally signed in Vienna in 1815 after months of talks.",
@@ -192,8 +195,8 @@ def test_a_smaller_cross_encoder_file_scores_the_same_in_onnx_and_torch(  # type
     onnx = load_reranker(settings, onnx_fp32[0])  # the exported encoder's tokenizer
     assert onnx is not None
     assert np.allclose(scores_of(onnx.rerank(question, sentences)), want, atol=1e-3)
-    shipped = scores_of(CrossEncoderReranker(embedder).rerank(question, sentences))
-    assert not np.allclose(shipped, want, atol=1e-2)
+    on_six = scores_of(CrossEncoderReranker(embedder, six).rerank(question, sentences))
+    assert not np.allclose(on_six, want, atol=1e-2)
 
 
 @pytest.mark.model

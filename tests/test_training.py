@@ -153,8 +153,8 @@ def test_a_fitted_scorer_round_trips_through_its_file(tmp_path: Path) -> None:
         (("--out", "{tmp}", "--folds", "1000"), "folds, 2 or more"),
         (("--out", "{tmp}", "--epochs", "0"), "1 or more"),
         (("--out", "{tmp}", "--sample", "-1"), "--sample"),
-        (("--out", "{tmp}", "--layers", "0"), "--layers"),
-        (("--out", "{tmp}", "--layers", "7"), "--layers"),
+        (("--out", "{tmp}", "--layers", "0"), "--layers takes a number of layers from 1 to 6"),
+        (("--out", "{tmp}", "--layers", "7"), "--layers takes a number of layers from 1 to 6"),
     ],
 )
 def test_bad_train_options_are_refused_before_any_work(

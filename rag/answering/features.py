@@ -150,7 +150,7 @@ def sentence_features(
 ) -> np.ndarray:
     """One row of ``SENTENCE_SCHEMA`` per candidate sentence row."""
     out = np.zeros((len(rows), len(SENTENCE_SCHEMA)), dtype=np.float64)
-    if not rows:
+    if len(rows) == 0:
         return out
     bigrams = set(zip(q.terms, q.terms[1:], strict=False))
     top_idf = max(q.weights.values(), default=0.0)
