@@ -156,23 +156,29 @@ def sentence_features(
     top_idf = max(q.weights.values(), default=0.0)
     rare = [t for t, w in q.weights.items() if w >= top_idf * 0.8]
     sentences = _Sentences(data)
-    values = np.zeros((len(rows), len(_ROW_COLUMNS)), dtype=np.float64)
-    for i, row in enumerate(rows):
+    asked = set(q.weights)
+    table = []
+    for row in rows:
         text, terms, near = sentences.text(row), sentences.terms(row), sentences.neighbours(row)
         own = set(terms)
         context = own.union(*(sentences.terms(r) for r in near))
-        values[i] = (
-            _coverage(q, own),
-            _coverage(q, context),
-            len(bigrams & set(zip(terms, terms[1:], strict=False))) / len(bigrams)
-            if bigrams
-            else 0.0,
-            _entity(q, text, [sentences.text(r) for r in near]),
-            speaker_score(q, data, row, text),
-            1.0 if len(terms) < 4 else 0.0,
-            sum(1 for t in rare if t not in context) / len(rare) if rare else 0.0,
-            _proximity(q, terms),
+        # a question bigram needs two of the question's terms in the sentence
+        pairs = bigrams if len(asked & own) >= 2 else set()
+        table.append(
+            (
+                _coverage(q, own),
+                _coverage(q, context),
+                len(pairs & set(zip(terms, terms[1:], strict=False))) / len(bigrams)
+                if pairs
+                else 0.0,
+                _entity(q, text, [sentences.text(r) for r in near]),
+                speaker_score(q, data, row, text),
+                1.0 if len(terms) < 4 else 0.0,
+                sum(1 for t in rare if t not in context) / len(rare) if rare else 0.0,
+                _proximity(q, terms),
+            )
         )
+    values = np.array(table, dtype=np.float64)
     col = SENTENCE_SCHEMA.column
     out[:, [col(name) for name in _ROW_COLUMNS]] = values
     out[:, col("dense")] = sentence_dense
