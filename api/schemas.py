@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 
 from rag import models
 from rag.stores import base as store_shapes
-from rag.text import WORD_CHAR
+from rag.text import NON_SPACE, WORD_CHAR
 from rag.time.dates import explain_date
 
 ALBANESE = "What did Albanese say about Japan?"
@@ -181,7 +181,7 @@ class ArticleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: Text = Field(min_length=1, max_length=200, json_schema_extra={"pattern": DOC_ID_PATTERN})
     title: Text | None = None
-    text: Text = Field(min_length=1)
+    text: Text = Field(min_length=1, json_schema_extra={"pattern": NON_SPACE})  # not all blank
     url: Text | None = None
     date: IsoDate | None = None
     source: Text | None = None

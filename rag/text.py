@@ -70,6 +70,18 @@ WORD_CHAR = "[^\\x00-/:-@\\[-`{-\\xbf\\xd7\\xf7\\u1680\\u2000-\\u206f\\u3000-\\u
 _WORD_CHAR = re.compile(WORD_CHAR)
 
 
+# A character that is not white space as Python's ``str.isspace`` sees it (what ``strip``
+# removes, the ASCII separators \x1c-\x1f among it), as one class that reads the same in ECMA-262:
+# an article's text must hold one, and the OpenAPI schema says so with this pattern.
+NON_SPACE = r"[^\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_NON_SPACE = re.compile(NON_SPACE)
+
+
+def has_text(text: str) -> bool:
+    """Whether ``text`` holds a character other than white space (``NON_SPACE``)."""
+    return _NON_SPACE.search(text) is not None
+
+
 def has_words(text: str) -> bool:
     """Whether ``text`` holds a character that can be part of a word (``WORD_CHAR``)."""
     return _WORD_CHAR.search(text) is not None

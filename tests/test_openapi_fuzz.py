@@ -150,3 +150,21 @@ def test_a_url_with_a_bad_port_is_refused_not_a_server_error(app: FastAPI, url: 
 
     response = TestClient(app).post("/documents", json={"url": url})
     assert response.status_code == 422 and response.json()["error"]["code"] == "fetch_refused"
+
+
+def test_an_article_text_the_schema_accepts_is_one_the_loader_accepts(app: FastAPI) -> None:
+    """Found by the fuzzing above: a text of one ASCII separator (\\x1f) passed the schema's
+    ``minLength`` and was refused as blank. The schema's pattern and the loader's check agree on
+    every character, and such a text is refused by both."""
+    import re
+    import sys
+
+    from fastapi.testclient import TestClient
+
+    body = app.openapi()["paths"]["/documents"]["post"]["requestBody"]["content"]
+    records = body["application/json"]["schema"]["oneOf"][0]["items"]
+    pattern = re.compile(records["properties"]["text"]["pattern"])
+    blank = [chr(c) for c in range(sys.maxunicode + 1) if not pattern.search(chr(c))]
+    assert blank == [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    response = TestClient(app).post("/documents", json=[{"id": "a", "text": "\x1f "}])
+    assert response.status_code == 422 and "'text'" in response.json()["error"]["message"]

@@ -33,6 +33,7 @@ from rag import jsonio
 from rag.articles.limits import Limits, check_fields, check_text
 from rag.errors import InputError, NotFoundError, RagError
 from rag.models import Article
+from rag.text import has_text
 from rag.time.dates import normalize_date
 
 log = logging.getLogger(__name__)
@@ -281,7 +282,7 @@ def article_from_record(
     if not isinstance(record, dict):
         raise InputError(f"{where} is not a JSON object")
     text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or not has_text(text):
         raise InputError(f"{where} lacks a non-empty 'text' string")
     check_text(text, limits or Limits())
     doc_id = record.get("id", record.get("doc_id"))
