@@ -157,9 +157,9 @@ def sentence_features(
     rare = [t for t, w in q.weights.items() if w >= top_idf * 0.8]
     sentences = _Sentences(data)
     asked = set(q.weights)
-    table = []
-    for row in rows:
-        text, terms, near = sentences.text(row), sentences.terms(row), sentences.neighbours(row)
+    table, nears = [], [sentences.neighbours(row) for row in rows]
+    for row, near in zip(rows, nears, strict=True):
+        text, terms = sentences.text(row), sentences.terms(row)
         own = set(terms)
         context = own.union(*(sentences.terms(r) for r in near))
         # a question bigram needs two of the question's terms in the sentence
@@ -184,7 +184,7 @@ def sentence_features(
     out[:, col("dense")] = sentence_dense
     out[:, col("chunk_dense")] = [chunk_dense[row] for row in rows]
     out[:, col("rank")] = [1.0 / (1.0 + chunk_rank[row]) for row in rows]
-    out[:, col("dense_ctx")] = _context_dense(data, rows, sentence_dense)
+    out[:, col("dense_ctx")] = _context_dense(rows, nears, sentence_dense)
     kind_feature = _KIND_FEATURES.get(q.kind)
     if kind_feature is not None:
         out[:, col(kind_feature)] = [type_new(q, sentences.text(row)) for row in rows]
@@ -223,16 +223,13 @@ def _proximity(q: Question, terms: list[str]) -> float:
     return len(positions) / (positions[-1] - positions[0] + 1)
 
 
-def _context_dense(data: View, rows: list[int], dense: np.ndarray) -> np.ndarray:
-    """Similarity of each sentence averaged with its neighbours in the same article."""
+def _context_dense(rows: list[int], nears: list[list[int]], dense: np.ndarray) -> np.ndarray:
+    """Similarity of each sentence averaged with its neighbours (``nears``, in article order)
+    that are candidates too."""
     out = np.array(dense, dtype=np.float64)
     by_row = dict(zip(rows, out.tolist(), strict=True))
-    for i, row in enumerate(rows):
-        values = [by_row[row]]
-        for step in (-1, 1):
-            other = data.neighbour(row, step)
-            if other is not None and other in by_row:
-                values.append(by_row[other])
+    for i, (row, near) in enumerate(zip(rows, nears, strict=True)):
+        values = [by_row[row], *(by_row[other] for other in near if other in by_row)]
         out[i] = sum(values) / len(values)
     return out
 

@@ -18,16 +18,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from rag.models import Copy, Filters
-from rag.stores.base import (
-    ORDINAL_BITS,
-    ORDINAL_MASK,
-    ArticleRecord,
-    DocData,
-    StoreReader,
-    doc_of,
-    handle,
-    ordinal_of,
-)
+from rag.stores.base import ArticleRecord, DocData, StoreReader, doc_of, handle, ordinal_of
 
 
 class View:
@@ -119,11 +110,11 @@ class View:
         """The sentence ``step`` places after sentence ``h`` (before it when negative) in the
         same article; None when the article has none there."""
         other = int(h) + step
-        key = int(h) >> ORDINAL_BITS
-        if other >> ORDINAL_BITS != key:
+        key = doc_of(other)
+        if key != doc_of(h):
             return None
         d = self.doc(key)
-        return other if d is not None and (other & ORDINAL_MASK) < len(d.sent_start) else None
+        return other if d is not None and ordinal_of(other) < len(d.sent_start) else None
 
     def place(self, h: int) -> tuple[int, int]:
         """``(article key, ordinal)`` of handle ``h``: handles sort like their places."""
